@@ -1,0 +1,69 @@
+"""Parse the address forms a config may hold: listen addresses and IP/CIDR/range.
+
+Pure; raises ValueError with a short reason, which callers wrap in ConfigError.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+MAX_PORT = 65535
+
+
+def parse_listen(text: str) -> tuple[str, str, int, str]:
+    """``HOST:PORT``, ``[V6]:PORT``, ``tls:HOST:PORT`` or ``unix:PATH`` ->
+    (kind, host, port, path)."""
+    text = text.strip()
+    if text.startswith("unix:"):
+        path = text[len("unix:") :]
+        if not path.startswith("/"):
+            raise ValueError("a unix socket path must be absolute")
+        return ("unix", "", 0, path)
+    kind = "tcp"
+    if text.startswith("tls:"):
+        kind, text = "tls", text[len("tls:") :]
+    if text.startswith("["):
+        host, sep, port_text = text[1:].partition("]:")
+        if not sep:
+            raise ValueError("an IPv6 address needs the form [::1]:783")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError("missing :PORT")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= MAX_PORT:
+        raise ValueError(f"bad port {port_text!r}")
+    if host not in ("localhost", "*"):
+        ipaddress.ip_address(host)
+    return (kind, host, int(port_text), "")
+
+
+def parse_network(text: str) -> str:
+    """Normalise an IP, CIDR or ``a-b`` range; the result is canonical text."""
+    text = text.strip()
+    if "-" in text:
+        first_text, _, last_text = text.partition("-")
+        first = _address(first_text)
+        last = _address(last_text)
+        if first.version != last.version or int(last) < int(first):
+            raise ValueError("a range goes from the lower to the higher address of one family")
+        return f"{first}-{last}"
+    if "/" in text:
+        address, _, _ = text.partition("/")
+        _address(address)
+        try:
+            return str(ipaddress.ip_network(text, strict=True))
+        except ValueError as err:
+            raise ValueError(f"{err} (host bits set? write the network address)") from err
+    return str(_address(text))
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    text = text.strip()
+    if "." in text and ":" not in text and any(
+        len(part) > 1 and part.startswith("0") for part in text.split(".")
+    ):
+        raise ValueError("leading zeros in an IPv4 address are ambiguous (octal?)")
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address

@@ -1,0 +1,142 @@
+"""Turn a relay chain and list lookups into a verdict; pure, no I/O.
+
+Allow-lists decide first; then each enabled sender group checks the IPs its
+action covers: ``reject`` the connecting IP only, ``delete`` and ``tag``
+every untrusted header IP.  Each symbol scores once, like a SpamAssassin rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
+from oplguard.policy.allow import AllowList
+from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, Symbol, Verdict
+
+log = logging.getLogger("oplguard.policy")
+
+ALLOWED_SYMBOL = "ALLOWED_SENDER"
+
+
+class EntryLike(Protocol):
+    @property
+    def reason(self) -> str: ...
+    @property
+    def listed_since(self) -> str | None: ...
+    @property
+    def expires(self) -> str | None: ...
+
+
+class ListHitLike(Protocol):
+    @property
+    def list_name(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def entry(self) -> EntryLike: ...
+
+
+class RelayLike(Protocol):
+    @property
+    def ip(self) -> str: ...
+    @property
+    def hop(self) -> int: ...
+    @property
+    def raw(self) -> str: ...
+
+
+class ChainLike(Protocol):
+    @property
+    def connecting_ip(self) -> str | None: ...
+    @property
+    def checked(self) -> Sequence[RelayLike]: ...
+
+
+Lookup = Callable[[str], Sequence[ListHitLike]]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Compiled sender groups, allow list and score table."""
+
+    groups: tuple[GroupConfig, ...]
+    scoring: ScoringConfig
+    allow: AllowList
+
+
+def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) -> Verdict:
+    """Score one message's relay chain.
+
+    Args:
+        chain: the parsed relay chain (``checked`` = untrusted, unskipped IPs).
+        lookup: returns the list hits of one IP (all lists, enabled or not).
+        policy: groups, allow list and scores.
+        now: the time expiring entries are judged against.
+    """
+    relays = list(chain.checked)
+    connecting = next((r for r in relays if r.ip == chain.connecting_ip), None)
+    if connecting is not None:
+        entry = policy.allow.match(connecting.ip, "connection", now)
+        if entry is not None:
+            allowed = (_allowed(connecting, entry),)
+            log.debug("connecting ip=%s allowed by %s: all checks skipped", connecting.ip, entry.network)
+            return _verdict((), allowed, policy, tuple(r.ip for r in relays))
+    allowed_list: list[Allowed] = []
+    hits: list[Hit] = []
+    hits_by_ip = {relay.ip: lookup(relay.ip) for relay in relays}
+    for relay in relays:
+        entry = policy.allow.match(relay.ip, "hop", now)
+        if entry is not None:
+            if hits_by_ip[relay.ip]:
+                allowed_list.append(_allowed(relay, entry))
+            log.debug("hop=%d ip=%s exempt by allow entry %s", relay.hop, relay.ip, entry.network)
+            continue
+        is_connecting = relay is connecting
+        for group in policy.groups:
+            if not group.enabled or (group.action == "reject" and not is_connecting):
+                continue
+            for found in hits_by_ip[relay.ip]:
+                if found.list_name in group.lists:
+                    hits.append(_hit(relay, found, group, is_connecting, policy.scoring))
+    return _verdict(tuple(hits), tuple(allowed_list), policy, tuple(r.ip for r in relays))
+
+
+def _allowed(relay: RelayLike, entry: SenderEntry) -> Allowed:
+    expires = entry.expires.isoformat() if entry.expires else None
+    return Allowed(relay.ip, relay.hop, entry.network, entry.scope, entry.comment, expires)
+
+
+def _hit(relay: RelayLike, found: ListHitLike, group: GroupConfig, is_connecting: bool,
+         scoring: ScoringConfig) -> Hit:
+    symbol = f"{group.symbol}_{'CONNECTING' if is_connecting else 'RELAY'}"
+    return Hit(
+        ip=relay.ip, hop=relay.hop, list_name=found.list_name, category=found.category,
+        symbol=symbol, score=scoring.score_of(symbol), group=group.name, action=group.action,
+        phrase=group.reason, reason=found.entry.reason, is_connecting=is_connecting,
+        header=relay.raw, listed_since=found.entry.listed_since, expires=found.entry.expires,
+    )
+
+
+def _verdict(hits: tuple[Hit, ...], allowed: tuple[Allowed, ...], policy: Policy,
+             checked: tuple[str, ...]) -> Verdict:
+    symbols: dict[str, Symbol] = {}
+    for hit in sorted(hits, key=lambda h: h.hop):
+        if hit.symbol not in symbols:
+            symbols[hit.symbol] = Symbol(hit.symbol, hit.score, hit.sentence())
+    if allowed:
+        first = allowed[0]
+        symbols[ALLOWED_SYMBOL] = Symbol(
+            ALLOWED_SYMBOL, policy.scoring.score_of(ALLOWED_SYMBOL),
+            f"Allowed sender {first.ip} at hop {first.hop} ({first.scope} scope, {first.network})",
+        )
+    score = round(sum(item.score for item in symbols.values()), 3)
+    action = max((hit.action for hit in hits), key=ACTION_RANK.__getitem__, default="pass")
+    return Verdict(
+        score=score, required_score=policy.scoring.required_score,
+        symbols=tuple(symbols.values()), hits=hits, allowed=allowed, action=action,
+        checked_ips=checked,
+    )
