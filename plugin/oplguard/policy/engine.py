@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
-from oplguard.policy.allow import AllowList
+from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, Symbol, Verdict
 
 log = logging.getLogger("oplguard.policy")
@@ -65,7 +65,7 @@ class Policy:
 
     groups: tuple[GroupConfig, ...]
     scoring: ScoringConfig
-    allow: AllowList
+    allow: SenderSet
 
 
 def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) -> Verdict:

@@ -1,4 +1,4 @@
-"""Allowed Senders: which entry, if any, exempts an IP in a given scope.
+"""Allowed and Blocked Senders: which entry, if any, covers an IP in a given scope.
 
 Pure.  Expired entries never match; the caller passes the time.
 """
@@ -25,10 +25,10 @@ def network_range(text: str) -> IPRange:
 
 
 @dataclass(frozen=True, slots=True)
-class AllowList:
-    """The Allowed Senders entries with their address ranges.
+class SenderSet:
+    """Sender entries (allowed or blocked) with their address ranges.
 
-    Allow lists are short (tens to a few thousand entries), so a scan per
+    Sender lists are short (tens to a few thousand entries), so a scan per
     lookup is cheap next to the list lookups it saves; the most specific
     (smallest) matching entry wins.
     """
@@ -36,16 +36,17 @@ class AllowList:
     entries: tuple[tuple[IPRange, SenderEntry], ...] = ()
 
     @classmethod
-    def build(cls, entries: tuple[SenderEntry, ...]) -> AllowList:
+    def build(cls, entries: tuple[SenderEntry, ...]) -> SenderSet:
         return cls(tuple((network_range(entry.network), entry) for entry in entries))
 
-    def match(self, ip: str, scope: str, now: datetime) -> SenderEntry | None:
-        """The entry of ``scope`` that covers ``ip`` and has not expired."""
+    def match(self, ip: str, scope: str | None, now: datetime) -> SenderEntry | None:
+        """The entry of ``scope`` (any scope if None) that covers ``ip`` and
+        has not expired."""
         address = ipaddress.ip_address(ip)
         value, version = int(address), address.version
         best: tuple[int, SenderEntry] | None = None
         for (entry_version, first, last), entry in self.entries:
-            if entry.scope != scope or entry_version != version or not first <= value <= last:
+            if scope not in (None, entry.scope) or entry_version != version or not first <= value <= last:
                 continue
             if not entry.is_active(now):
                 continue

@@ -1,0 +1,186 @@
+"""Server: listeners, access control, connection limit, reload and shutdown.
+
+TERM/INT stop (in-flight requests finish within the grace period), HUP
+reloads the config and lists (a bad file keeps the last good state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import ssl
+from pathlib import Path
+
+from oplguard import config as config_mod
+from oplguard.config import Config, Listener
+from oplguard.errors import OplguardError
+from oplguard.lists import ListStore
+from oplguard.policy.scanner import Scanner
+from oplguard.server.channel import Channel, PlainChannel, TlsChannel
+from oplguard.server.service import ScoringService
+from oplguard.server.transport import AccessList, ConnectionSettings, serve_connection
+from oplguard.spamd import Limits
+
+log = logging.getLogger("oplguard.server")
+
+BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
+# A TLS handshake that has not finished by then holds a slot for nothing.
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext:
+    """The server TLS context; client certificates are required if a CA is set."""
+    tls = cfg.server.tls
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    assert tls.cert is not None
+    context.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+    if tls.client_ca is not None:
+        context.load_verify_locations(cafile=str(tls.client_ca))
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class Server:
+    """The running spamd service."""
+
+    def __init__(self, cfg: Config, listeners: tuple[Listener, ...] | None = None) -> None:
+        self.config = cfg
+        self.listeners = listeners or cfg.server.listen
+        self.lists = ListStore(cfg.lists)
+        self.lists.load()
+        self.service = ScoringService(Scanner(cfg, self.lists), allow_tell=cfg.server.allow_tell)
+        self.access = AccessList(cfg.server.allowed_ips)
+        self.settings = self._settings(cfg)
+        self.tls = tls_context(cfg) if any(item.kind == "tls" for item in self.listeners) else None
+        self.servers: list[asyncio.Server] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.bound: list[tuple[Listener, str]] = []
+
+    @staticmethod
+    def _settings(cfg: Config) -> ConnectionSettings:
+        limits = Limits(max_body_bytes=cfg.server.max_message_bytes)
+        return ConnectionSettings(limits, cfg.server.request_timeout_s, cfg.server.child_timeout_s)
+
+    async def start(self) -> None:
+        """Open every listener; then ``ready`` is set."""
+        for listener in self.listeners:
+            server = await self._open(listener)
+            self.servers.append(server)
+            for sock in server.sockets:
+                self.bound.append((listener, _sockname(sock.getsockname())))
+        for listener, address in self.bound:
+            log.warning("listening on %s (%s)", address, listener.kind)
+        self.ready.set()
+
+    async def _open(self, listener: Listener) -> asyncio.Server:
+        def callback(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.Task[None]:
+            task = asyncio.ensure_future(self._on_connect(reader, writer, listener))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return task
+
+        if listener.kind == "unix":
+            path = Path(listener.path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            server = await asyncio.start_unix_server(callback, path=str(path))
+            os.chmod(path, self.config.server.unix_socket_mode)
+            return server
+        host = None if listener.host == "*" else listener.host
+        return await asyncio.start_server(callback, host, listener.port)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          listener: Listener) -> None:
+        host, peer = _peer(writer, listener)
+        if listener.kind != "unix" and not self.access.allows(host):
+            log.warning("unauthorized connection from %s: not in allowed_ips", peer)
+            writer.close()
+            return
+        if len(self.tasks) > self.config.server.max_connections or self.stopping.is_set():
+            log.warning("refused connection from %s: %d connections busy", peer, len(self.tasks) - 1)
+            await PlainChannel(reader, writer).write(BUSY_REPLY)
+            await PlainChannel(reader, writer).close()
+            return
+        channel: Channel = PlainChannel(reader, writer)
+        if listener.kind == "tls":
+            assert self.tls is not None
+            tls_channel = TlsChannel(reader, writer, self.tls)
+            try:
+                async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
+                    await tls_channel.handshake()
+            except (TimeoutError, ConnectionError) as err:
+                log.warning("TLS handshake with %s failed: %s", peer, err or "timeout")
+                await PlainChannel(reader, writer).close()
+                return
+            channel = tls_channel
+        await serve_connection(channel, peer, self.service, self.settings)
+
+    def reload(self) -> bool:
+        """Re-read config and lists; keep the last good state on any error."""
+        try:
+            cfg = config_mod.load(self.config.path)
+            lists = ListStore(cfg.lists)
+            lists.load()
+            scanner = Scanner(cfg, lists)
+        except OplguardError as err:
+            log.error("reload failed, keeping the running configuration: %s", err)
+            return False
+        self.config, self.lists = cfg, lists
+        self.access = AccessList(cfg.server.allowed_ips)
+        self.settings = self._settings(cfg)
+        self.service.scanner = scanner
+        self.service.allow_tell = cfg.server.allow_tell
+        log.warning("reloaded configuration from %s", cfg.path)
+        return True
+
+    def install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    async def serve(self) -> None:
+        """Run until stopped, then shut down gracefully."""
+        await self.start()
+        await self.stopping.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish within the grace period."""
+        self.stopping.set()
+        for server in self.servers:
+            server.close()
+        pending = set(self.tasks)
+        if pending:
+            log.warning("waiting for %d connections to finish", len(pending))
+            _, late = await asyncio.wait(pending, timeout=self.config.server.shutdown_grace_s)
+            for task in late:
+                task.cancel()
+        for listener in self.listeners:
+            if listener.kind == "unix":
+                with contextlib.suppress(FileNotFoundError):
+                    Path(listener.path).unlink()
+        log.warning("stopped")
+
+
+def _peer(writer: asyncio.StreamWriter, listener: Listener) -> tuple[str, str]:
+    """(peer host, peer text for logs)."""
+    if listener.kind == "unix":
+        return ("", "unix")
+    name = writer.get_extra_info("peername")
+    if not isinstance(name, tuple):
+        return ("", "unknown")
+    return (str(name[0]), _sockname(name))
+
+
+def _sockname(name: object) -> str:
+    if isinstance(name, tuple):
+        host, port = str(name[0]), name[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(name)

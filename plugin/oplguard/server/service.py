@@ -1,0 +1,111 @@
+"""ScoringService: one spamd Request in, the reply bytes out.
+
+message -> relay chain -> list lookups -> verdict -> reply.  No sockets here;
+the transport feeds requests and writes what this returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Callable
+
+from oplguard.mail.rewrite import add_headers, header_end
+from oplguard.policy.report import report_text, spam_headers
+from oplguard.policy.scanner import Scan, Scanner
+from oplguard.spamd import (
+    ProtocolFailure,
+    Request,
+    ScanResult,
+    TellResult,
+    Verb,
+    render_error,
+    render_response,
+    tell_disabled,
+)
+
+log = logging.getLogger("oplguard.protocol")
+scan_log = logging.getLogger("oplguard.policy")
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S[^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+# Message-IDs are logged, never bodies; cap what a sender can put in a log line.
+MAX_LOGGED_ID_CHARS = 200
+REWRITE_VERBS = frozenset({Verb.PROCESS, Verb.HEADERS})
+
+ScanHook = Callable[[Request, Scan, str], None]
+
+
+def message_id(message: bytes) -> str:
+    """The Message-ID of ``message`` (header section only), or ""."""
+    match = _MESSAGE_ID.search(message, 0, header_end(message))
+    if match is None:
+        return ""
+    return match.group(1).decode("latin-1").strip()[:MAX_LOGGED_ID_CHARS]
+
+
+class ScoringService:
+    """Answers spamd requests with the current scanner (swapped whole on reload)."""
+
+    def __init__(self, scanner: Scanner, *, allow_tell: bool = False,
+                 hostname: str | None = None) -> None:
+        self.scanner = scanner
+        self.allow_tell = allow_tell
+        self.hostname = hostname or socket.gethostname()
+        self.on_scan: list[ScanHook] = []
+
+    def respond(self, request: Request) -> bytes:
+        """The complete reply to ``request``."""
+        if request.verb is Verb.TELL:
+            return self.tell(request)
+        if request.verb in (Verb.PING, Verb.SKIP):
+            return render_response(request, None)
+        return render_response(request, self.check(request))
+
+    def check(self, request: Request) -> ScanResult:
+        """Scan the request's message and build the scan result."""
+        scanner = self.scanner
+        scan = scanner.scan(request.body)
+        verdict = scan.verdict
+        lookup_url = scanner.config.scoring.lookup_url
+        message = b""
+        if request.verb in REWRITE_VERBS:
+            message = add_headers(request.body, spam_headers(verdict, self.hostname))
+        mid = message_id(request.body)
+        self._log_scan(request, scan, mid)
+        for hook in self.on_scan:
+            hook(request, scan, mid)
+        return ScanResult(
+            score=verdict.score,
+            required_score=verdict.required_score,
+            symbols=tuple(symbol.name for symbol in verdict.symbols),
+            report=report_text(verdict, self.hostname, lookup_url),
+            message=message,
+        )
+
+    def tell(self, request: Request) -> bytes:
+        """TELL: there is no learning backend; answer as spamd without --allow-tell."""
+        if not self.allow_tell:
+            return render_error(tell_disabled())
+        # Learning is accepted but changes nothing: there is no Bayes store, and
+        # DidSet/DidRemove list only actions that changed something (spamd §5).
+        return render_response(request, TellResult(did_set=(), did_remove=()))
+
+    def _log_scan(self, request: Request, scan: Scan, mid: str) -> None:
+        verdict = scan.verdict
+        hit = verdict.offending
+        scan_log.info(
+            "scan verb=%s user=%s message_id=%s connecting_ip=%s checked=%d action=%s "
+            "score=%.1f required=%.1f offending_ip=%s hop=%s list=%s truncated=%s elapsed_ms=%.2f",
+            request.verb.value, request.user or "-", mid or "-",
+            scan.chain.connecting_ip or "-", len(verdict.checked_ips), verdict.action,
+            verdict.score, verdict.required_score, hit.ip if hit else "-",
+            hit.hop if hit else "-", hit.list_name if hit else "-",
+            request.body_truncated, scan.elapsed_s * 1000,
+        )
+
+
+def failure_reply(failure: ProtocolFailure) -> bytes:
+    """The error line for a protocol failure, logged with its reason."""
+    log.warning("protocol error status=%d message=%s", failure.status, failure.message)
+    return render_error(failure)
