@@ -62,6 +62,10 @@ class ListError(OplguardError):
         self.line = line
 
 
+class InputError(OplguardError):
+    """A file or argument given on the command line cannot be used."""
+
+
 class ProtocolError(OplguardError):
     """A spamd protocol violation; carries the status to answer with."""
 

@@ -1,0 +1,170 @@
+"""The ``oplguard`` command: serve, explain, lookup, check-config.
+
+Only this module imports the server.  Bad config exits 78 (EX_CONFIG) with
+the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from oplguard import __version__
+from oplguard import config as config_mod
+from oplguard.config import Config, Listener
+from oplguard.errors import ConfigError, InputError, ListError, OplguardError, Status
+from oplguard.lists import ListStore
+from oplguard.netparse import parse_listen
+from oplguard.policy.scanner import Scan, Scanner, trust_settings
+from oplguard.policy.explain import explain_text, lookup_text
+from oplguard.policy.lookup import lookup_ip
+
+SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def config_path(given: str | None) -> Path:
+    """--config, else /etc/oplguard/oplguard.toml if present, else the embedded default."""
+    if given:
+        return Path(given)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else config_mod.default_config_path()
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    cfg = config_mod.load(config_path(args.config))
+    sa_config = getattr(args, "sa_config", None)
+    if sa_config:
+        cfg = replace(cfg, trust=replace(cfg.trust, sa_config=Path(sa_config)))
+    return cfg
+
+
+def build_scanner(cfg: Config) -> Scanner:
+    lists = ListStore(cfg.lists)
+    lists.load()
+    return Scanner(cfg, lists, trust_settings(cfg))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from oplguard.server.lifecycle import Server
+
+    cfg = load_config(args)
+    listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
+    logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+
+    async def run() -> None:
+        server = Server(cfg, listeners)
+        server.install_signals()
+        await server.serve()
+
+    asyncio.run(run())
+    return 0
+
+
+def _listener(text: str) -> Listener:
+    try:
+        kind, host, port, path = parse_listen(text)
+    except ValueError as err:
+        raise ConfigError(f"bad --listen {text!r}: {err}",
+                          fix='use HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:/PATH') from err
+    return Listener(kind, host, port, path)
+
+
+def read_message(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror}") from err
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    scan: Scan = build_scanner(cfg).scan(read_message(args.file))
+    if args.json:
+        print(json.dumps(scan.as_dict(), indent=2))
+    else:
+        print(explain_text(scan))
+    return 0
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    scanner = build_scanner(cfg)
+    result = lookup_ip(scanner, args.ip, datetime.now(UTC))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(lookup_text(result))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(Path(args.file))
+    scanner = build_scanner(cfg)
+    total = sum(len(item.entries) for item in scanner.lists.snapshot.lists)
+    print(f"{args.file}: OK ({len(cfg.lists)} lists, {total} entries, "
+          f"{len(cfg.groups)} groups, {len(cfg.allowed_senders)} allowed senders, "
+          f"{len(cfg.blocked_senders)} blocked senders)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="oplguard", description=__doc__)
+    top.add_argument("--version", action="version", version=f"oplguard {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the spamd-compatible scoring service")
+    serve.add_argument("--config", help="config file (default: /etc/oplguard/oplguard.toml "
+                       "or the embedded sample config)")
+    serve.add_argument("--listen", action="append", metavar="ADDR",
+                       help="HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:PATH; repeatable; "
+                       "overrides the config's listen list")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=cmd_serve)
+
+    explain = sub.add_parser("explain", help="show the relay chain and verdict of a saved message")
+    explain.add_argument("file", help="message file, or - for standard input")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.add_argument("--config")
+    explain.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
+    explain.set_defaults(func=cmd_explain)
+
+    lookup = sub.add_parser("lookup", help="show which lists an IP is on, and its allow state")
+    lookup.add_argument("ip")
+    lookup.add_argument("--json", action="store_true")
+    lookup.add_argument("--config")
+    lookup.set_defaults(func=cmd_lookup)
+
+    check = sub.add_parser("check-config", help="check a config file and its lists")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+    return top
+
+
+EXIT_CODES: dict[type[OplguardError], int] = {
+    ConfigError: Status.EX_CONFIG,
+    ListError: Status.EX_CONFIG,
+    InputError: Status.EX_NOINPUT,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; errors are one clear line on stderr and an EX_* exit code."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr, level=logging.WARNING)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except OplguardError as err:
+        print(f"oplguard {args.command}: {err}", file=sys.stderr)
+        return int(EXIT_CODES.get(type(err), Status.EX_SOFTWARE))
+    except KeyboardInterrupt:
+        return 130
