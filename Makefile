@@ -1,0 +1,24 @@
+# One command surface: make serve | lint | typecheck | test | check
+VENV := .venv/bin
+.PHONY: serve bootstrap bootstrap-test lint typecheck test check bench
+
+serve: bootstrap  ## start oplguard on 127.0.0.1:783 with the embedded sample config
+	$(VENV)/oplguard serve $(ARGS)
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+bootstrap-test:
+	@scripts/bootstrap.sh --test
+
+lint: bootstrap-test
+	$(VENV)/ruff check plugin tests bench
+	$(VENV)/ruff format --check plugin tests bench
+
+typecheck: bootstrap-test
+	$(VENV)/mypy
+
+test: bootstrap-test
+	$(VENV)/pytest --cov --cov-report=term
+
+check: lint typecheck test  ## the whole suite, as CI runs it
