@@ -181,6 +181,7 @@ class Config:
     control_socket: str = ""
     tracking_db: str = ""
     log_level: str = "WARNING"
+    senders_file: Path | None = None
 
 
 def default_config_path() -> Path:
@@ -225,13 +226,21 @@ class _Builder:
     def build(self, data: dict[str, Any]) -> Config:
         known = {"server", "trust", "scoring", "scores", "lists", "groups"}
         known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
-        known |= {"log_level"}
+        known |= {"log_level", "senders_file"}
         self.check_keys("", data, known)
         lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
         groups = self.groups(data.get("groups", {}), {item.name for item in lists})
         level = str(data.get("log_level", "WARNING")).upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise self.fail("", "log_level", f"unknown log level {level!r}", "use DEBUG|INFO|WARNING|ERROR")
+        senders_file = self.string(data, "", "senders_file", "")
+        extra = _load_senders(self.path_of(senders_file)) if senders_file else None
+        allowed = self.senders(data, "allowed_senders")
+        blocked = self.senders(data, "blocked_senders")
+        if extra is not None:
+            groups = extra.override_groups(groups)
+            allowed += extra.allowed
+            blocked += extra.blocked
         return Config(
             path=self.path,
             server=self.server(self.table(data, "server")),
@@ -239,11 +248,12 @@ class _Builder:
             scoring=self.scoring(self.table(data, "scoring"), self.table(data, "scores")),
             lists=lists,
             groups=groups,
-            allowed_senders=self.senders(data, "allowed_senders"),
-            blocked_senders=self.senders(data, "blocked_senders"),
+            allowed_senders=allowed,
+            blocked_senders=blocked,
             control_socket=self.string(data, "", "control_socket", ""),
             tracking_db=self.string(data, "", "tracking_db", ""),
             log_level=level,
+            senders_file=self.path_of(senders_file) if senders_file else None,
         )
 
     # region helpers for typed access
@@ -493,3 +503,63 @@ class _Builder:
 
 # The local Blocked Senders entries form a list of this name.
 BLOCKED_LIST_NAME = "blocked_senders"
+
+
+@dataclass(frozen=True, slots=True)
+class _SendersFile:
+    """A separate file of sender groups: allowed/blocked entries, group switches."""
+
+    allowed: tuple[SenderEntry, ...]
+    blocked: tuple[SenderEntry, ...]
+    switches: tuple[tuple[str, int, bool | None, str | None], ...]  # name, line, enabled, action
+    path: Path
+
+    def override_groups(self, groups: tuple[GroupConfig, ...]) -> tuple[GroupConfig, ...]:
+        by_name = {group.name: group for group in groups}
+        for name, line, enabled, action in self.switches:
+            if name not in by_name:
+                raise ConfigError(f"unknown sender group {name!r}", path=str(self.path), line=line,
+                                  fix=f"use one of: {', '.join(sorted(by_name))}")
+            group = by_name[name]
+            by_name[name] = GroupConfig(
+                name=group.name, lists=group.lists,
+                enabled=group.enabled if enabled is None else enabled,
+                action=group.action if action is None else action,
+                symbol=group.symbol, reason=group.reason, description=group.description,
+            )
+        return tuple(by_name[group.name] for group in groups)
+
+
+def _load_senders(path: Path) -> _SendersFile:
+    """Read a senders file: [[allowed_senders]], [[blocked_senders]], [groups.NAME]."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read senders file: {err}", path=str(path)) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}", path=str(path),
+                          line=getattr(err, "lineno", 0), fix="check quoting and brackets") from err
+    builder = _Builder(path, text)
+    builder.check_keys("", data, {"allowed_senders", "blocked_senders", "groups"})
+    switches = []
+    groups = data.get("groups", {})
+    if not isinstance(groups, dict):
+        raise builder.fail("", "groups", "groups must be tables", "write [groups.open_proxy_list]")
+    for name, body in groups.items():
+        table = f"groups.{name}"
+        if not isinstance(body, dict):
+            raise builder.fail("groups", name, f"group {name!r} must be a table", f"write [{table}]")
+        builder.check_keys(table, body, {"enabled", "action"})
+        action = body.get("action")
+        if action is not None and action not in ACTIONS:
+            raise builder.fail(table, "action", f"unknown action {action!r}",
+                               "use reject, delete or tag")
+        enabled = builder.boolean(body, table, "enabled", True) if "enabled" in body else None
+        switches.append((name, locate(text, table, "enabled") or locate(text, table, "action"),
+                         enabled, action))
+    return _SendersFile(
+        allowed=builder.senders(data, "allowed_senders"),
+        blocked=builder.senders(data, "blocked_senders"),
+        switches=tuple(switches), path=path,
+    )

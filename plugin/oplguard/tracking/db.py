@@ -1,0 +1,116 @@
+"""The shared store: SQLite by default, PostgreSQL for a fleet.
+
+One small adapter so tracking records and removal requests live in the same
+database, selected by one URL: ``sqlite:///var/lib/oplguard/oplguard.db``
+(or a bare path) or ``postgresql://user:pass@host/db``.  Blocking: callers
+on the event loop go through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from oplguard.errors import OplguardError
+
+# SQLite waits this long for a lock held by another process before failing.
+SQLITE_BUSY_TIMEOUT_S = 5.0
+_QMARK = re.compile(r"\?")
+
+
+class StoreError(OplguardError):
+    """The database cannot be opened or a statement failed."""
+
+
+class Database:
+    """A connection with ``?`` placeholders on both engines."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.lock = threading.Lock()
+        self.dialect = "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+        try:
+            self.conn: Any = self._connect_pg(url) if self.dialect == "postgresql" \
+                else self._connect_sqlite(url)
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"cannot open database {safe_url(url)}: {err}") from err
+
+    @staticmethod
+    def _connect_sqlite(url: str) -> sqlite3.Connection:
+        path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
+        if url.startswith("sqlite:///"):
+            path = "/" + url.removeprefix("sqlite:///")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False,
+                               isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @staticmethod
+    def _connect_pg(url: str) -> Any:
+        try:
+            import psycopg
+        except ImportError as err:
+            raise StoreError("PostgreSQL needs the psycopg package: pip install 'psycopg[binary]'") \
+                from err
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=5)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot connect to {safe_url(url)}: {err}") from err
+
+    def _sql(self, statement: str) -> str:
+        return _QMARK.sub("%s", statement) if self.dialect == "postgresql" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self.lock:
+            self._run(lambda: self.conn.execute(self._sql(statement), params))
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """All rows in one transaction: a crash leaves all or none of them."""
+        with self.lock, self.transaction():
+            cursor = self.conn.cursor()
+            self._run(lambda: cursor.executemany(self._sql(statement), rows))
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            rows: list[tuple[Any, ...]] = self._run(
+                lambda: self.conn.execute(self._sql(statement), params).fetchall())
+            return [tuple(row) for row in rows]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.dialect == "postgresql":
+            with self.conn.transaction():
+                yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _run(self, call: Any) -> Any:
+        try:
+            return call()
+        except Exception as err:
+            if isinstance(err, sqlite3.Error) or type(err).__module__.startswith("psycopg"):
+                raise StoreError(f"database error on {safe_url(self.url)}: {err}") from err
+            raise
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
