@@ -6,6 +6,7 @@ file, the line and the fix (raised as ConfigError, exit 78 on the CLI).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -189,6 +190,12 @@ def default_config_path() -> Path:
     return Path(str(resources.files("oplguard") / "defaults" / "oplguard.toml"))
 
 
+def toml_error_line(err: tomllib.TOMLDecodeError) -> int:
+    """The line tomllib reports ("... (at line 3, column 1)"), or 0."""
+    match = re.search(r"at line (\d+)", str(err))
+    return int(match.group(1)) if match else 0
+
+
 def load(path: Path | str) -> Config:
     """Read and check a config file.
 
@@ -204,9 +211,9 @@ def load(path: Path | str) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        line = getattr(err, "lineno", 0)
         raise ConfigError(
-            f"not valid TOML: {err}", path=str(path), line=line, fix="check quoting and brackets"
+            f"not valid TOML: {err}", path=str(path), line=toml_error_line(err),
+            fix="check quoting and brackets"
         ) from err
     return _Builder(path, text).build(data)
 
@@ -539,7 +546,7 @@ def _load_senders(path: Path) -> _SendersFile:
         raise ConfigError(f"cannot read senders file: {err}", path=str(path)) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", path=str(path),
-                          line=getattr(err, "lineno", 0), fix="check quoting and brackets") from err
+                          line=toml_error_line(err), fix="check quoting and brackets") from err
     builder = _Builder(path, text)
     builder.check_keys("", data, {"allowed_senders", "blocked_senders", "groups"})
     switches = []

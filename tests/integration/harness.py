@@ -1,0 +1,94 @@
+"""Integration harness: the real server in a thread, and real-client helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from oplguard import config as config_mod
+from oplguard.config import Listener
+from oplguard.server.lifecycle import Server
+
+START_TIMEOUT_S = 10.0
+
+
+@dataclass
+class RunningServer:
+    """A Server running on its own event loop in a thread."""
+
+    config_path: Path
+    listeners: tuple[Listener, ...] | None = None
+    server: Server | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    def __enter__(self) -> RunningServer:
+        self.thread = threading.Thread(target=self._run, name="oplguard-server", daemon=True)
+        self.thread.start()
+        if not self.started.wait(START_TIMEOUT_S):
+            raise RuntimeError("server did not start")
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            try:
+                self.server = Server(config_mod.load(self.config_path), self.listeners)
+                self.loop = asyncio.get_running_loop()
+                await self.server.start()
+            except BaseException as err:
+                self.error = err
+                raise
+            finally:
+                self.started.set()
+            await self.server.stopping.wait()
+            await self.server.shutdown()
+
+        try:
+            asyncio.run(main())
+        except BaseException:
+            if self.error is None:
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop is not None and self.server is not None:
+            self.loop.call_soon_threadsafe(self.server.stopping.set)
+        if self.thread is not None:
+            self.thread.join(START_TIMEOUT_S)
+
+    def address(self, kind: str = "tcp") -> tuple[str, int]:
+        assert self.server is not None
+        for listener, text in self.server.bound:
+            if listener.kind == kind:
+                host, _, port = text.rpartition(":")
+                return host.strip("[]"), int(port)
+        raise LookupError(f"no {kind} listener")
+
+    def reload(self) -> bool:
+        assert self.loop is not None and self.server is not None
+        server = self.server
+        future = asyncio.run_coroutine_threadsafe(_call(server.reload), self.loop)
+        return future.result(START_TIMEOUT_S)
+
+
+async def _call(func: object) -> bool:
+    assert callable(func)
+    result = func()
+    assert isinstance(result, bool)
+    return result
+
+
+def need(program: str) -> str:
+    """The path of a real client program, or skip with the package to install."""
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} is not installed (scripts/bootstrap.sh --test installs it as root)")
+    return path
