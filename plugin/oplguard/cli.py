@@ -22,9 +22,9 @@ from oplguard.config import Config, Listener
 from oplguard.errors import ConfigError, InputError, ListError, OplguardError, Status
 from oplguard.lists import ListStore
 from oplguard.netparse import parse_listen
-from oplguard.policy.scanner import Scan, Scanner, trust_settings
 from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
+from oplguard.policy.scanner import Scan, Scanner, trust_settings
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -71,8 +71,10 @@ def _listener(text: str) -> Listener:
     try:
         kind, host, port, path = parse_listen(text)
     except ValueError as err:
-        raise ConfigError(f"bad --listen {text!r}: {err}",
-                          fix='use HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:/PATH') from err
+        raise ConfigError(
+            f"bad --listen {text!r}: {err}",
+            fix="use HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:/PATH",
+        ) from err
     return Listener(kind, host, port, path)
 
 
@@ -110,9 +112,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(Path(args.file))
     scanner = build_scanner(cfg)
     total = sum(len(item.entries) for item in scanner.lists.snapshot.lists)
-    print(f"{args.file}: OK ({len(cfg.lists)} lists, {total} entries, "
-          f"{len(cfg.groups)} groups, {len(cfg.allowed_senders)} allowed senders, "
-          f"{len(cfg.blocked_senders)} blocked senders)")
+    print(
+        f"{args.file}: OK ({len(cfg.lists)} lists, {total} entries, "
+        f"{len(cfg.groups)} groups, {len(cfg.allowed_senders)} allowed senders, "
+        f"{len(cfg.blocked_senders)} blocked senders)"
+    )
     return 0
 
 
@@ -122,11 +126,17 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the spamd-compatible scoring service")
-    serve.add_argument("--config", help="config file (default: /etc/oplguard/oplguard.toml "
-                       "or the embedded sample config)")
-    serve.add_argument("--listen", action="append", metavar="ADDR",
-                       help="HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:PATH; repeatable; "
-                       "overrides the config's listen list")
+    serve.add_argument(
+        "--config",
+        help="config file (default: /etc/oplguard/oplguard.toml or the embedded sample config)",
+    )
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR",
+        help="HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:PATH; repeatable; "
+        "overrides the config's listen list",
+    )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
 

@@ -212,8 +212,10 @@ def load(path: Path | str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(
-            f"not valid TOML: {err}", path=str(path), line=toml_error_line(err),
-            fix="check quoting and brackets"
+            f"not valid TOML: {err}",
+            path=str(path),
+            line=toml_error_line(err),
+            fix="check quoting and brackets",
         ) from err
     return _Builder(path, text).build(data)
 
@@ -239,7 +241,9 @@ class _Builder:
         groups = self.groups(data.get("groups", {}), {item.name for item in lists})
         level = str(data.get("log_level", "WARNING")).upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise self.fail("", "log_level", f"unknown log level {level!r}", "use DEBUG|INFO|WARNING|ERROR")
+            raise self.fail(
+                "", "log_level", f"unknown log level {level!r}", "use DEBUG|INFO|WARNING|ERROR"
+            )
         senders_file = self.string(data, "", "senders_file", "")
         extra = _load_senders(self.path_of(senders_file)) if senders_file else None
         allowed = self.senders(data, "allowed_senders")
@@ -282,11 +286,16 @@ class _Builder:
             if key not in known:
                 where = f"[{table}]" if table else "the top level"
                 raise self.fail(
-                    table, key, f"unknown key {key!r} in {where}",
-                    f"use one of: {', '.join(sorted(known))}", index,
+                    table,
+                    key,
+                    f"unknown key {key!r} in {where}",
+                    f"use one of: {', '.join(sorted(known))}",
+                    index,
                 )
 
-    def string(self, data: dict[str, Any], table: str, key: str, default: str, index: int = 0) -> str:
+    def string(
+        self, data: dict[str, Any], table: str, key: str, default: str, index: int = 0
+    ) -> str:
         value = data.get(key, default)
         if not isinstance(value, str):
             raise self.fail(table, key, f"{key} must be a string", f'write {key} = "..."', index)
@@ -311,7 +320,9 @@ class _Builder:
             return None
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(table, key, f"{key} must be a list of strings", f'write {key} = ["..."]')
+            raise self.fail(
+                table, key, f"{key} must be a list of strings", f'write {key} = ["..."]'
+            )
         return tuple(value)
 
     def path_of(self, value: str) -> Path:
@@ -332,8 +343,12 @@ class _Builder:
             allowed = tuple(self.network("server", "allowed_ips", item) for item in raw)
         tls = self.tls(self.table(data, "tls") if "tls" in data else {})
         if any(item.kind == "tls" for item in listen) and tls.cert is None:
-            raise self.fail("server", "listen", "a tls: listener needs a certificate",
-                             "add [server.tls] cert = ... and key = ...")
+            raise self.fail(
+                "server",
+                "listen",
+                "a tls: listener needs a certificate",
+                "add [server.tls] cert = ... and key = ...",
+            )
         return ServerConfig(
             listen=listen,
             allowed_ips=allowed,
@@ -351,9 +366,13 @@ class _Builder:
         try:
             kind, host, port, path = parse_listen(text)
         except ValueError as err:
-            raise self.fail("server", "listen", f"bad listen address {text!r}: {err}",
-                            'write "127.0.0.1:783", "[::1]:783", "tls:0.0.0.0:7830" or '
-                            '"unix:/run/oplguard/spamd.sock"') from err
+            raise self.fail(
+                "server",
+                "listen",
+                f"bad listen address {text!r}: {err}",
+                'write "127.0.0.1:783", "[::1]:783", "tls:0.0.0.0:7830" or '
+                '"unix:/run/oplguard/spamd.sock"',
+            ) from err
         return Listener(kind, host, port, path)
 
     def tls(self, data: dict[str, Any]) -> TlsConfig:
@@ -365,17 +384,25 @@ class _Builder:
 
         cert, key = opt("cert"), opt("key")
         if (cert is None) != (key is None):
-            raise self.fail("server.tls", "cert", "cert and key go together",
-                            "set both cert and key, or neither")
+            raise self.fail(
+                "server.tls",
+                "cert",
+                "cert and key go together",
+                "set both cert and key, or neither",
+            )
         return TlsConfig(cert=cert, key=key, client_ca=opt("client_ca"))
 
     def network(self, table: str, key: str, text: str, index: int = 0) -> str:
         try:
             return parse_network(text)
         except ValueError as err:
-            raise self.fail(table, key, f"bad IP, CIDR or range {text!r}: {err}",
-                            'write "192.0.2.7", "192.0.2.0/24" or "192.0.2.7-192.0.2.9"',
-                            index) from err
+            raise self.fail(
+                table,
+                key,
+                f"bad IP, CIDR or range {text!r}: {err}",
+                'write "192.0.2.7", "192.0.2.0/24" or "192.0.2.7-192.0.2.9"',
+                index,
+            ) from err
 
     def trust(self, data: dict[str, Any]) -> TrustConfig:
         self.check_keys("trust", data, {f.name for f in fields(TrustConfig)})
@@ -403,16 +430,25 @@ class _Builder:
         table = dict(DEFAULT_SCORES)
         for name, value in scores.items():
             if not name.replace("_", "").isalnum() or not name.isupper():
-                raise self.fail("scores", name, f"bad symbol name {name!r}",
-                                "symbols are upper case letters, digits and _")
+                raise self.fail(
+                    "scores",
+                    name,
+                    f"bad symbol name {name!r}",
+                    "symbols are upper case letters, digits and _",
+                )
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.fail("scores", name, f"score of {name} must be a number",
-                                f"write {name} = 10.0")
+                raise self.fail(
+                    "scores", name, f"score of {name} must be a number", f"write {name} = 10.0"
+                )
             table[name] = float(value)
         required = data.get("required_score", 5.0)
         if isinstance(required, bool) or not isinstance(required, int | float):
-            raise self.fail("scoring", "required_score", "required_score must be a number",
-                            "write required_score = 5.0")
+            raise self.fail(
+                "scoring",
+                "required_score",
+                "required_score must be a number",
+                "write required_score = 5.0",
+            )
         return ScoringConfig(
             required_score=float(required),
             scores=tuple(table.items()),
@@ -423,16 +459,27 @@ class _Builder:
         self.check_keys("lists", data, {"name", "path", "category", "format", "description"}, index)
         name = self.string(data, "lists", "name", "", index)
         if not name or not all(c.isalnum() or c in "-_" for c in name):
-            raise self.fail("lists", "name", f"list #{index + 1} needs a name of letters, digits, - or _",
-                            'write name = "opl"', index)
+            raise self.fail(
+                "lists",
+                "name",
+                f"list #{index + 1} needs a name of letters, digits, - or _",
+                'write name = "opl"',
+                index,
+            )
         raw_path = self.string(data, "lists", "path", "", index)
         if not raw_path:
-            raise self.fail("lists", "name", f"list {name!r} has no path",
-                            'write path = "lists/opl.txt"', index)
+            raise self.fail(
+                "lists", "name", f"list {name!r} has no path", 'write path = "lists/opl.txt"', index
+            )
         fmt = self.string(data, "lists", "format", "plain", index)
         if fmt not in LIST_FORMATS:
-            raise self.fail("lists", "format", f"unknown list format {fmt!r}",
-                            f"use one of: {', '.join(LIST_FORMATS)}", index)
+            raise self.fail(
+                "lists",
+                "format",
+                f"unknown list format {fmt!r}",
+                f"use one of: {', '.join(LIST_FORMATS)}",
+                index,
+            )
         return ListConfig(
             name=name,
             path=self.path_of(raw_path),
@@ -448,26 +495,39 @@ class _Builder:
         for name, body in data.items():
             table = f"groups.{name}"
             if not isinstance(body, dict):
-                raise self.fail("groups", name, f"group {name!r} must be a table", f"write [{table}]")
+                raise self.fail(
+                    "groups", name, f"group {name!r} must be a table", f"write [{table}]"
+                )
             self.check_keys(table, body, {f.name for f in fields(GroupConfig)} - {"name"})
             lists = self.strings(body, table, "lists") or ()
             for item in lists:
                 if item not in list_names and item != BLOCKED_LIST_NAME:
-                    raise self.fail(table, "lists", f"group {name!r} names unknown list {item!r}",
-                                    f"define it with [[lists]] name = {item!r}, or use one of: "
-                                    f"{', '.join(sorted(list_names))}")
+                    raise self.fail(
+                        table,
+                        "lists",
+                        f"group {name!r} names unknown list {item!r}",
+                        f"define it with [[lists]] name = {item!r}, or use one of: "
+                        f"{', '.join(sorted(list_names))}",
+                    )
             action = self.string(body, table, "action", "delete")
             if action not in ACTIONS:
-                raise self.fail(table, "action", f"unknown action {action!r}",
-                                "use reject (connecting IP only), delete (every header IP) or tag")
-            built.append(GroupConfig(
-                name=name, lists=lists,
-                enabled=self.boolean(body, table, "enabled", True),
-                action=action,
-                symbol=self.string(body, table, "symbol", "") or name.upper(),
-                reason=self.string(body, table, "reason", "Open Proxy sender violation"),
-                description=self.string(body, table, "description", ""),
-            ))
+                raise self.fail(
+                    table,
+                    "action",
+                    f"unknown action {action!r}",
+                    "use reject (connecting IP only), delete (every header IP) or tag",
+                )
+            built.append(
+                GroupConfig(
+                    name=name,
+                    lists=lists,
+                    enabled=self.boolean(body, table, "enabled", True),
+                    action=action,
+                    symbol=self.string(body, table, "symbol", "") or name.upper(),
+                    reason=self.string(body, table, "reason", "Open Proxy sender violation"),
+                    description=self.string(body, table, "description", ""),
+                )
+            )
         return tuple(built)
 
     def senders(self, data: dict[str, Any], name: str) -> tuple[SenderEntry, ...]:
@@ -476,20 +536,32 @@ class _Builder:
             self.check_keys(name, body, {"ip", "scope", "expires", "comment"}, index)
             raw = self.string(body, name, "ip", "", index)
             if not raw:
-                raise self.fail(name, "ip", f"{name} entry #{index + 1} has no ip",
-                                'write ip = "203.0.113.7"', index)
+                raise self.fail(
+                    name,
+                    "ip",
+                    f"{name} entry #{index + 1} has no ip",
+                    'write ip = "203.0.113.7"',
+                    index,
+                )
             scope = self.string(body, name, "scope", "hop", index)
             if scope not in SCOPES:
-                raise self.fail(name, "scope", f"unknown scope {scope!r}",
-                                "use connection (the connecting IP skips all checks) or hop "
-                                "(that IP is exempt wherever it appears)", index)
-            built.append(SenderEntry(
-                network=self.network(name, "ip", raw, index),
-                scope=scope,
-                expires=self.expiry(body.get("expires"), name, index),
-                comment=self.string(body, name, "comment", "", index),
-                line=locate(self.text, name, "ip", index),
-            ))
+                raise self.fail(
+                    name,
+                    "scope",
+                    f"unknown scope {scope!r}",
+                    "use connection (the connecting IP skips all checks) or hop "
+                    "(that IP is exempt wherever it appears)",
+                    index,
+                )
+            built.append(
+                SenderEntry(
+                    network=self.network(name, "ip", raw, index),
+                    scope=scope,
+                    expires=self.expiry(body.get("expires"), name, index),
+                    comment=self.string(body, name, "comment", "", index),
+                    line=locate(self.text, name, "ip", index),
+                )
+            )
         return tuple(built)
 
     def expiry(self, value: Any, table: str, index: int) -> datetime | None:
@@ -504,8 +576,13 @@ class _Builder:
                 return self.expiry(datetime.fromisoformat(value), table, index)
             except ValueError:
                 pass
-        raise self.fail(table, "expires", f"bad expires value {value!r}",
-                        "write expires = 2027-01-31 (a TOML date) or 2027-01-31T12:00:00Z", index)
+        raise self.fail(
+            table,
+            "expires",
+            f"bad expires value {value!r}",
+            "write expires = 2027-01-31 (a TOML date) or 2027-01-31T12:00:00Z",
+            index,
+        )
 
 
 # The local Blocked Senders entries form a list of this name.
@@ -525,14 +602,21 @@ class _SendersFile:
         by_name = {group.name: group for group in groups}
         for name, line, enabled, action in self.switches:
             if name not in by_name:
-                raise ConfigError(f"unknown sender group {name!r}", path=str(self.path), line=line,
-                                  fix=f"use one of: {', '.join(sorted(by_name))}")
+                raise ConfigError(
+                    f"unknown sender group {name!r}",
+                    path=str(self.path),
+                    line=line,
+                    fix=f"use one of: {', '.join(sorted(by_name))}",
+                )
             group = by_name[name]
             by_name[name] = GroupConfig(
-                name=group.name, lists=group.lists,
+                name=group.name,
+                lists=group.lists,
                 enabled=group.enabled if enabled is None else enabled,
                 action=group.action if action is None else action,
-                symbol=group.symbol, reason=group.reason, description=group.description,
+                symbol=group.symbol,
+                reason=group.reason,
+                description=group.description,
             )
         return tuple(by_name[group.name] for group in groups)
 
@@ -545,8 +629,12 @@ def _load_senders(path: Path) -> _SendersFile:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read senders file: {err}", path=str(path)) from err
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", path=str(path),
-                          line=toml_error_line(err), fix="check quoting and brackets") from err
+        raise ConfigError(
+            f"not valid TOML: {err}",
+            path=str(path),
+            line=toml_error_line(err),
+            fix="check quoting and brackets",
+        ) from err
     builder = _Builder(path, text)
     builder.check_keys("", data, {"allowed_senders", "blocked_senders", "groups"})
     switches = []
@@ -556,17 +644,22 @@ def _load_senders(path: Path) -> _SendersFile:
     for name, body in groups.items():
         table = f"groups.{name}"
         if not isinstance(body, dict):
-            raise builder.fail("groups", name, f"group {name!r} must be a table", f"write [{table}]")
+            raise builder.fail(
+                "groups", name, f"group {name!r} must be a table", f"write [{table}]"
+            )
         builder.check_keys(table, body, {"enabled", "action"})
         action = body.get("action")
         if action is not None and action not in ACTIONS:
-            raise builder.fail(table, "action", f"unknown action {action!r}",
-                               "use reject, delete or tag")
+            raise builder.fail(
+                table, "action", f"unknown action {action!r}", "use reject, delete or tag"
+            )
         enabled = builder.boolean(body, table, "enabled", True) if "enabled" in body else None
-        switches.append((name, locate(text, table, "enabled") or locate(text, table, "action"),
-                         enabled, action))
+        switches.append(
+            (name, locate(text, table, "enabled") or locate(text, table, "action"), enabled, action)
+        )
     return _SendersFile(
         allowed=builder.senders(data, "allowed_senders"),
         blocked=builder.senders(data, "blocked_senders"),
-        switches=tuple(switches), path=path,
+        switches=tuple(switches),
+        path=path,
     )

@@ -59,8 +59,10 @@ def parse_network(text: str) -> str:
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     text = text.strip()
-    if "." in text and ":" not in text and any(
-        len(part) > 1 and part.startswith("0") for part in text.split(".")
+    if (
+        "." in text
+        and ":" not in text
+        and any(len(part) > 1 and part.startswith("0") for part in text.split("."))
     ):
         raise ValueError("leading zeros in an IPv4 address are ambiguous (octal?)")
     address = ipaddress.ip_address(text)

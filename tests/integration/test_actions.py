@@ -57,7 +57,9 @@ async def test_hop_allow_entry_lets_the_deep_ip_through(write_config: ConfigWrit
     assert b"allowed=203.0.113.66/32" in body
 
 
-async def test_connection_allow_entry_does_not_exempt_a_deep_hop(write_config: ConfigWriter) -> None:
+async def test_connection_allow_entry_does_not_exempt_a_deep_hop(
+    write_config: ConfigWriter,
+) -> None:
     # Allow-listing the connecting IP is what the support article says may not
     # work: the offending IP is deeper, so the message is still caught.
     extra = '[[allowed_senders]]\nip = "203.0.113.66"\nscope = "connection"\n'

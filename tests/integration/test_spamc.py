@@ -17,11 +17,18 @@ pytestmark = pytest.mark.integration
 SPAMC_TIMEOUT_S = 30
 
 
-def spamc(args: list[str], data: bytes, port: int | None = None) -> subprocess.CompletedProcess[bytes]:
+def spamc(
+    args: list[str], data: bytes, port: int | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run the real spamc; ``port`` adds ``-d 127.0.0.1 -p PORT``."""
     target = ["-d", "127.0.0.1", "-p", str(port)] if port is not None else []
-    return subprocess.run([need("spamc"), *target, *args], input=data, capture_output=True,
-                          timeout=SPAMC_TIMEOUT_S, check=False)
+    return subprocess.run(
+        [need("spamc"), *target, *args],
+        input=data,
+        capture_output=True,
+        timeout=SPAMC_TIMEOUT_S,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -34,23 +34,37 @@ def test_empty_file_gives_dataclass_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
-        ("[server]\nlisten = [\"127.0.0.1:783\"]\nbogus = 1\n", 3, "unknown key 'bogus'"),
-        ("[server]\nallowed_ips = [\"10.0.0.300\"]\n", 2, "bad IP, CIDR or range"),
-        ("[server]\nlisten = [\"localhost\"]\n", 2, "bad listen address"),
-        ("[[lists]]\nname = \"x\"\npath = \"x.txt\"\nformat = \"csv\"\n", 4, "unknown list format"),
-        ("[groups.g]\nlists = [\"nope\"]\n", 2, "unknown list 'nope'"),
-        ("[groups.g]\naction = \"drop\"\n", 2, "unknown action 'drop'"),
-        ("[[allowed_senders]]\nip = \"192.0.2.1\"\nscope = \"world\"\n", 3, "unknown scope"),
-        ("[[allowed_senders]]\nip = \"192.0.2.1/24\"\n", 2, "host bits set"),
-        ("[[allowed_senders]]\nip = \"192.0.2.1\"\nexpires = \"soon\"\n", 3, "bad expires"),
-        ("[scoring]\nrequired_score = \"five\"\n", 2, "must be a number"),
+        ('[server]\nlisten = ["127.0.0.1:783"]\nbogus = 1\n', 3, "unknown key 'bogus'"),
+        ('[server]\nallowed_ips = ["10.0.0.300"]\n', 2, "bad IP, CIDR or range"),
+        ('[server]\nlisten = ["localhost"]\n', 2, "bad listen address"),
+        ('[[lists]]\nname = "x"\npath = "x.txt"\nformat = "csv"\n', 4, "unknown list format"),
+        ('[groups.g]\nlists = ["nope"]\n', 2, "unknown list 'nope'"),
+        ('[groups.g]\naction = "drop"\n', 2, "unknown action 'drop'"),
+        ('[[allowed_senders]]\nip = "192.0.2.1"\nscope = "world"\n', 3, "unknown scope"),
+        ('[[allowed_senders]]\nip = "192.0.2.1/24"\n', 2, "host bits set"),
+        ('[[allowed_senders]]\nip = "192.0.2.1"\nexpires = "soon"\n', 3, "bad expires"),
+        ('[scoring]\nrequired_score = "five"\n', 2, "must be a number"),
         ("[server\n", 1, "not valid TOML"),
-        ("log_level = \"LOUD\"\n", 1, "unknown log level"),
+        ('log_level = "LOUD"\n', 1, "unknown log level"),
     ],
-    ids=["unknown-key", "bad-ip", "bad-listen", "bad-format", "unknown-list", "bad-action",
-         "bad-scope", "host-bits", "bad-expiry", "bad-number", "bad-toml", "bad-level"],
+    ids=[
+        "unknown-key",
+        "bad-ip",
+        "bad-listen",
+        "bad-format",
+        "unknown-list",
+        "bad-action",
+        "bad-scope",
+        "host-bits",
+        "bad-expiry",
+        "bad-number",
+        "bad-toml",
+        "bad-level",
+    ],
 )
-def test_bad_config_names_file_line_and_fix(tmp_path: Path, text: str, line: int, needle: str) -> None:
+def test_bad_config_names_file_line_and_fix(
+    tmp_path: Path, text: str, line: int, needle: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         config_mod.load(path)
@@ -62,8 +76,10 @@ def test_bad_config_names_file_line_and_fix(tmp_path: Path, text: str, line: int
 
 
 def test_second_array_entry_error_points_at_its_own_line(tmp_path: Path) -> None:
-    text = ('[[allowed_senders]]\nip = "192.0.2.1"\n\n'
-            '[[allowed_senders]]\nip = "192.0.2.2"\nscope = "nowhere"\n')
+    text = (
+        '[[allowed_senders]]\nip = "192.0.2.1"\n\n'
+        '[[allowed_senders]]\nip = "192.0.2.2"\nscope = "nowhere"\n'
+    )
     with pytest.raises(ConfigError) as caught:
         config_mod.load(write(tmp_path, text))
     assert caught.value.line == 6
@@ -80,10 +96,16 @@ def test_list_paths_resolve_relative_to_the_config(tmp_path: Path) -> None:
 
 
 def test_senders_file_adds_entries_and_switches_groups(tmp_path: Path) -> None:
-    write(tmp_path, '[[allowed_senders]]\nip = "203.0.113.7"\nexpires = 2030-01-01\n'
-                    '[groups.g]\nenabled = false\naction = "tag"\n', "senders.toml")
-    main = ('senders_file = "senders.toml"\n[[lists]]\nname = "a"\npath = "a.txt"\n'
-            '[groups.g]\nlists = ["a"]\naction = "delete"\n')
+    write(
+        tmp_path,
+        '[[allowed_senders]]\nip = "203.0.113.7"\nexpires = 2030-01-01\n'
+        '[groups.g]\nenabled = false\naction = "tag"\n',
+        "senders.toml",
+    )
+    main = (
+        'senders_file = "senders.toml"\n[[lists]]\nname = "a"\npath = "a.txt"\n'
+        '[groups.g]\nlists = ["a"]\naction = "delete"\n'
+    )
     cfg = config_mod.load(write(tmp_path, main))
     assert cfg.allowed_senders[0].network == "203.0.113.7"
     assert cfg.allowed_senders[0].expires is not None
@@ -91,7 +113,7 @@ def test_senders_file_adds_entries_and_switches_groups(tmp_path: Path) -> None:
 
 
 def test_senders_file_unknown_group_names_the_senders_file(tmp_path: Path) -> None:
-    senders = write(tmp_path, '[groups.nope]\nenabled = false\n', "senders.toml")
+    senders = write(tmp_path, "[groups.nope]\nenabled = false\n", "senders.toml")
     with pytest.raises(ConfigError) as caught:
         config_mod.load(write(tmp_path, 'senders_file = "senders.toml"\n'))
     assert caught.value.path == str(senders)

@@ -83,7 +83,9 @@ def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) ->
         entry = policy.allow.match(connecting.ip, "connection", now)
         if entry is not None:
             allowed = (_allowed(connecting, entry),)
-            log.debug("connecting ip=%s allowed by %s: all checks skipped", connecting.ip, entry.network)
+            log.debug(
+                "connecting ip=%s allowed by %s: all checks skipped", connecting.ip, entry.network
+            )
             return _verdict((), allowed, policy, tuple(r.ip for r in relays))
     allowed_list: list[Allowed] = []
     hits: list[Hit] = []
@@ -110,19 +112,35 @@ def _allowed(relay: RelayLike, entry: SenderEntry) -> Allowed:
     return Allowed(relay.ip, relay.hop, entry.network, entry.scope, entry.comment, expires)
 
 
-def _hit(relay: RelayLike, found: ListHitLike, group: GroupConfig, is_connecting: bool,
-         scoring: ScoringConfig) -> Hit:
+def _hit(
+    relay: RelayLike,
+    found: ListHitLike,
+    group: GroupConfig,
+    is_connecting: bool,
+    scoring: ScoringConfig,
+) -> Hit:
     symbol = f"{group.symbol}_{'CONNECTING' if is_connecting else 'RELAY'}"
     return Hit(
-        ip=relay.ip, hop=relay.hop, list_name=found.list_name, category=found.category,
-        symbol=symbol, score=scoring.score_of(symbol), group=group.name, action=group.action,
-        phrase=group.reason, reason=found.entry.reason, is_connecting=is_connecting,
-        header=relay.raw, listed_since=found.entry.listed_since, expires=found.entry.expires,
+        ip=relay.ip,
+        hop=relay.hop,
+        list_name=found.list_name,
+        category=found.category,
+        symbol=symbol,
+        score=scoring.score_of(symbol),
+        group=group.name,
+        action=group.action,
+        phrase=group.reason,
+        reason=found.entry.reason,
+        is_connecting=is_connecting,
+        header=relay.raw,
+        listed_since=found.entry.listed_since,
+        expires=found.entry.expires,
     )
 
 
-def _verdict(hits: tuple[Hit, ...], allowed: tuple[Allowed, ...], policy: Policy,
-             checked: tuple[str, ...]) -> Verdict:
+def _verdict(
+    hits: tuple[Hit, ...], allowed: tuple[Allowed, ...], policy: Policy, checked: tuple[str, ...]
+) -> Verdict:
     symbols: dict[str, Symbol] = {}
     for hit in sorted(hits, key=lambda h: h.hop):
         if hit.symbol not in symbols:
@@ -130,13 +148,18 @@ def _verdict(hits: tuple[Hit, ...], allowed: tuple[Allowed, ...], policy: Policy
     if allowed:
         first = allowed[0]
         symbols[ALLOWED_SYMBOL] = Symbol(
-            ALLOWED_SYMBOL, policy.scoring.score_of(ALLOWED_SYMBOL),
+            ALLOWED_SYMBOL,
+            policy.scoring.score_of(ALLOWED_SYMBOL),
             f"Allowed sender {first.ip} at hop {first.hop} ({first.scope} scope, {first.network})",
         )
     score = round(sum(item.score for item in symbols.values()), 3)
     action = max((hit.action for hit in hits), key=ACTION_RANK.__getitem__, default="pass")
     return Verdict(
-        score=score, required_score=policy.scoring.required_score,
-        symbols=tuple(symbols.values()), hits=hits, allowed=allowed, action=action,
+        score=score,
+        required_score=policy.scoring.required_score,
+        symbols=tuple(symbols.values()),
+        hits=hits,
+        allowed=allowed,
+        action=action,
         checked_ips=checked,
     )

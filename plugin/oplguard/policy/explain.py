@@ -30,16 +30,20 @@ def explain_text(scan: Scan) -> str:
         if relay.auth:
             marks.append(f"auth={relay.auth}")
         note = f" [{'; '.join(marks)}]" if marks else ""
-        out.append(f"  hop {relay.hop}: {relay.ip} rdns={relay.rdns or '-'} helo={relay.helo or '-'} "
-                   f"by={relay.by or '-'} ({trust}){note}")
+        out.append(
+            f"  hop {relay.hop}: {relay.ip} rdns={relay.rdns or '-'} helo={relay.helo or '-'} "
+            f"by={relay.by or '-'} ({trust}){note}"
+        )
     out.append(f"Connecting IP: {chain.connecting_ip or 'none (no untrusted relay)'}")
     out.append(f"Checked IPs: {', '.join(verdict.checked_ips) or 'none'}")
     for hit in verdict.hits:
         out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}): {hit.sentence()}")
         out.append(f"      header: Received: {hit.header[:300]}")
     for entry in verdict.allowed:
-        out.append(f"  ALLOWED: {entry.ip} at hop {entry.hop} by {entry.network} "
-                   f"({entry.scope} scope) {entry.comment}".rstrip())
+        out.append(
+            f"  ALLOWED: {entry.ip} at hop {entry.hop} by {entry.network} "
+            f"({entry.scope} scope) {entry.comment}".rstrip()
+        )
     flag = "spam" if verdict.is_spam else "not spam"
     out.append(f"Score: {verdict.score:.1f} / {verdict.required_score:.1f} ({flag})")
     out.append(f"Action: {verdict.action}")
@@ -56,8 +60,10 @@ def lookup_text(result: dict[str, Any]) -> str:
         if item["listed"]:
             since = f" since {item['listed_since']}" if item["listed_since"] else ""
             until = f" until {item['expires']}" if item["expires"] else ""
-            out.append(f"  {item['list']} ({item['category']}): LISTED{since}{until}: "
-                       f"{item['reason'] or 'no reason given'}")
+            out.append(
+                f"  {item['list']} ({item['category']}): LISTED{since}{until}: "
+                f"{item['reason'] or 'no reason given'}"
+            )
         else:
             out.append(f"  {item['list']} ({item['category']}): not listed")
     if result["blocked_sender"]:
@@ -67,5 +73,7 @@ def lookup_text(result: dict[str, Any]) -> str:
         hits = ", ".join(group["listed_on"]) or "no hit"
         out.append(f"  group {group['group']} ({state}, action {group['action']}): {hits}")
     for entry in result["allowed"]:
-        out.append(f"  ALLOWED ({entry['scope']} scope) by {entry['network']} {entry['comment']}".rstrip())
+        out.append(
+            f"  ALLOWED ({entry['scope']} scope) by {entry['network']} {entry['comment']}".rstrip()
+        )
     return "\n".join(out)

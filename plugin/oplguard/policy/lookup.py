@@ -29,21 +29,33 @@ def lookup_ip(scanner: Scanner, text: str, now: datetime) -> dict[str, Any]:
     for block_list in snapshot.lists:
         cfg = block_list.config
         hit = found.get(cfg.name)
-        lists.append({
-            "list": cfg.name, "category": cfg.category, "description": cfg.description,
-            "listed": hit is not None,
-            "reason": hit.entry.reason if hit else None,
-            "listed_since": hit.entry.listed_since if hit else None,
-            "expires": hit.entry.expires if hit else None,
-        })
+        lists.append(
+            {
+                "list": cfg.name,
+                "category": cfg.category,
+                "description": cfg.description,
+                "listed": hit is not None,
+                "reason": hit.entry.reason if hit else None,
+                "listed_since": hit.entry.listed_since if hit else None,
+                "expires": hit.entry.expires if hit else None,
+            }
+        )
     groups = [
-        {"group": g.name, "enabled": g.enabled, "action": g.action,
-         "listed_on": [name for name in g.lists if name in found]}
+        {
+            "group": g.name,
+            "enabled": g.enabled,
+            "action": g.action,
+            "listed_on": [name for name in g.lists if name in found],
+        }
         for g in scanner.policy.groups
     ]
     allowed = [
-        {"scope": scope, "network": entry.network, "comment": entry.comment,
-         "expires": entry.expires.isoformat() if entry.expires else None}
+        {
+            "scope": scope,
+            "network": entry.network,
+            "comment": entry.comment,
+            "expires": entry.expires.isoformat() if entry.expires else None,
+        }
         for scope in ("connection", "hop")
         if (entry := scanner.policy.allow.match(ip, scope, now)) is not None
     ]
@@ -54,7 +66,9 @@ def lookup_ip(scanner: Scanner, text: str, now: datetime) -> dict[str, Any]:
         "skipped": is_skipped(ip),
         "listed": bool(found),
         "lists": lists,
-        "blocked_sender": {"network": blocked.network, "comment": blocked.comment} if blocked else None,
+        "blocked_sender": {"network": blocked.network, "comment": blocked.comment}
+        if blocked
+        else None,
         "groups": groups,
         "allowed": allowed,
     }

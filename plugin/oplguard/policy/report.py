@@ -46,14 +46,18 @@ def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
         lines += ["", "Evidence (newest hop first):"]
     for hit in sorted(verdict.hits, key=lambda h: h.hop):
         since = f", listed since {hit.listed_since}" if hit.listed_since else ""
-        lines.append(f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) "
-                     f"-> {hit.action}: {hit.reason or hit.phrase}")
+        lines.append(
+            f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) "
+            f"-> {hit.action}: {hit.reason or hit.phrase}"
+        )
         lines.append(f"   Received: {hit.header[:300]}")
         if link := lookup_link(lookup_url, hit.ip):
             lines.append(f"   Lookup and removal: {link}")
     for entry in verdict.allowed:
-        lines.append(f" allowed: {entry.ip} at hop {entry.hop} by {entry.network} "
-                     f"({entry.scope} scope{', ' + entry.comment if entry.comment else ''})")
+        lines.append(
+            f" allowed: {entry.ip} at hop {entry.hop} by {entry.network} "
+            f"({entry.scope} scope{', ' + entry.comment if entry.comment else ''})"
+        )
     return "\n".join(lines) + "\n\n"
 
 
@@ -79,8 +83,11 @@ def spam_headers(verdict: Verdict, hostname: str) -> list[tuple[str, str]]:
         headers.append(("X-Spam-Flag", "YES"))
     headers += [
         ("X-Spam-Level", stars),
-        ("X-Spam-Status", f"{flag}, score={verdict.score:.1f} required={verdict.required_score:.1f} "
-                          f"tests={tests} autolearn=disabled version=oplguard-{__version__}"),
+        (
+            "X-Spam-Status",
+            f"{flag}, score={verdict.score:.1f} required={verdict.required_score:.1f} "
+            f"tests={tests} autolearn=disabled version=oplguard-{__version__}",
+        ),
         (VERDICT_HEADER, verdict_header(verdict)),
     ]
     return headers

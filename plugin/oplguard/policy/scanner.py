@@ -95,20 +95,30 @@ def groups_of(config: Config) -> tuple[GroupConfig, ...]:
     """The configured groups, plus an implicit one for Blocked Senders."""
     groups = config.groups
     if config.blocked_senders and not any(BLOCKED_LIST_NAME in g.lists for g in groups):
-        groups += (GroupConfig(name=BLOCKED_LIST_NAME, lists=(BLOCKED_LIST_NAME,),
-                               action="reject", symbol="BLOCKED_SENDER", reason="Blocked sender"),)
+        groups += (
+            GroupConfig(
+                name=BLOCKED_LIST_NAME,
+                lists=(BLOCKED_LIST_NAME,),
+                action="reject",
+                symbol="BLOCKED_SENDER",
+                reason="Blocked sender",
+            ),
+        )
     return groups
 
 
 class Scanner:
     """Scores messages with one config and the current list snapshot."""
 
-    def __init__(self, config: Config, lists: ListStore, trust: TrustSettings | None = None) -> None:
+    def __init__(
+        self, config: Config, lists: ListStore, trust: TrustSettings | None = None
+    ) -> None:
         self.config = config
         self.lists = lists
         self.trust = trust if trust is not None else trust_settings(config)
-        self.policy = Policy(groups_of(config), config.scoring,
-                             SenderSet.build(config.allowed_senders))
+        self.policy = Policy(
+            groups_of(config), config.scoring, SenderSet.build(config.allowed_senders)
+        )
         self.blocked = SenderSet.build(config.blocked_senders)
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:

@@ -46,7 +46,11 @@ class SenderSet:
         value, version = int(address), address.version
         best: tuple[int, SenderEntry] | None = None
         for (entry_version, first, last), entry in self.entries:
-            if scope not in (None, entry.scope) or entry_version != version or not first <= value <= last:
+            if (
+                scope not in (None, entry.scope)
+                or entry_version != version
+                or not first <= value <= last
+            ):
                 continue
             if not entry.is_active(now):
                 continue

@@ -32,17 +32,28 @@ class Hit:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "ip": self.ip, "hop": self.hop, "list": self.list_name, "category": self.category,
-            "symbol": self.symbol, "score": self.score, "group": self.group,
-            "action": self.action, "reason": self.reason, "connecting": self.is_connecting,
-            "header": self.header, "listed_since": self.listed_since, "expires": self.expires,
+            "ip": self.ip,
+            "hop": self.hop,
+            "list": self.list_name,
+            "category": self.category,
+            "symbol": self.symbol,
+            "score": self.score,
+            "group": self.group,
+            "action": self.action,
+            "reason": self.reason,
+            "connecting": self.is_connecting,
+            "header": self.header,
+            "listed_since": self.listed_since,
+            "expires": self.expires,
         }
 
     def sentence(self) -> str:
         """Plain words: which IP, at which hop, on which list, and why."""
         where = "connecting IP" if self.is_connecting else "relay IP (claimed path)"
-        text = (f"{self.phrase}: {where} {self.ip} at hop {self.hop} is listed on "
-                f"{self.list_name} ({self.category})")
+        text = (
+            f"{self.phrase}: {where} {self.ip} at hop {self.hop} is listed on "
+            f"{self.list_name} ({self.category})"
+        )
         return f"{text}: {self.reason}" if self.reason else text
 
 
@@ -58,8 +69,14 @@ class Allowed:
     expires: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ip": self.ip, "hop": self.hop, "network": self.network, "scope": self.scope,
-                "comment": self.comment, "expires": self.expires}
+        return {
+            "ip": self.ip,
+            "hop": self.hop,
+            "network": self.network,
+            "scope": self.scope,
+            "comment": self.comment,
+            "expires": self.expires,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,9 @@ class PlainChannel:
 class TlsChannel(PlainChannel):
     """Implicit TLS (``spamc --ssl``) over a plain stream."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 context: ssl.SSLContext) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext
+    ) -> None:
         super().__init__(reader, writer)
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()

@@ -79,7 +79,9 @@ class Server:
         self.ready.set()
 
     async def _open(self, listener: Listener) -> asyncio.Server:
-        def callback(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.Task[None]:
+        def callback(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> asyncio.Task[None]:
             task = asyncio.ensure_future(self._on_connect(reader, writer, listener))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -95,15 +97,18 @@ class Server:
         host = None if listener.host == "*" else listener.host
         return await asyncio.start_server(callback, host, listener.port)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          listener: Listener) -> None:
+    async def _on_connect(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: Listener
+    ) -> None:
         host, peer = _peer(writer, listener)
         if listener.kind != "unix" and not self.access.allows(host):
             log.warning("unauthorized connection from %s: not in allowed_ips", peer)
             writer.close()
             return
         if len(self.tasks) > self.config.server.max_connections or self.stopping.is_set():
-            log.warning("refused connection from %s: %d connections busy", peer, len(self.tasks) - 1)
+            log.warning(
+                "refused connection from %s: %d connections busy", peer, len(self.tasks) - 1
+            )
             await PlainChannel(reader, writer).write(BUSY_REPLY)
             await PlainChannel(reader, writer).close()
             return

@@ -47,8 +47,9 @@ def message_id(message: bytes) -> str:
 class ScoringService:
     """Answers spamd requests with the current scanner (swapped whole on reload)."""
 
-    def __init__(self, scanner: Scanner, *, allow_tell: bool = False,
-                 hostname: str | None = None) -> None:
+    def __init__(
+        self, scanner: Scanner, *, allow_tell: bool = False, hostname: str | None = None
+    ) -> None:
         self.scanner = scanner
         self.allow_tell = allow_tell
         self.hostname = hostname or socket.gethostname()
@@ -97,11 +98,19 @@ class ScoringService:
         scan_log.info(
             "scan verb=%s user=%s message_id=%s connecting_ip=%s checked=%d action=%s "
             "score=%.1f required=%.1f offending_ip=%s hop=%s list=%s truncated=%s elapsed_ms=%.2f",
-            request.verb.value, request.user or "-", mid or "-",
-            scan.chain.connecting_ip or "-", len(verdict.checked_ips), verdict.action,
-            verdict.score, verdict.required_score, hit.ip if hit else "-",
-            hit.hop if hit else "-", hit.list_name if hit else "-",
-            request.body_truncated, scan.elapsed_s * 1000,
+            request.verb.value,
+            request.user or "-",
+            mid or "-",
+            scan.chain.connecting_ip or "-",
+            len(verdict.checked_ips),
+            verdict.action,
+            verdict.score,
+            verdict.required_score,
+            hit.ip if hit else "-",
+            hit.hop if hit else "-",
+            hit.list_name if hit else "-",
+            request.body_truncated,
+            scan.elapsed_s * 1000,
         )
 
 

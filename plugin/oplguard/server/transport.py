@@ -71,8 +71,9 @@ async def read_request(channel: Channel, settings: ConnectionSettings) -> Reques
         connection.receive_data(data)
 
 
-async def serve_connection(channel: Channel, peer: str, service: ScoringService,
-                           settings: ConnectionSettings) -> None:
+async def serve_connection(
+    channel: Channel, peer: str, service: ScoringService, settings: ConnectionSettings
+) -> None:
     """Answer one request on ``channel`` and close it."""
     verb = "request"
     try:
@@ -88,8 +89,14 @@ async def serve_connection(channel: Channel, peer: str, service: ScoringService,
                     reply = failure_reply(event)
             else:
                 verb = event.verb.value
-                log.debug("request peer=%s verb=%s version=%d.%d bytes=%d", peer, verb,
-                          event.version[0], event.version[1], len(event.body))
+                log.debug(
+                    "request peer=%s verb=%s version=%d.%d bytes=%d",
+                    peer,
+                    verb,
+                    event.version[0],
+                    event.version[1],
+                    len(event.body),
+                )
                 reply = service.respond(event)
             await channel.write(reply)
     except TimeoutError:

@@ -33,22 +33,28 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.lock = threading.Lock()
-        self.dialect = "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+        self.dialect = (
+            "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+        )
         try:
-            self.conn: Any = self._connect_pg(url) if self.dialect == "postgresql" \
-                else self._connect_sqlite(url)
+            self.conn: Any = (
+                self._connect_pg(url) if self.dialect == "postgresql" else self._connect_sqlite(url)
+            )
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open database {safe_url(url)}: {err}") from err
 
     @staticmethod
     def _connect_sqlite(url: str) -> sqlite3.Connection:
-        path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
+        path = (
+            url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
+        )
         if url.startswith("sqlite:///"):
             path = "/" + url.removeprefix("sqlite:///")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False,
-                               isolation_level=None)
+        conn = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -58,8 +64,9 @@ class Database:
         try:
             import psycopg
         except ImportError as err:
-            raise StoreError("PostgreSQL needs the psycopg package: pip install 'psycopg[binary]'") \
-                from err
+            raise StoreError(
+                "PostgreSQL needs the psycopg package: pip install 'psycopg[binary]'"
+            ) from err
         try:
             return psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.Error as err:
@@ -81,7 +88,8 @@ class Database:
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             rows: list[tuple[Any, ...]] = self._run(
-                lambda: self.conn.execute(self._sql(statement), params).fetchall())
+                lambda: self.conn.execute(self._sql(statement), params).fetchall()
+            )
             return [tuple(row) for row in rows]
 
     @contextmanager
