@@ -67,7 +67,10 @@ def verdict_header(verdict: Verdict) -> str:
     if hit is None:
         if verdict.allowed:
             entry = verdict.allowed[0]
-            return f'pass; ip={entry.ip}; hop={entry.hop}; allowed={entry.network}; reason="allowed sender"'
+            return (
+                f"pass; ip={entry.ip}; hop={entry.hop}; allowed={entry.network}; "
+                'reason="allowed sender"'
+            )
         return "pass"
     reason = hit.sentence().replace('"', "'")
     return f'{verdict.action}; ip={hit.ip}; hop={hit.hop}; list={hit.list_name}; reason="{reason}"'

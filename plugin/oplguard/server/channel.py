@@ -10,6 +10,7 @@ written.  Here close_notify is just end-of-input and writing still works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Protocol
 
@@ -45,10 +46,8 @@ class PlainChannel:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 class TlsChannel(PlainChannel):
@@ -116,12 +115,9 @@ class TlsChannel(PlainChannel):
             await self._flush()
 
     async def close(self) -> None:
-        try:
+        # The peer may not answer our close_notify; we close anyway.
+        with contextlib.suppress(ssl.SSLError):
             self.tls.unwrap()
-        except ssl.SSLError:
-            pass  # the peer may not answer our close_notify; we close anyway
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._flush()
-        except (ConnectionError, OSError):
-            pass
         await super().close()

@@ -89,8 +89,7 @@ class Server:
 
         if listener.kind == "unix":
             path = Path(listener.path)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            await asyncio.to_thread(_remove_stale, path)
             server = await asyncio.start_unix_server(callback, path=str(path))
             os.chmod(path, self.config.server.unix_socket_mode)
             return server
@@ -169,8 +168,7 @@ class Server:
                 task.cancel()
         for listener in self.listeners:
             if listener.kind == "unix":
-                with contextlib.suppress(FileNotFoundError):
-                    Path(listener.path).unlink()
+                await asyncio.to_thread(_remove_stale, Path(listener.path))
         log.warning("stopped")
 
 
@@ -189,3 +187,8 @@ def _sockname(name: object) -> str:
         host, port = str(name[0]), name[1]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return str(name)
+
+
+def _remove_stale(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
