@@ -137,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
         help="HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:PATH; repeatable; "
         "overrides the config's listen list",
     )
+    serve.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
 
