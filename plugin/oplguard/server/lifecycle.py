@@ -12,7 +12,9 @@ import logging
 import os
 import signal
 import ssl
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from oplguard import config as config_mod
 from oplguard.config import Config, Listener
@@ -29,6 +31,9 @@ log = logging.getLogger("oplguard.server")
 BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
 # A TLS handshake that has not finished by then holds a slot for nothing.
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
+# How often list files are checked for changes (mtime); an approved removal or
+# a new list file is live within this many seconds, without a restart.
+LIST_POLL_INTERVAL_S = 2.0
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:
@@ -58,6 +63,7 @@ class Server:
         self.tls = tls_context(cfg) if any(item.kind == "tls" for item in self.listeners) else None
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.bound: list[tuple[Listener, str]] = []
@@ -76,7 +82,28 @@ class Server:
                 self.bound.append((listener, _sockname(sock.getsockname())))
         for listener, address in self.bound:
             log.warning("listening on %s (%s)", address, listener.kind)
+        self._spawn(self.watch_lists())
         self.ready.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def watch_lists(self) -> None:
+        """Reload list files whose mtime changed; a broken file keeps its last good version."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LIST_POLL_INTERVAL_S):
+                    await self.stopping.wait()
+            lists = self.lists
+            changed = await asyncio.to_thread(lists.changed_files)
+            if not changed:
+                continue
+            log.info("list files changed: %s", ", ".join(str(p) for p in changed))
+            errors = await asyncio.to_thread(lists.reload)
+            for error in errors:
+                log.error("list reload: %s (keeping the last good version)", error)
 
     async def _open(self, listener: Listener) -> asyncio.Server:
         def callback(
@@ -160,6 +187,8 @@ class Server:
         self.stopping.set()
         for server in self.servers:
             server.close()
+        for task in set(self.background):
+            task.cancel()
         pending = set(self.tasks)
         if pending:
             log.warning("waiting for %d connections to finish", len(pending))
