@@ -1,0 +1,1 @@
+"""Benchmarks for oplguard (not part of the installed package)."""
