@@ -154,9 +154,11 @@ def main() -> int:
     for row in rows:
         if row["server"] == "oplguard":
             top = ceilings[row["concurrency"]]
+            speed = row["msgs_per_s"] / top["msgs_per_s"]
+            cost = row["server_cpu_ms_per_msg"] / max(1e-9, top["server_cpu_ms_per_msg"])
             print(
-                f"ratio c={row['concurrency']}: throughput {row['msgs_per_s'] / top['msgs_per_s']:.2f}"
-                f" of the ceiling, cpu/msg x{row['server_cpu_ms_per_msg'] / max(1e-9, top['server_cpu_ms_per_msg']):.1f}"
+                f"ratio c={row['concurrency']}: throughput {speed:.2f} of the ceiling, "
+                f"server cpu/msg x{cost:.1f}"
             )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
