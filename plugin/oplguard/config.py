@@ -44,6 +44,8 @@ DEFAULT_SCORES = {
 # A symbol whose score is not in the table falls back on these, by suffix.
 FALLBACK_CONNECTING_SCORE = 10.0
 FALLBACK_RELAY_SCORE = 8.0
+# A list that cannot answer is weak evidence: a small nudge, not a verdict.
+FALLBACK_UNAVAILABLE_SCORE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,32 @@ class ListConfig:
     category: str = "open-proxy"
     format: str = "plain"
     description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsblConfig:
+    """A list served over DNS (RFC 5782), queried per IP.
+
+    Attributes:
+        returncodes: (rule, category) pairs: ``127.0.0.2`` exact,
+            ``127.0.0.0/29`` a range, ``mask:8`` a bitmask on the last octet.
+            Empty: any 127/8 answer is a hit of ``category``.
+        on_error: ``ignore`` (no hit), ``score`` (symbol ``error_symbol``) or
+            ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message).
+    """
+
+    name: str
+    zone: str
+    category: str = "open-proxy"
+    nameservers: tuple[str, ...] = ()
+    timeout_s: float = 2.0
+    on_error: str = "ignore"
+    error_symbol: str = ""
+    returncodes: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
+ON_ERROR = ("ignore", "score", "tempfail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +185,8 @@ class ScoringConfig:
     required_score: float = 5.0
     scores: tuple[tuple[str, float], ...] = tuple(DEFAULT_SCORES.items())
     lookup_url: str = ""
+    # Per-message deadline for all DNS list queries together.
+    lookup_deadline_s: float = 5.0
 
     def score_of(self, symbol: str) -> float:
         table = dict(self.scores)
@@ -164,6 +194,8 @@ class ScoringConfig:
             return table[symbol]
         if symbol.endswith("_CONNECTING"):
             return FALLBACK_CONNECTING_SCORE
+        if symbol.endswith("_UNAVAILABLE"):
+            return FALLBACK_UNAVAILABLE_SCORE
         return FALLBACK_RELAY_SCORE
 
 
@@ -176,6 +208,7 @@ class Config:
     trust: TrustConfig = field(default_factory=TrustConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     lists: tuple[ListConfig, ...] = ()
+    dnsbls: tuple[DnsblConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
     allowed_senders: tuple[SenderEntry, ...] = ()
     blocked_senders: tuple[SenderEntry, ...] = ()
@@ -233,12 +266,22 @@ class _Builder:
         return ConfigError(message, path=str(self.path), line=line, fix=fix)
 
     def build(self, data: dict[str, Any]) -> Config:
-        known = {"server", "trust", "scoring", "scores", "lists", "groups"}
+        known = {"server", "trust", "scoring", "scores", "lists", "dnsbls", "groups"}
         known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
         known |= {"log_level", "senders_file"}
         self.check_keys("", data, known)
         lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
-        groups = self.groups(data.get("groups", {}), {item.name for item in lists})
+        dnsbls = tuple(self.dnsbl(i, d) for i, d in enumerate(self.array(data, "dnsbls")))
+        names = [item.name for item in lists] + [item.name for item in dnsbls]
+        for name in names:
+            if names.count(name) > 1:
+                raise self.fail(
+                    "lists",
+                    "name",
+                    f"two lists are named {name!r}",
+                    "give every [[lists]] and [[dnsbls]] entry its own name",
+                )
+        groups = self.groups(data.get("groups", {}), set(names))
         level = str(data.get("log_level", "WARNING")).upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise self.fail(
@@ -258,6 +301,7 @@ class _Builder:
             trust=self.trust(self.table(data, "trust")),
             scoring=self.scoring(self.table(data, "scoring"), self.table(data, "scores")),
             lists=lists,
+            dnsbls=dnsbls,
             groups=groups,
             allowed_senders=allowed,
             blocked_senders=blocked,
@@ -426,7 +470,7 @@ class _Builder:
         )
 
     def scoring(self, data: dict[str, Any], scores: dict[str, Any]) -> ScoringConfig:
-        self.check_keys("scoring", data, {"required_score", "lookup_url"})
+        self.check_keys("scoring", data, {"required_score", "lookup_url", "lookup_deadline_s"})
         table = dict(DEFAULT_SCORES)
         for name, value in scores.items():
             if not name.replace("_", "").isalnum() or not name.isupper():
@@ -453,6 +497,7 @@ class _Builder:
             required_score=float(required),
             scores=tuple(table.items()),
             lookup_url=self.string(data, "scoring", "lookup_url", ""),
+            lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
         )
 
     def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:
@@ -487,6 +532,67 @@ class _Builder:
             format=fmt,
             description=self.string(data, "lists", "description", "", index),
         )
+
+    def dnsbl(self, index: int, data: dict[str, Any]) -> DnsblConfig:
+        table = "dnsbls"
+        self.check_keys(table, data, {f.name for f in fields(DnsblConfig)}, index)
+        name = self.string(data, table, "name", "", index)
+        zone = self.string(data, table, "zone", "", index).strip(".")
+        if not name or not zone:
+            raise self.fail(
+                table,
+                "name",
+                f"dnsbl #{index + 1} needs a name and a zone",
+                'write name = "opl-dns" and zone = "opl.example.net"',
+                index,
+            )
+        on_error = self.string(data, table, "on_error", "ignore", index)
+        if on_error not in ON_ERROR:
+            raise self.fail(
+                table,
+                "on_error",
+                f"unknown on_error {on_error!r}",
+                "use ignore, score or tempfail",
+                index,
+            )
+        codes = data.get("returncodes", {})
+        if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
+            raise self.fail(
+                table,
+                "returncodes",
+                "returncodes must map codes to categories",
+                '[dnsbls.returncodes] "127.0.0.2" = "open-proxy"',
+                index,
+            )
+        for rule in codes:
+            self.returncode(rule, index)
+        return DnsblConfig(
+            name=name,
+            zone=zone,
+            category=self.string(data, table, "category", "open-proxy", index),
+            nameservers=self.strings(data, table, "nameservers") or (),
+            timeout_s=self.number(data, table, "timeout_s", 2.0),
+            on_error=on_error,
+            error_symbol=self.string(data, table, "error_symbol", "", index)
+            or name.upper().replace("-", "_") + "_UNAVAILABLE",
+            returncodes=tuple(codes.items()),
+            description=self.string(data, table, "description", "", index),
+        )
+
+    def returncode(self, rule: str, index: int) -> None:
+        try:
+            if rule.startswith("mask:"):
+                int(rule[len("mask:") :], 0)
+            else:
+                parse_network(rule)
+        except ValueError as err:
+            raise self.fail(
+                "dnsbls",
+                "returncodes",
+                f"bad return code rule {rule!r}",
+                'use "127.0.0.2", "127.0.0.0/29" or "mask:8"',
+                index,
+            ) from err
 
     def groups(self, data: Any, list_names: set[str]) -> tuple[GroupConfig, ...]:
         if not isinstance(data, dict):

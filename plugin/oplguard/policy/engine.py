@@ -15,7 +15,7 @@ from typing import Protocol
 
 from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
 from oplguard.policy.senders import SenderSet
-from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, Symbol, Verdict
+from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, LookupFailure, Symbol, Verdict
 
 log = logging.getLogger("oplguard.policy")
 
@@ -68,7 +68,13 @@ class Policy:
     allow: SenderSet
 
 
-def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) -> Verdict:
+def evaluate(
+    chain: ChainLike,
+    lookup: Lookup,
+    policy: Policy,
+    now: datetime,
+    failures: Sequence[LookupFailure] = (),
+) -> Verdict:
     """Score one message's relay chain.
 
     Args:
@@ -76,6 +82,7 @@ def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) ->
         lookup: returns the list hits of one IP (all lists, enabled or not).
         policy: groups, allow list and scores.
         now: the time expiring entries are judged against.
+        failures: lists that could not answer (DNS errors), with their policy.
     """
     relays = list(chain.checked)
     connecting = next((r for r in relays if r.ip == chain.connecting_ip), None)
@@ -86,7 +93,7 @@ def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) ->
             log.debug(
                 "connecting ip=%s allowed by %s: all checks skipped", connecting.ip, entry.network
             )
-            return _verdict((), allowed, policy, tuple(r.ip for r in relays))
+            return _verdict((), allowed, policy, tuple(r.ip for r in relays), ())
     allowed_list: list[Allowed] = []
     hits: list[Hit] = []
     hits_by_ip = {relay.ip: lookup(relay.ip) for relay in relays}
@@ -104,7 +111,9 @@ def evaluate(chain: ChainLike, lookup: Lookup, policy: Policy, now: datetime) ->
             for found in hits_by_ip[relay.ip]:
                 if found.list_name in group.lists:
                     hits.append(_hit(relay, found, group, is_connecting, policy.scoring))
-    return _verdict(tuple(hits), tuple(allowed_list), policy, tuple(r.ip for r in relays))
+    return _verdict(
+        tuple(hits), tuple(allowed_list), policy, tuple(r.ip for r in relays), tuple(failures)
+    )
 
 
 def _allowed(relay: RelayLike, entry: SenderEntry) -> Allowed:
@@ -139,7 +148,11 @@ def _hit(
 
 
 def _verdict(
-    hits: tuple[Hit, ...], allowed: tuple[Allowed, ...], policy: Policy, checked: tuple[str, ...]
+    hits: tuple[Hit, ...],
+    allowed: tuple[Allowed, ...],
+    policy: Policy,
+    checked: tuple[str, ...],
+    failures: tuple[LookupFailure, ...],
 ) -> Verdict:
     symbols: dict[str, Symbol] = {}
     for hit in sorted(hits, key=lambda h: h.hop):
@@ -152,6 +165,13 @@ def _verdict(
             policy.scoring.score_of(ALLOWED_SYMBOL),
             f"Allowed sender {first.ip} at hop {first.hop} ({first.scope} scope, {first.network})",
         )
+    for failure in failures:
+        if failure.on_error == "score" and failure.symbol not in symbols:
+            symbols[failure.symbol] = Symbol(
+                failure.symbol,
+                policy.scoring.score_of(failure.symbol),
+                f"List {failure.list_name} unavailable for {failure.ip}: {failure.detail}",
+            )
     score = round(sum(item.score for item in symbols.values()), 3)
     action = max((hit.action for hit in hits), key=ACTION_RANK.__getitem__, default="pass")
     return Verdict(
@@ -162,4 +182,5 @@ def _verdict(
         allowed=allowed,
         action=action,
         checked_ips=checked,
+        failures=failures,
     )

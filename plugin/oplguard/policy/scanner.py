@@ -6,6 +6,7 @@ scan never sees half a reload).  Used by the server and by ``oplguard explain``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -15,10 +16,11 @@ from typing import Any
 
 from oplguard.config import BLOCKED_LIST_NAME, Config, GroupConfig
 from oplguard.lists import ListStore
+from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
-from oplguard.policy.verdict import Verdict
+from oplguard.policy.verdict import LookupFailure, Verdict
 
 log = logging.getLogger("oplguard.policy")
 
@@ -66,6 +68,7 @@ class Scan:
             "action": verdict.action,
             "offending_ip": offending.ip if offending else None,
             "reason": verdict.reason,
+            "list_failures": [failure.as_dict() for failure in verdict.failures],
         }
 
 
@@ -120,6 +123,9 @@ class Scanner:
             groups_of(config), config.scoring, SenderSet.build(config.allowed_senders)
         )
         self.blocked = SenderSet.build(config.blocked_senders)
+        used = {name for group in self.policy.groups if group.enabled for name in group.lists}
+        self.dns_configs = {cfg.name: cfg for cfg in config.dnsbls}
+        self.dns_sources = [DnsblSource(cfg) for cfg in config.dnsbls if cfg.name in used]
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
@@ -132,11 +138,49 @@ class Scanner:
         log.debug("lookup ip=%s hits=%s", ip, ",".join(h.list_name for h in found) or "none")
         return found
 
-    def scan(self, message: bytes, now: datetime | None = None) -> Scan:
-        """Parse the relay chain of ``message`` and score it; never raises on input."""
+    def _evaluate(self, chain: RelayChain, started: float, when: datetime,
+                  answers: dict[tuple[str, str], DnsblAnswer]) -> Scan:
+        snapshot = self.lists.snapshot
+        failures = []
+        hops = {relay.ip: relay.hop for relay in chain.checked}
+        for (name, ip), answer in answers.items():
+            if answer.status == ERROR:
+                source = self.dns_configs[name]
+                failures.append(LookupFailure(name, ip, hops.get(ip, 0), answer.detail,
+                                              source.on_error, source.error_symbol))
+
+        def lookup(ip: str) -> Sequence[ListHitLike]:
+            found = list(self.lookup(ip, snapshot, when))
+            for source in self.dns_sources:
+                answer = answers.get((source.config.name, ip))
+                if answer is not None and answer.status == LISTED:
+                    reason = f"listed in DNS zone {source.config.zone} ({','.join(answer.codes)})"
+                    found.append(LocalHit(source.config.name, answer.category,
+                                          LocalEntry(reason)))
+            return found
+
+        verdict = evaluate(chain, lookup, self.policy, when, failures)
+        return Scan(chain, verdict, time.perf_counter() - started)
+
+    async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
+        """Parse, query DNS lists in parallel within the deadline, and score."""
         started = time.perf_counter()
         when = now or datetime.now(UTC)
         chain = build_chain(message, self.trust)
-        snapshot = self.lists.snapshot
-        verdict = evaluate(chain, lambda ip: self.lookup(ip, snapshot, when), self.policy, when)
-        return Scan(chain, verdict, time.perf_counter() - started)
+        answers: dict[tuple[str, str], DnsblAnswer] = {}
+        if self.dns_sources and chain.checked:
+            ips = list(dict.fromkeys(relay.ip for relay in chain.checked))
+            answers = await query_all(self.dns_sources, ips,
+                                      self.config.scoring.lookup_deadline_s)
+        return self._evaluate(chain, started, when, answers)
+
+    def scan(self, message: bytes, now: datetime | None = None) -> Scan:
+        """Parse the relay chain of ``message`` and score it; never raises on input.
+
+        Synchronous: runs its own event loop only when DNS lists are configured.
+        """
+        if self.dns_sources:
+            return asyncio.run(self.scan_async(message, now))
+        started = time.perf_counter()
+        when = now or datetime.now(UTC)
+        return self._evaluate(build_chain(message, self.trust), started, when, {})

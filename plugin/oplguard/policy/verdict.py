@@ -80,6 +80,28 @@ class Allowed:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupFailure:
+    """A list that could not answer for one IP, and what its error policy says."""
+
+    list_name: str
+    ip: str
+    hop: int
+    detail: str
+    on_error: str
+    symbol: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "list": self.list_name,
+            "ip": self.ip,
+            "hop": self.hop,
+            "detail": self.detail,
+            "on_error": self.on_error,
+            "symbol": self.symbol,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Symbol:
     """A rule that hit, with its score and a one-line description."""
 
@@ -99,6 +121,12 @@ class Verdict:
     allowed: tuple[Allowed, ...]
     action: str
     checked_ips: tuple[str, ...]
+    failures: tuple[LookupFailure, ...] = ()
+
+    @property
+    def tempfail(self) -> bool:
+        """A list whose policy is ``tempfail`` could not answer: the MTA should defer."""
+        return any(failure.on_error == "tempfail" for failure in self.failures)
 
     @property
     def is_spam(self) -> bool:

@@ -11,6 +11,7 @@ import re
 import socket
 from collections.abc import Callable
 
+from oplguard.errors import Status
 from oplguard.mail.rewrite import add_headers, header_end
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
@@ -55,18 +56,21 @@ class ScoringService:
         self.hostname = hostname or socket.gethostname()
         self.on_scan: list[ScanHook] = []
 
-    def respond(self, request: Request) -> bytes:
+    async def respond(self, request: Request) -> bytes:
         """The complete reply to ``request``."""
         if request.verb is Verb.TELL:
             return self.tell(request)
         if request.verb in (Verb.PING, Verb.SKIP):
             return render_response(request, None)
-        return render_response(request, self.check(request))
-
-    def check(self, request: Request) -> ScanResult:
-        """Scan the request's message and build the scan result."""
         scanner = self.scanner
-        scan = scanner.scan(request.body)
+        scan = await scanner.scan_async(request.body)
+        if scan.verdict.tempfail:
+            self._log_scan(request, scan, message_id(request.body))
+            return render_error(list_tempfail(scan))
+        return render_response(request, self.check(request, scanner, scan))
+
+    def check(self, request: Request, scanner: Scanner, scan: Scan) -> ScanResult:
+        """Build the scan result (and the rewritten message) from a scan."""
         verdict = scan.verdict
         lookup_url = scanner.config.scoring.lookup_url
         message = b""
@@ -112,6 +116,15 @@ class ScoringService:
             request.body_truncated,
             scan.elapsed_s * 1000,
         )
+
+
+def list_tempfail(scan: Scan) -> ProtocolFailure:
+    """EX_TEMPFAIL for a list whose error policy is ``tempfail``."""
+    failure = next(f for f in scan.verdict.failures if f.on_error == "tempfail")
+    return ProtocolFailure(
+        Status.EX_TEMPFAIL,
+        f"Temporary failure: list {failure.list_name} unavailable ({failure.detail})",
+    )
 
 
 def failure_reply(failure: ProtocolFailure) -> bytes:

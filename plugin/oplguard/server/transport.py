@@ -97,7 +97,7 @@ async def serve_connection(
                     event.version[1],
                     len(event.body),
                 )
-                reply = service.respond(event)
+                reply = await service.respond(event)
             await channel.write(reply)
     except TimeoutError:
         seconds = int(settings.child_timeout_s)
