@@ -166,5 +166,5 @@ async def test_dead_dns_list_with_tempfail_defers(write_config: ConfigWriter) ->
         cfg = write_config(extra=dns_config(silent.getsockname()[1], "tempfail"))
         with RunningServer(cfg) as server:
             host, port = server.address()
-            with pytest.raises(aiospamc.exceptions.TemporaryFailureException):
+            with pytest.raises(aiospamc.responses.TemporaryFailureException):
                 await aiospamc.check(message("clean.eml"), host=host, port=port)
