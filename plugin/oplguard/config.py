@@ -137,6 +137,8 @@ class ServerConfig:
     shutdown_grace_s: float = 10.0
     allow_tell: bool = False
     unix_socket_mode: int = 0o660
+    # RFC 5782 test-entry probes of DNS lists (circuit breaker).
+    list_probe_interval_s: float = 60.0
     tls: TlsConfig = field(default_factory=TlsConfig)
 
 
@@ -403,6 +405,7 @@ class _Builder:
             shutdown_grace_s=self.number(data, "server", "shutdown_grace_s", 10.0),
             allow_tell=self.boolean(data, "server", "allow_tell", False),
             unix_socket_mode=int(self.number(data, "server", "unix_socket_mode", 0o660)),
+            list_probe_interval_s=self.number(data, "server", "list_probe_interval_s", 60.0),
             tls=tls,
         )
 

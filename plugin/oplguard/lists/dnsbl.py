@@ -139,10 +139,10 @@ class DnsblSource:
         self.resolver = resolver or DnsPythonResolver(cfg.nameservers)
         self.cache: dict[str, tuple[float, DnsblAnswer]] = {}
 
-    async def query(self, ip: str) -> DnsblAnswer:
+    async def query(self, ip: str, use_cache: bool = True) -> DnsblAnswer:
         """The answer for ``ip``; never raises on network trouble."""
         now = time.monotonic()
-        cached = self.cache.get(ip)
+        cached = self.cache.get(ip) if use_cache else None
         if cached is not None and cached[0] > now:
             return cached[1]
         started = time.perf_counter()
@@ -175,11 +175,18 @@ class DnsblSource:
             ",".join(answer.codes) or "-",
             answer.elapsed_s,
         )
-        if answer.status != ERROR:
+        if answer.status != ERROR and use_cache:
             if len(self.cache) >= MAX_CACHE_ENTRIES:
                 self.cache.clear()
             self.cache[ip] = (now + max(0.0, ttl), answer)
         return answer
+
+
+async def probe(source: DnsblSource) -> tuple[bool, bool]:
+    """RFC 5782 §5 test entries: (127.0.0.2 listed, 127.0.0.1 not listed)."""
+    listed = await source.query("127.0.0.2", use_cache=False)
+    clean = await source.query("127.0.0.1", use_cache=False)
+    return listed.status == LISTED, clean.status == CLEAN
 
 
 async def query_all(

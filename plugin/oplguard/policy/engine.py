@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -74,6 +74,7 @@ def evaluate(
     policy: Policy,
     now: datetime,
     failures: Sequence[LookupFailure] = (),
+    monitor_only: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Score one message's relay chain.
 
@@ -83,6 +84,7 @@ def evaluate(
         policy: groups, allow list and scores.
         now: the time expiring entries are judged against.
         failures: lists that could not answer (DNS errors), with their policy.
+        monitor_only: lists whose hits are reported but score 0 (circuit breaker).
     """
     relays = list(chain.checked)
     connecting = next((r for r in relays if r.ip == chain.connecting_ip), None)
@@ -110,7 +112,10 @@ def evaluate(
                 continue
             for found in hits_by_ip[relay.ip]:
                 if found.list_name in group.lists:
-                    hits.append(_hit(relay, found, group, is_connecting, policy.scoring))
+                    hit = _hit(relay, found, group, is_connecting, policy.scoring)
+                    if found.list_name in monitor_only:
+                        hit = replace(hit, score=0.0, monitor_only=True)
+                    hits.append(hit)
     return _verdict(
         tuple(hits), tuple(allowed_list), policy, tuple(r.ip for r in relays), tuple(failures)
     )
@@ -156,7 +161,7 @@ def _verdict(
 ) -> Verdict:
     symbols: dict[str, Symbol] = {}
     for hit in sorted(hits, key=lambda h: h.hop):
-        if hit.symbol not in symbols:
+        if hit.symbol not in symbols and not hit.monitor_only:
             symbols[hit.symbol] = Symbol(hit.symbol, hit.score, hit.sentence())
     if allowed:
         first = allowed[0]
@@ -173,7 +178,8 @@ def _verdict(
                 f"List {failure.list_name} unavailable for {failure.ip}: {failure.detail}",
             )
     score = round(sum(item.score for item in symbols.values()), 3)
-    action = max((hit.action for hit in hits), key=ACTION_RANK.__getitem__, default="pass")
+    acting = (hit.action for hit in hits if not hit.monitor_only)
+    action = max(acting, key=ACTION_RANK.__getitem__, default="pass")
     return Verdict(
         score=score,
         required_score=policy.scoring.required_score,

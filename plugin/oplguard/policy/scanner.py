@@ -17,6 +17,7 @@ from typing import Any
 from oplguard.config import BLOCKED_LIST_NAME, Config, GroupConfig
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
+from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
@@ -114,7 +115,11 @@ class Scanner:
     """Scores messages with one config and the current list snapshot."""
 
     def __init__(
-        self, config: Config, lists: ListStore, trust: TrustSettings | None = None
+        self,
+        config: Config,
+        lists: ListStore,
+        trust: TrustSettings | None = None,
+        health: dict[str, ListHealth] | None = None,
     ) -> None:
         self.config = config
         self.lists = lists
@@ -126,6 +131,8 @@ class Scanner:
         used = {name for group in self.policy.groups if group.enabled for name in group.lists}
         self.dns_configs = {cfg.name: cfg for cfg in config.dnsbls}
         self.dns_sources = [DnsblSource(cfg) for cfg in config.dnsbls if cfg.name in used]
+        old = health or {}
+        self.health = {cfg.name: old.get(cfg.name) or ListHealth(cfg.name) for cfg in config.dnsbls}
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
@@ -138,16 +145,28 @@ class Scanner:
         log.debug("lookup ip=%s hits=%s", ip, ",".join(h.list_name for h in found) or "none")
         return found
 
-    def _evaluate(self, chain: RelayChain, started: float, when: datetime,
-                  answers: dict[tuple[str, str], DnsblAnswer]) -> Scan:
+    def _evaluate(
+        self,
+        chain: RelayChain,
+        started: float,
+        when: datetime,
+        answers: dict[tuple[str, str], DnsblAnswer],
+    ) -> Scan:
         snapshot = self.lists.snapshot
         failures = []
         hops = {relay.ip: relay.hop for relay in chain.checked}
         for (name, ip), answer in answers.items():
-            if answer.status == ERROR:
-                source = self.dns_configs[name]
-                failures.append(LookupFailure(name, ip, hops.get(ip, 0), answer.detail,
-                                              source.on_error, source.error_symbol))
+            if answer.status != ERROR:
+                self.health[name].record(answer.status == LISTED)
+                continue
+            self.health[name].record_error()
+            source = self.dns_configs[name]
+            failures.append(
+                LookupFailure(
+                    name, ip, hops.get(ip, 0), answer.detail, source.on_error, source.error_symbol
+                )
+            )
+        monitor = frozenset(n for n, h in self.health.items() if h.state == MONITOR_ONLY)
 
         def lookup(ip: str) -> Sequence[ListHitLike]:
             found = list(self.lookup(ip, snapshot, when))
@@ -155,11 +174,10 @@ class Scanner:
                 answer = answers.get((source.config.name, ip))
                 if answer is not None and answer.status == LISTED:
                     reason = f"listed in DNS zone {source.config.zone} ({','.join(answer.codes)})"
-                    found.append(LocalHit(source.config.name, answer.category,
-                                          LocalEntry(reason)))
+                    found.append(LocalHit(source.config.name, answer.category, LocalEntry(reason)))
             return found
 
-        verdict = evaluate(chain, lookup, self.policy, when, failures)
+        verdict = evaluate(chain, lookup, self.policy, when, failures, monitor)
         return Scan(chain, verdict, time.perf_counter() - started)
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
@@ -170,8 +188,7 @@ class Scanner:
         answers: dict[tuple[str, str], DnsblAnswer] = {}
         if self.dns_sources and chain.checked:
             ips = list(dict.fromkeys(relay.ip for relay in chain.checked))
-            answers = await query_all(self.dns_sources, ips,
-                                      self.config.scoring.lookup_deadline_s)
+            answers = await query_all(self.dns_sources, ips, self.config.scoring.lookup_deadline_s)
         return self._evaluate(chain, started, when, answers)
 
     def scan(self, message: bytes, now: datetime | None = None) -> Scan:

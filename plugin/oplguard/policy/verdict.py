@@ -29,9 +29,11 @@ class Hit:
     header: str
     listed_since: str | None = None
     expires: str | None = None
+    monitor_only: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "monitor_only": self.monitor_only,
             "ip": self.ip,
             "hop": self.hop,
             "list": self.list_name,
@@ -135,9 +137,10 @@ class Verdict:
     @property
     def offending(self) -> Hit | None:
         """The hit that decided the action (strongest action, then nearest hop)."""
-        if not self.hits:
+        acting = [hit for hit in self.hits if not hit.monitor_only]
+        if not acting:
             return None
-        return min(self.hits, key=lambda hit: (-ACTION_RANK[hit.action], hit.hop))
+        return min(acting, key=lambda hit: (-ACTION_RANK[hit.action], hit.hop))
 
     @property
     def reason(self) -> str:

@@ -20,6 +20,7 @@ from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
 from oplguard.lists import ListStore
+from oplguard.lists.dnsbl import probe
 from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.service import ScoringService
@@ -83,6 +84,7 @@ class Server:
         for listener, address in self.bound:
             log.warning("listening on %s (%s)", address, listener.kind)
         self._spawn(self.watch_lists())
+        self._spawn(self.probe_lists())
         self.ready.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -90,12 +92,25 @@ class Server:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` or until the server stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+
+    async def probe_lists(self) -> None:
+        """Probe each DNS list's RFC 5782 test entries; feeds the circuit breaker."""
+        while not self.stopping.is_set():
+            scanner = self.service.scanner
+            for source in scanner.dns_sources:
+                listed_ok, clean_ok = await probe(source)
+                scanner.health[source.config.name].probe(listed_ok, clean_ok)
+            await self._pause(self.config.server.list_probe_interval_s)
+
     async def watch_lists(self) -> None:
         """Reload list files whose mtime changed; a broken file keeps its last good version."""
         while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(LIST_POLL_INTERVAL_S):
-                    await self.stopping.wait()
+            await self._pause(LIST_POLL_INTERVAL_S)
             lists = self.lists
             changed = await asyncio.to_thread(lists.changed_files)
             if not changed:
@@ -158,7 +173,7 @@ class Server:
             cfg = config_mod.load(self.config.path)
             lists = ListStore(cfg.lists)
             lists.load()
-            scanner = Scanner(cfg, lists)
+            scanner = Scanner(cfg, lists, health=self.service.scanner.health)
         except OplguardError as err:
             log.error("reload failed, keeping the running configuration: %s", err)
             return False
