@@ -51,7 +51,8 @@ class ListHealth:
         """One answer for a relay IP (errors are counted apart)."""
         self.answers += 1
         self.window.append(listed)
-        if self.state == HEALTHY:
+        # The baseline learns only from normal windows, so a jump cannot drag it up.
+        if self.state == HEALTHY and self.hit_rate < TRIP_FLOOR:
             self.baseline += BASELINE_WEIGHT * (float(listed) - self.baseline)
         if len(self.window) < MIN_ANSWERS:
             return
