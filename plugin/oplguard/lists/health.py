@@ -26,6 +26,9 @@ MIN_ANSWERS = 50
 TRIP_FACTOR = 5.0
 TRIP_FLOOR = 0.6
 BASELINE_WEIGHT = 0.01
+# The baseline follows only windows near it (slow drift), never a jump.
+LEARN_FACTOR = 2.0
+LEARN_SLACK = 0.05
 DEFAULT_BASELINE = 0.05
 FAILED_PROBES_TO_TRIP = 2
 
@@ -52,7 +55,7 @@ class ListHealth:
         self.answers += 1
         self.window.append(listed)
         # The baseline learns only from normal windows, so a jump cannot drag it up.
-        if self.state == HEALTHY and self.hit_rate < TRIP_FLOOR:
+        if self.state == HEALTHY and self.hit_rate <= LEARN_FACTOR * self.baseline + LEARN_SLACK:
             self.baseline += BASELINE_WEIGHT * (float(listed) - self.baseline)
         if len(self.window) < MIN_ANSWERS:
             return
