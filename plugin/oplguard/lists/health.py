@@ -25,7 +25,7 @@ MIN_ANSWERS = 50
 # TRIP_FLOOR (a list listing > 60% of relays is broken whatever its baseline).
 TRIP_FACTOR = 5.0
 TRIP_FLOOR = 0.6
-BASELINE_WEIGHT = 0.01
+BASELINE_WEIGHT = 0.001
 # The baseline follows only windows near it (slow drift), never a jump.
 LEARN_FACTOR = 2.0
 LEARN_SLACK = 0.05
