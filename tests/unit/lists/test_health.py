@@ -28,7 +28,7 @@ def test_list_that_lists_the_world_trips_and_recovers() -> None:
         health.record(True)
     assert health.state == MONITOR_ONLY
     assert health.reason.startswith("hit rate")
-    for _ in range(MIN_ANSWERS):
+    for _ in range(HIT_WINDOW):
         health.record(False)
     assert health.state == HEALTHY
 
