@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +80,8 @@ class RunningServer:
         return future.result(START_TIMEOUT_S)
 
 
-async def _call(func: object) -> bool:
-    assert callable(func)
-    result = func()
-    assert isinstance(result, bool)
-    return result
+async def _call(func: Callable[[], Awaitable[bool]]) -> bool:
+    return await func()
 
 
 def need(program: str) -> str:

@@ -65,6 +65,7 @@ class Server:
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.background: set[asyncio.Task[None]] = set()
+        self.reload_lock = asyncio.Lock()
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.bound: list[tuple[Listener, str]] = []
@@ -167,16 +168,24 @@ class Server:
             channel = tls_channel
         await serve_connection(channel, peer, self.service, self.settings)
 
-    def reload(self) -> bool:
-        """Re-read config and lists; keep the last good state on any error."""
-        try:
-            cfg = config_mod.load(self.config.path)
-            lists = ListStore(cfg.lists)
-            lists.load()
-            scanner = Scanner(cfg, lists, health=self.service.scanner.health)
-        except OplguardError as err:
-            log.error("reload failed, keeping the running configuration: %s", err)
-            return False
+    def _build(self) -> tuple[Config, ListStore, Scanner]:
+        """Load config and lists into a new scanner (blocking; off the event loop)."""
+        cfg = config_mod.load(self.config.path)
+        lists = ListStore(cfg.lists)
+        lists.load()
+        return cfg, lists, Scanner(cfg, lists, health=self.service.scanner.health)
+
+    async def reload(self) -> bool:
+        """Re-read config and lists off the serving path, then swap them in one step.
+
+        Keeps the last good state on any error; requests never wait for it.
+        """
+        async with self.reload_lock:
+            try:
+                cfg, lists, scanner = await asyncio.to_thread(self._build)
+            except OplguardError as err:
+                log.error("reload failed, keeping the running configuration: %s", err)
+                return False
         self.config, self.lists = cfg, lists
         self.access = AccessList(cfg.server.allowed_ips)
         self.settings = self._settings(cfg)
@@ -189,7 +198,10 @@ class Server:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         loop.add_signal_handler(signal.SIGINT, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self._reload_quietly()))
+
+    async def _reload_quietly(self) -> None:
+        await self.reload()
 
     async def serve(self) -> None:
         """Run until stopped, then shut down gracefully."""
