@@ -1,0 +1,232 @@
+"""Parse one ``Received`` field into a relay, the way SpamAssassin 4.0 does (spec §3).
+
+Pure: no I/O, never raises on input.  Fields are SA's (``ip, rdns, helo, by, ident,
+envfrom, id, auth``); the IP is canonicalised (spec ★), MTA shapes come from a table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from oplguard.mail.addresses import IP_ADDRESS as IP
+from oplguard.mail.addresses import canonical_ip
+from oplguard.mail.auth import detect_auth
+from oplguard.mail.formats import Fields, Outcome, Row, rx
+from oplguard.mail.mta_table import FAMILY_GUARDS, FROM_ROWS, PAREN_ROWS, SIMTA_ROWS
+
+# SA Message.pm MAX_HEADER_VALUE_LENGTH: longer values are cut there; it also
+# bounds the regex work on hostile input.
+MAX_RECEIVED_CHARS = 8192
+# A trailing RFC 5322 date is at most ~40 characters; look for it in this tail.
+DATE_WINDOW_CHARS = 256
+FIELD_NAMES = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """One hand-over, with SpamAssassin's field names (``msa`` is set by the trust walk)."""
+
+    ip: str
+    rdns: str = ""
+    helo: str = ""
+    by: str = ""
+    ident: str = ""
+    envfrom: str = ""
+    id: str = ""
+    auth: str = ""
+    msa: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Not a relay (SA "return 0"): local hand-over, bookkeeping, no ``from``."""
+
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """A POP/IMAP fetch hand-over: skipped, and restarts the chain (spec §3.2)."""
+
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unparseable:
+    """SA could not parse it (SA "undef"): counted, no relay, trust unaffected."""
+
+    reason: str
+
+
+ParseResult = Relay | Skipped | Fetch | Unparseable
+
+_DATE = rx(
+    r"[\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+"
+    r" (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$"
+)
+_STARTS_FROM = rx(r"\(?from ", re.IGNORECASE)
+_WITH_LOCAL_FOR = rx(r"\bwith local for\b")
+_FROM_BY_ONLY = rx(r"from (\S+) by [^\s;]+ ?;", re.IGNORECASE)
+_BRACKET_V4 = rx(r"\[[\d.]+\]")
+_ID = rx(r" id <?([^\s<>;]{3,})")
+_HELO_CHARS = r"[-A-Za-z0-9.^+_&:=?!@%*$\\/]"
+_HELO_EQ = rx(rf"\bhelo=({_HELO_CHARS}+)")
+_HELO_WORD = rx(rf"\b(?:HELO|EHLO) ({_HELO_CHARS}+)")
+_BY = rx(r" by (\S+)")
+_ENVFROM = rx(r"(?:return-path:? |envelope-(?:sender|from)[ =])(\S+)\b", re.IGNORECASE)
+_FALLBACK_IP = rx(rf"\[({IP})\]")
+# SA: these characters inside fields become "!" (a literal HELO shows as !1.2.3.4!).
+_STRIP_CHARS = rx(r"[\s\x00#\[\]()<>|]")
+_IPV6_PREFIX = rx(r"^ipv6:", re.IGNORECASE)
+_ZONE = rx(r"%[A-Z0-9._~-]*\Z", re.IGNORECASE)
+_MAPPED = rx(r"^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$", re.IGNORECASE)
+
+
+_SPACES = rx(r"\s+")
+
+
+def clean(value: str) -> str:
+    """SA's first clean-up: cut, collapse white space, drop trailing ``;``."""
+    text = _SPACES.sub(" ", value[:MAX_RECEIVED_CHARS]).strip(" ")
+    # SA: 1 while s/\s?;$//
+    while text.endswith(";"):
+        text = text[:-1]
+        if text.endswith(" "):
+            text = text[:-1]
+    return text
+
+
+def strip_date(text: str) -> str:
+    """Drop a trailing ``; <RFC 5322 date>`` and fix ``)by`` (SA, after the skip checks)."""
+    date = _DATE.search(text, max(0, len(text) - DATE_WINDOW_CHARS))
+    if date is not None:
+        start = date.start()
+        # The separator run is [\s;]+, and SA takes the leftmost start of it.
+        while start > 0 and text[start - 1] in " ;":
+            start -= 1
+        text = text[:start]
+    return text.replace(")by ", ") by ", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """SA's three entry shapes, told apart by the field's first word (case matters)."""
+
+    prefix: str
+    rows: tuple[Row, ...]
+    reads_envfrom: bool = False
+
+
+BRANCHES = (
+    Branch("from ", FROM_ROWS, reads_envfrom=True),
+    Branch("FROM ", SIMTA_ROWS),
+    Branch("(from ", PAREN_ROWS),
+)
+
+
+def _not_from(text: str) -> bool:
+    return _STARTS_FROM.match(text) is None
+
+
+def _from_by_without_ip(text: str) -> bool:
+    # "from virtual-access.org by bolero.conactive.com ;" but not "from [1.2.3.4] by x;"
+    found = _FROM_BY_ONLY.match(text)
+    return found is not None and _BRACKET_V4.fullmatch(found.group(1)) is None
+
+
+EARLY_SKIPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("not-from", _not_from),
+    ("with-local-for", lambda text: _WITH_LOCAL_FOR.search(text) is not None),
+    ("from-by-without-ip", _from_by_without_ip),
+)
+
+
+def parse_received(value: str) -> ParseResult:
+    """Parse one unfolded ``Received`` value (without the field name).
+
+    Returns a ``Relay`` (a hand-over with a usable client IP), ``Skipped``,
+    ``Fetch`` or ``Unparseable``, as SpamAssassin 4.0 would classify it.
+    """
+    text = clean(value)
+    for rule, applies in EARLY_SKIPS:
+        if applies(text):
+            return Skipped(rule)
+    text = strip_date(text)
+    fields = _prescan(text)
+    auth = detect_auth(text)
+    outcome, rule = _dispatch(text, fields)
+    if outcome is Outcome.SKIP:
+        return Skipped(rule)
+    if outcome is Outcome.FETCH:
+        return Fetch(rule)
+    if outcome is None:
+        if not fields.get("ip") and (found := _FALLBACK_IP.search(text)):
+            fields["ip"] = found.group(1)
+        if not (fields.get("ip") and fields.get("by")):
+            return Unparseable("no client IP and receiving host found")
+    return _relay(fields, auth)
+
+
+def _prescan(text: str) -> Fields:
+    fields: Fields = dict.fromkeys(FIELD_NAMES, "")
+    if found := _ID.search(text):
+        fields["id"] = found.group(1)
+    if found := _HELO_EQ.search(text) or _HELO_WORD.search(text):
+        fields["helo"] = found.group(1)
+    if found := _BY.search(text):
+        fields["by"] = found.group(1)
+    return fields
+
+
+def _family(text: str) -> str:
+    return next((name for name, guard in FAMILY_GUARDS if guard.search(text)), "")
+
+
+def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
+    branch = next((b for b in BRANCHES if text.startswith(b.prefix)), None)
+    if branch is None:
+        return None, ""
+    rest = text[len(branch.prefix) :]
+    if branch.reads_envfrom and (found := _ENVFROM.search(rest)):
+        fields["envfrom"] = found.group(1)
+    family = _family(rest)
+    for candidate in branch.rows:
+        if candidate.family and candidate.family != family:
+            continue
+        outcome = candidate.apply(rest, fields)
+        if outcome is not None:
+            return outcome, candidate.name
+    return None, ""
+
+
+def _relay(fields: Fields, auth: str) -> Relay | Unparseable:
+    sa_ip = sa_normal_ip(fields["ip"])
+    ip = canonical_ip(sa_ip)
+    if ip is None:
+        return Unparseable(f"client IP {sa_ip!r} is not a valid address")
+    rdns = fields["rdns"].rstrip(".")
+    if rdns.lower() == "unknown" or rdns.startswith("["):
+        rdns = ""
+    envfrom = re.sub(r">*\s*$", "", re.sub(r"^\s*<*", "", fields["envfrom"]))
+    return Relay(
+        ip=ip,
+        rdns=_bang(rdns),
+        helo=_bang(fields["helo"]),
+        by=_bang(fields["by"].removesuffix(";")),
+        ident=_bang(fields["ident"]),
+        envfrom=_bang(envfrom),
+        id=fields["id"],
+        auth=auth,
+    )
+
+
+def sa_normal_ip(ip: str) -> str:
+    """SA's IP clean-up (spec §3.7): ``IPv6:``, brackets, zone, ``::ffff:`` removed."""
+    ip = _IPV6_PREFIX.sub("", ip).removeprefix("[").removesuffix("]")
+    return _MAPPED.sub(r"\1", _ZONE.sub("", ip))
+
+
+def _bang(value: str) -> str:
+    return _STRIP_CHARS.sub("!", value)

@@ -1,0 +1,255 @@
+"""The relay chain of a message: SA's trust walk and the IP selections (spec §4, §5).
+
+Pure: no I/O, and ``build_chain`` never raises on message input.  Trust follows
+SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without its 9-cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from oplguard.mail.addresses import find_ips, is_loopback, is_private, is_skipped
+from oplguard.mail.headers import Header, header_fields
+from oplguard.mail.networks import NetworkList
+from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
+
+# SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
+DEFAULT_ORIGINATING_HEADERS = (
+    "X-Yahoo-Post-IP",
+    "X-Originating-IP",
+    "X-Apparently-From",
+    "X-SenderIP",
+    "X-AOL-IP",
+    "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
+)
+
+
+def _join(first: NetworkList | None, second: NetworkList | None) -> NetworkList | None:
+    if first is None or second is None:
+        return first if second is None else second
+    return first + second
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSettings:
+    """Trust configuration with SA's names; ``None`` means "not configured"."""
+
+    trusted: NetworkList | None = None
+    internal: NetworkList | None = None
+    msa: NetworkList | None = None
+    originating_ip_headers: tuple[str, ...] | None = DEFAULT_ORIGINATING_HEADERS
+
+    def merged(self, other: TrustSettings) -> TrustSettings:
+        """These settings with ``other``'s added behind (lines add up, like SA's)."""
+        headers: dict[str, str] = {}
+        for name in self.originating_headers() + (other.originating_ip_headers or ()):
+            headers.setdefault(name.lower(), name)
+        return TrustSettings(
+            trusted=_join(self.trusted, other.trusted),
+            internal=_join(self.internal, other.internal),
+            msa=_join(self.msa, other.msa),
+            originating_ip_headers=tuple(headers.values()),
+        )
+
+    def originating_headers(self) -> tuple[str, ...]:
+        """The originating-IP header names in force (SA's defaults when unset)."""
+        if self.originating_ip_headers is None:
+            return DEFAULT_ORIGINATING_HEADERS
+        return self.originating_ip_headers
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRelay:
+    """One relay of the chain: SA's fields, its place and its trust."""
+
+    ip: str
+    rdns: str
+    helo: str
+    by: str
+    ident: str
+    envfrom: str
+    id: str
+    auth: str
+    msa: bool
+    hop: int
+    trusted: bool
+    internal: bool
+    originating: bool
+    is_skipped: bool
+    raw: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``explain --json`` fields of this relay."""
+        names = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id", "auth", "msa")
+        out: dict[str, Any] = {name: getattr(self, name) for name in names}
+        out.update(
+            hop=self.hop,
+            trusted=self.trusted,
+            internal=self.internal,
+            originating=self.originating,
+            skipped=self.is_skipped,
+        )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RelayChain:
+    """The relays of one message (newest first) and what is checked."""
+
+    relays: tuple[ChainRelay, ...] = ()
+    connecting_ip: str | None = None
+    last_external: str | None = None
+    checked: tuple[ChainRelay, ...] = ()
+    unparseable: int = 0
+
+    @property
+    def trusted(self) -> tuple[ChainRelay, ...]:
+        """The trusted relays, top-down (SA relays_trusted)."""
+        return tuple(relay for relay in self.relays if relay.trusted)
+
+    @property
+    def untrusted(self) -> tuple[ChainRelay, ...]:
+        """The untrusted relays, top-down (SA relays_untrusted)."""
+        return tuple(relay for relay in self.relays if not relay.trusted)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """The state of SA's trust walk, one relay at a time."""
+
+    trust: TrustSettings
+    in_trusted: bool = True
+    in_internal: bool = True
+    found_msa: bool = False
+    allow_fetch_restart: bool = True
+    relays: list[ChainRelay] = field(default_factory=list)
+
+    def is_configured(self) -> bool:
+        """True when trusted or internal networks are set (else SA infers)."""
+        return self.trust.trusted is not None or self.trust.internal is not None
+
+    def in_list(self, ip: str, networks: NetworkList | None) -> bool:
+        """Membership in an effective list; 127/8 and ::1 always belong (SA Conf.pm)."""
+        # 127/8 and ::1 are always trusted and internal (SA Conf.pm).
+        return is_loopback(ip) or (networks is not None and networks.contains(ip))
+
+    def effective(self) -> tuple[NetworkList | None, NetworkList | None]:
+        """(trusted, internal) as SA uses them: each stands in for the other when unset."""
+        trust = self.trust
+        trusted = trust.trusted if trust.trusted is not None else trust.internal
+        internal = trust.internal if trust.internal is not None else trust.trusted
+        return trusted, internal
+
+    def step(self, relay: Relay, raw: str, *, originating: bool = False) -> None:
+        """SA's walk for one relay: trust only changes inside the trusted part."""
+        ip, msa = relay.ip, False
+        if self.in_trusted and not self.found_msa:
+            if not self.is_configured():
+                # Inference: a private IP or an auth token keeps trust going.
+                if not (is_private(ip) or relay.auth):
+                    self.in_trusted = self.in_internal = False
+            else:
+                trusted, internal = self.effective()
+                if not relay.auth and not self.in_list(ip, trusted):
+                    self.in_trusted = self.in_internal = False
+                else:
+                    if self.in_internal and not relay.auth and not self.in_list(ip, internal):
+                        self.in_internal = False
+                    if self.trust.msa is not None and self.trust.msa.contains(ip):
+                        self.found_msa = msa = True
+        self.allow_fetch_restart = self.in_trusted
+        self.relays.append(
+            ChainRelay(
+                **{name: getattr(relay, name) for name in RELAY_FIELDS},
+                msa=msa,
+                hop=len(self.relays) + 1,
+                trusted=self.in_trusted,
+                internal=self.in_internal,
+                originating=originating,
+                is_skipped=is_skipped(ip),
+                raw=raw,
+            )
+        )
+
+    def fetch(self) -> None:
+        """A POP/IMAP fetch inside the trusted part discards the relays above it."""
+        if self.allow_fetch_restart:
+            self.relays.clear()
+
+
+RELAY_FIELDS = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id", "auth")
+
+
+def originating_relays(
+    fields: tuple[Header, ...], names: tuple[str, ...]
+) -> Iterator[tuple[Relay, str]]:
+    """Synthetic relays for every IP in every originating-IP header (spec §7).
+
+    SA takes the first IP of the last occurrence only; we take them all, in
+    the order of ``names``, then of the fields, then within each value.
+    """
+    for name in names:
+        wanted = name.lower()
+        for field_name, value in fields:
+            if field_name.lower() == wanted:
+                for ip in find_ips(value):
+                    yield Relay(ip=ip), f"{field_name}: {value}"
+
+
+def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
+    """The relay chain of ``message`` under ``trust``; never raises on message input."""
+    fields = header_fields(message)
+    walk = _Walk(trust)
+    unparseable = 0
+    for name, value in fields:
+        if name.lower() != "received":
+            continue
+        result: ParseResult = parse_received(value)
+        if isinstance(result, Relay):
+            walk.step(result, value)
+        elif isinstance(result, Fetch):
+            walk.fetch()
+        elif isinstance(result, Unparseable):
+            unparseable += 1
+    for relay, raw in originating_relays(fields, trust.originating_headers()):
+        walk.step(relay, raw, originating=True)
+    relays = tuple(walk.relays)
+    return select(relays, unparseable, lambda ip: walk.in_list(ip, walk.effective()[0]))
+
+
+def _unique(relays: Iterator[ChainRelay]) -> tuple[ChainRelay, ...]:
+    seen: dict[str, ChainRelay] = {}
+    for relay in relays:
+        seen.setdefault(relay.ip, relay)
+    return tuple(seen.values())
+
+
+def select(
+    relays: tuple[ChainRelay, ...], unparseable: int, is_trusted_ip: Callable[[str], bool]
+) -> RelayChain:
+    """The selections of spec §5 over a walked chain.
+
+    ``checked``: untrusted relays and untrusted originating IPs (an originating
+    IP inside trusted_networks is not checked, as in SA DNSEval), skip-listed
+    removed, first occurrence of each IP kept, no cap.  ``connecting_ip`` is
+    its first entry (SA ``-firsttrusted``); ``last_external`` is SA ``-lastexternal``.
+    """
+    checked = _unique(
+        relay
+        for relay in relays
+        if not relay.trusted
+        and not relay.is_skipped
+        and not (relay.originating and is_trusted_ip(relay.ip))
+    )
+    external = [r for r in relays if r.trusted and not r.internal]
+    external += [r for r in relays if not r.trusted]
+    last_external = next((r.ip for r in external if not r.is_skipped), None)
+    return RelayChain(
+        relays=relays,
+        connecting_ip=checked[0].ip if checked else None,
+        last_external=last_external,
+        checked=checked,
+        unparseable=unparseable,
+    )

@@ -1,0 +1,111 @@
+"""Hostile input: garbage never raises, pathological shapes finish quickly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oplguard.mail import (
+    Fetch,
+    Relay,
+    Skipped,
+    TrustSettings,
+    Unparseable,
+    build_chain,
+    parse_received,
+)
+from oplguard.mail.received import MAX_RECEIVED_CHARS
+
+# Generous bounds for a loaded 2-core CI machine; a backtracking regex takes
+# seconds to hours on these shapes, a linear one milliseconds.
+MAX_FIELD_S = 1.0
+MAX_CHAIN_S = 10.0
+HOPS = 10_000
+N = MAX_RECEIVED_CHARS
+
+FRAGMENTS = [
+    "[", "]", "(", ")", " ", "\t", "\r\n ", "1", ".", ":", "@", ";", "%", "<", ">", "by ",
+    "from ", "FROM ", "(from ", "with ", "helo=", "HELO ", "SMTP", "ESMTPSA", " id ", "IPv6:",
+    "192.0.2.1", "::ffff:10.0.0.1", "2001:db8::1", "fe80::1%5", "Exim", "(Postfix) with",
+    "authenticated", "(AUTH: LOGIN x)", "SMTPSVC", "with Microsoft SMTP Server 15.20.1.1 ",
+    "(qmail-ldap-1.03)", "envelope-from <", "with IMAP", "localhost", "\xe9", "\x00",
+]  # fmt: skip
+garbage = st.lists(st.sampled_from(FRAGMENTS), max_size=60).map("".join)
+
+PATHOLOGICAL = {
+    "brackets": "from " + "[" * N,
+    "parens": "from " + "(" * N,
+    "digits": "from " + "1" * N,
+    "dots": "from " + "." * N,
+    "digit-dots": "from " + "1." * (N // 2),
+    "colons": "from " + "a:" * (N // 2),
+    "ips": "from x (" + "[192.0.2.1] " * (N // 12),
+    "auth-pieces": "from " + "]) (authenticated (" * (N // 20),
+    "courier-auth": "from " + "]) (AUTH: LOGIN x, " * (N // 20),
+    "qmail-comments": "from x (192.0.2.1) by y" + " (a)" * (N // 4) + " with x SMTP id",
+    "semicolons": "from x " + ";" * N,
+    "separators": "from x " + "; " * (N // 2) + "1 Oct 2024 10:00:00 +0000",
+    "at-signs": "from x (" + "@" * N,
+    "nested": "from x " + "(" * (N // 2) + ")" * (N // 2) + " by y",
+    "over-cut": "from x (x [192.0.2.1]) by y (Postfix) with ESMTP id 1 " + "(" * (8 * N),
+}
+RESULT_TYPES = (Relay, Skipped, Fetch, Unparseable)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_any_text_parses_without_raising(value: str) -> None:
+    assert isinstance(parse_received(value), RESULT_TYPES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(garbage)
+def test_received_shaped_garbage_parses_without_raising(value: str) -> None:
+    assert isinstance(parse_received(value), RESULT_TYPES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=4000))
+def test_any_bytes_build_a_chain(message: bytes) -> None:
+    chain = build_chain(message, TrustSettings())
+    assert len(chain.checked) <= len(chain.relays)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(garbage, max_size=20))
+def test_garbage_received_fields_build_a_chain(values: list[str]) -> None:
+    headers = "".join(f"Received: {value}\r\n" for value in values)
+    message = f"{headers}X-Originating-IP: {values[0] if values else ''}\r\n\r\nbody".encode(
+        "latin-1", "replace"
+    )
+    chain = build_chain(message, TrustSettings())
+    assert all(relay.ip for relay in chain.relays)
+
+
+@pytest.mark.parametrize("value", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_field_finishes_quickly(value: str) -> None:
+    started = time.perf_counter()
+    parse_received(value)
+    assert time.perf_counter() - started < MAX_FIELD_S
+
+
+def test_field_beyond_the_cut_is_ignored() -> None:
+    head = "from x (x [192.0.2.1]) by mx.example.net (Postfix) with ESMTP id 4Pq7Zk1xyz "
+    result = parse_received(head + " " * (N - len(head)) + "(forged [198.51.100.1])")
+    assert isinstance(result, Relay)
+    assert result.ip == "192.0.2.1"
+
+
+def test_ten_thousand_hops_finish_quickly() -> None:
+    hop = (
+        b"Received: from a.example (a.example [198.51.100.7]) by mx.example.net (Postfix)"
+        b" with ESMTP id 4Pq7Zk1xyz; Tue,  1 Oct 2024 10:00:00 +0000 (UTC)\r\n"
+    )
+    started = time.perf_counter()
+    chain = build_chain(hop * HOPS + b"Subject: x\r\n\r\nbody\r\n", TrustSettings())
+    assert time.perf_counter() - started < MAX_CHAIN_S
+    assert len(chain.relays) == HOPS
+    assert [relay.ip for relay in chain.checked] == ["198.51.100.7"]
