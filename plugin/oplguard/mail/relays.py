@@ -10,20 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from oplguard.config import SA_ORIGINATING_HEADERS
 from oplguard.mail.addresses import find_ips, is_loopback, is_private, is_skipped
 from oplguard.mail.headers import Header, header_fields
 from oplguard.mail.networks import NetworkList
 from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
 
 # SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
-DEFAULT_ORIGINATING_HEADERS = (
-    "X-Yahoo-Post-IP",
-    "X-Originating-IP",
-    "X-Apparently-From",
-    "X-SenderIP",
-    "X-AOL-IP",
-    "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
-)
+DEFAULT_ORIGINATING_HEADERS = SA_ORIGINATING_HEADERS
 
 
 def _join(first: NetworkList | None, second: NetworkList | None) -> NetworkList | None:
