@@ -120,6 +120,47 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lists_export(args: argparse.Namespace) -> int:
+    from oplguard.lists import export
+
+    cfg = load_config(args)
+    scanner = build_scanner(cfg)
+    chosen = [
+        b for b in scanner.lists.snapshot.lists if not args.list or b.config.name in args.list
+    ]
+    entries = [
+        export.ExportEntry(net, item.reason, block.config.category, block.config.name)
+        for block in chosen
+        for item in block.entries
+        for net in export.networks_of(item.network)
+    ]
+    now = datetime.now(UTC)
+    allowed = [e.network for e in cfg.allowed_senders if e.is_active(now)]
+    kept = export.effective(entries, allowed)
+    if args.format == "rbldnsd":
+        files = export.to_rbldnsd(kept)
+        if args.output is None:
+            print(files["ip4set"] + files["ip6trie"], end="")
+            return 0
+        for kind, text in files.items():
+            _write(Path(f"{args.output}.{kind}"), text)
+        return 0
+    text = export.SINGLE_FILE[args.format](kept)
+    if args.output is None:
+        print(text, end="")
+    else:
+        _write(Path(args.output), text)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a reader (rbldnsd, postmap) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="oplguard", description=__doc__)
     top.add_argument("--version", action="version", version=f"oplguard {__version__}")
@@ -153,6 +194,21 @@ def parser() -> argparse.ArgumentParser:
     lookup.add_argument("--json", action="store_true")
     lookup.add_argument("--config")
     lookup.set_defaults(func=cmd_lookup)
+
+    lists = sub.add_parser("lists", help="work with the configured lists")
+    lists_sub = lists.add_subparsers(dest="lists_command", required=True)
+    export = lists_sub.add_parser(
+        "export", help="write local lists (allow-list entries carved out) for other software"
+    )
+    export.add_argument(
+        "--format", required=True, choices=["rbldnsd", "postfix-cidr", "rspamd", "plain"]
+    )
+    export.add_argument("--list", action="append", help="only this list (repeatable)")
+    export.add_argument(
+        "--output", help="file (rbldnsd: prefix for .ip4set/.ip6trie); default standard output"
+    )
+    export.add_argument("--config")
+    export.set_defaults(func=cmd_lists_export)
 
     check = sub.add_parser("check-config", help="check a config file and its lists")
     check.add_argument("file")
