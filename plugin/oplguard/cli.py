@@ -67,6 +67,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policyd(args: argparse.Namespace) -> int:
+    from oplguard.policyd.server import PolicyServer
+
+    cfg = load_config(args)
+    listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
+    if listeners and any(item.kind == "tls" for item in listeners):
+        raise ConfigError("policyd has no TLS listener", fix="use HOST:PORT or unix:/PATH")
+    logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+
+    async def run() -> None:
+        server = PolicyServer(cfg, listeners)
+        server.install_signals()
+        await server.serve()
+
+    asyncio.run(run())
+    return 0
+
+
 def _listener(text: str) -> Listener:
     try:
         kind, host, port, path = parse_listen(text)
@@ -181,6 +199,19 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
+
+    policyd = sub.add_parser(
+        "policyd", help="run the Postfix policy service: refuse listed clients before DATA"
+    )
+    policyd.add_argument("--config", help="config file (as for serve)")
+    policyd.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR",
+        help="HOST:PORT, [V6]:PORT or unix:PATH; repeatable; overrides [policyd] listen",
+    )
+    policyd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    policyd.set_defaults(func=cmd_policyd)
 
     explain = sub.add_parser("explain", help="show the relay chain and verdict of a saved message")
     explain.add_argument("file", help="message file, or - for standard input")

@@ -201,6 +201,37 @@ class ScoringConfig:
         return FALLBACK_RELAY_SCORE
 
 
+THRESHOLDS = ("upstream", "oplguard")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicydConfig:
+    """The Postfix policy service (``oplguard policyd``): sockets and limits."""
+
+    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 10048),)
+    # Postfix connects from the MTA host; others get no answer at all.
+    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # Each smtpd process holds one connection; Postfix's default_process_limit is 100.
+    max_connections: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """A SpamAssassin spamd that gets every scan request too; the answers are merged.
+
+    Attributes:
+        address: ``HOST:PORT`` or ``unix:/PATH``; None = no upstream.
+        timeout_s: connect plus answer; past it oplguard answers alone.
+        threshold: whose required score decides spam, ``upstream`` or ``oplguard``.
+    """
+
+    address: Listener | None = None
+    # Well under Exim's spamd tmo (120 s) and spamc's -t (600 s): a hung
+    # spamd costs this much, and the client still gets oplguard's verdict.
+    timeout_s: float = 30.0
+    threshold: str = "upstream"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration of one oplguard host."""
@@ -218,6 +249,8 @@ class Config:
     tracking_db: str = ""
     log_level: str = "WARNING"
     senders_file: Path | None = None
+    policyd: PolicydConfig = field(default_factory=PolicydConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
 
 
 def default_config_path() -> Path:
@@ -270,7 +303,7 @@ class _Builder:
     def build(self, data: dict[str, Any]) -> Config:
         known = {"server", "trust", "scoring", "scores", "lists", "dnsbls", "groups"}
         known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
-        known |= {"log_level", "senders_file"}
+        known |= {"log_level", "senders_file", "policyd", "upstream"}
         self.check_keys("", data, known)
         lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
         dnsbls = tuple(self.dnsbl(i, d) for i, d in enumerate(self.array(data, "dnsbls")))
@@ -311,6 +344,8 @@ class _Builder:
             tracking_db=self.string(data, "", "tracking_db", ""),
             log_level=level,
             senders_file=self.path_of(senders_file) if senders_file else None,
+            policyd=self.policyd(self.table(data, "policyd")),
+            upstream=self.upstream(self.table(data, "upstream")),
         )
 
     # region helpers for typed access
@@ -419,6 +454,51 @@ class _Builder:
                 f"bad listen address {text!r}: {err}",
                 'write "127.0.0.1:783", "[::1]:783", "tls:0.0.0.0:7830" or '
                 '"unix:/run/oplguard/spamd.sock"',
+            ) from err
+        return Listener(kind, host, port, path)
+
+    def policyd(self, data: dict[str, Any]) -> PolicydConfig:
+        self.check_keys("policyd", data, {f.name for f in fields(PolicydConfig)})
+        default = PolicydConfig()
+        listen = default.listen
+        if (raw := self.strings(data, "policyd", "listen")) is not None:
+            listen = tuple(self.address("policyd", "listen", item) for item in raw)
+        allowed = default.allowed_ips
+        if (raw := self.strings(data, "policyd", "allowed_ips")) is not None:
+            allowed = tuple(self.network("policyd", "allowed_ips", item) for item in raw)
+        limit = self.number(data, "policyd", "max_connections", default.max_connections)
+        return PolicydConfig(listen=listen, allowed_ips=allowed, max_connections=int(limit))
+
+    def upstream(self, data: dict[str, Any]) -> UpstreamConfig:
+        self.check_keys("upstream", data, {f.name for f in fields(UpstreamConfig)})
+        default = UpstreamConfig()
+        raw = self.string(data, "upstream", "address", "")
+        threshold = self.string(data, "upstream", "threshold", default.threshold)
+        if threshold not in THRESHOLDS:
+            raise self.fail(
+                "upstream",
+                "threshold",
+                f"unknown threshold {threshold!r}",
+                "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
+            )
+        return UpstreamConfig(
+            address=self.address("upstream", "address", raw) if raw else None,
+            timeout_s=self.number(data, "upstream", "timeout_s", default.timeout_s),
+            threshold=threshold,
+        )
+
+    def address(self, table: str, key: str, text: str) -> Listener:
+        """A plain TCP or Unix socket address (no TLS) for [policyd] and [upstream]."""
+        try:
+            kind, host, port, path = parse_listen(text)
+            if kind == "tls" or (kind == "tcp" and host == "*"):
+                raise ValueError("use a plain HOST:PORT or unix:/PATH")
+        except ValueError as err:
+            raise self.fail(
+                table,
+                key,
+                f"bad address {text!r}: {err}",
+                'write "127.0.0.1:10048", "[::1]:783" or "unix:/run/oplguard/policy.sock"',
             ) from err
         return Listener(kind, host, port, path)
 

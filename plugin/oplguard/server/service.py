@@ -6,6 +6,7 @@ the transport feeds requests and writes what this returns.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
@@ -15,6 +16,7 @@ from oplguard.errors import Status
 from oplguard.mail.rewrite import add_headers, header_end
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
+from oplguard.server.upstream import Outcome, ask, merge_report, merge_verdict
 from oplguard.spamd import (
     ProtocolFailure,
     Request,
@@ -63,15 +65,20 @@ class ScoringService:
         if request.verb in (Verb.PING, Verb.SKIP):
             return render_response(request, None)
         scanner = self.scanner
-        scan = await scanner.scan_async(request.body)
+        # The upstream spamd (if any) scans while we do; it never raises.
+        scan, upstream = await asyncio.gather(
+            scanner.scan_async(request.body), ask(scanner.config.upstream, request)
+        )
         if scan.verdict.tempfail:
             self._log_scan(request, scan, message_id(request.body))
             return render_error(list_tempfail(scan))
-        return render_response(request, self.check(request, scanner, scan))
+        return render_response(request, self.check(request, scanner, scan, upstream))
 
-    def check(self, request: Request, scanner: Scanner, scan: Scan) -> ScanResult:
+    def check(
+        self, request: Request, scanner: Scanner, scan: Scan, upstream: Outcome | None = None
+    ) -> ScanResult:
         """Build the scan result (and the rewritten message) from a scan."""
-        verdict = scan.verdict
+        verdict = merge_verdict(scan.verdict, upstream, scanner.config.upstream.threshold)
         lookup_url = scanner.config.scoring.lookup_url
         message = b""
         if request.verb in REWRITE_VERBS:
@@ -84,7 +91,7 @@ class ScoringService:
             score=verdict.score,
             required_score=verdict.required_score,
             symbols=tuple(symbol.name for symbol in verdict.symbols),
-            report=report_text(verdict, self.hostname, lookup_url),
+            report=merge_report(report_text(scan.verdict, self.hostname, lookup_url), upstream),
             message=message,
         )
 

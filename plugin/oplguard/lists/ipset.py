@@ -1,0 +1,437 @@
+"""NetworkSet: which listed network covers an IP, the most specific entry first.
+
+Also the address syntax lists are written in (ipaddress forms, rbldnsd's short
+forms).  Immutable once built: entries are flattened into sorted, disjoint
+intervals (start, end, payload arrays) found with ``bisect`` in O(log n).  Pure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import operator
+import re
+import socket
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, MutableSequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# Payload of an exclusion entry (rbldnsd "!"): it carves a hole, never matches.
+EXCLUDED = -1
+V4_BITS, V6_BITS = 32, 128
+_LOW64 = (1 << 64) - 1
+# Payloads are list indexes kept unsigned 32-bit: 4 billion entries per list is
+# far beyond any published OPL, and 4 bytes an interval keeps 1M entries small.
+MAX_PAYLOAD = (1 << 32) - 1
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+
+_LEADING_ZERO = re.compile(r"(^|\.)0[0-9]")
+
+Span = tuple[int, int, int]
+"""(version, first, last): an inclusive address interval of one IP family."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Interval(NamedTuple):
+    """One flattened piece of a NetworkSet: ``first..last`` answers ``payload``."""
+
+    version: int
+    first: int
+    last: int
+    payload: int
+
+    def networks(self) -> list[Network]:
+        """The CIDR networks covering exactly this interval (for export)."""
+        kind = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
+        return list(ipaddress.summarize_address_range(kind(self.first), kind(self.last)))
+
+
+def _quad(text: str) -> int | None:
+    """Fast path for ``a.b.c.d``: its value, or None to let ``ipaddress`` decide."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
+        return None
+    if _LEADING_ZERO.search(text):  # refused by glibc already; not every libc does
+        return None
+    return int.from_bytes(packed, "big")
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """One IP address; ``::ffff:a.b.c.d`` becomes the IPv4 address it maps.
+
+    Raises:
+        ValueError: not an address, leading zeros in IPv4, or an IPv6 zone id.
+    """
+    parts = text.split(".")
+    if ":" not in text and any(len(p) > 1 and p.startswith("0") for p in parts):
+        fixed = ".".join(p.lstrip("0") or "0" for p in parts)
+        raise ValueError(f"leading zeros in {text!r} are ambiguous (octal?); write {fixed}")
+    if "%" in text:
+        raise ValueError(f"{text!r} carries an IPv6 zone id, which no list can match")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_ip(text: str) -> tuple[int, int]:
+    """(version, integer value) of an IP address; IPv4-mapped IPv6 is IPv4.
+
+    Raises:
+        ValueError: ``text`` is not an IP address.
+    """
+    text = text.strip()
+    value = _quad(text)
+    if value is not None:
+        return 4, value
+    address = parse_address(text)
+    return address.version, int(address)
+
+
+def span_of(text: str) -> Span:
+    """The interval of ``a``, ``a/len`` or ``a-b`` text (strict: no host bits).
+
+    Raises:
+        ValueError: with a short reason an administrator can act on.
+    """
+    text = text.strip()
+    if "-" in text:
+        first_text, _, last_text = text.partition("-")
+        first, last = parse_address(first_text.strip()), parse_address(last_text.strip())
+        if first.version != last.version:
+            raise ValueError(f"range {text!r} mixes IPv4 and IPv6")
+        if int(last) < int(first):
+            raise ValueError(f"range {text!r} goes down; write {last}-{first}")
+        return first.version, int(first), int(last)
+    if "/" in text:
+        address_text, _, bits_text = text.partition("/")
+        address = parse_address(address_text.strip())
+        width = V6_BITS if ":" in address_text else V4_BITS
+        if not (bits_text.isascii() and bits_text.isdigit()) or int(bits_text) > width:
+            raise ValueError(f"bad prefix length in {text!r}; write 0 to {width} after the /")
+        network = _network(address, int(bits_text), address_text)
+        return network.version, int(network.network_address), int(network.broadcast_address)
+    value = _quad(text)
+    if value is not None:
+        return 4, value, value
+    address = parse_address(text)
+    return address.version, int(address), int(address)
+
+
+def _network(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, bits: int, written: str
+) -> Network:
+    length = bits
+    if ":" in written and address.version == 4:
+        length -= V6_BITS - V4_BITS  # ::ffff:a.b.c.d/len maps to a.b.c.d/(len - 96)
+        if length < 0:
+            raise ValueError(f"{written}/{bits} reaches outside the IPv4-mapped range")
+    try:
+        return ipaddress.ip_network((address, length), strict=True)
+    except ValueError:
+        masked = ipaddress.ip_network((address, length), strict=False)
+        raise ValueError(
+            f"host bits set in {written}/{bits}; write {masked} for the network "
+            f"or {address} for one address"
+        ) from None
+
+
+def span_text(span: Span) -> str:
+    """Canonical text of an interval: ``a``, ``net/len`` when exact, else ``a-b``."""
+    version, first, last = span
+    if version == 4 and first == last:  # the common case, without an object
+        return socket.inet_ntop(socket.AF_INET, first.to_bytes(4, "big"))
+    kind = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    if first == last:
+        return str(kind(first))
+    networks = list(ipaddress.summarize_address_range(kind(first), kind(last)))
+    if len(networks) == 1:
+        return str(networks[0])
+    return f"{kind(first)}-{kind(last)}"
+
+
+def octets(text: str) -> tuple[int, int]:
+    """An rbldnsd IPv4 prefix ``a``, ``a.b``, ``a.b.c`` or ``a.b.c.d`` -> (value, bits)."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise ValueError(f"{text!r} is not an IPv4 address or prefix")
+    if any(len(p) > 1 and p.startswith("0") for p in parts):
+        fixed = ".".join(p.lstrip("0") or "0" for p in parts)
+        raise ValueError(f"leading zeros in {text!r} are ambiguous (octal?); write {fixed}")
+    if any(int(p) > 255 for p in parts):
+        raise ValueError(f"{text!r}: an IPv4 octet is 0..255")
+    value = 0
+    for part in parts:
+        value = value << 8 | int(part)
+    return value << 8 * (4 - len(parts)), 8 * len(parts)
+
+
+def _host_mask(bits: int) -> int:
+    return (1 << (32 - bits)) - 1
+
+
+def ip4set_span(text: str) -> Span:
+    """rbldnsd ip4set ranges: ``1.2.3`` (= /24), ``1.2.3.4/24``, ``1.2.3.4-10``, ``a-b``.
+
+    Raises:
+        ValueError: malformed, host bits set (as rbldnsd without -a), or IPv6.
+    """
+    value = _quad(text)
+    if value is not None:
+        return 4, value, value
+    if ":" in text:
+        raise ValueError(f"ip4set lists IPv4 only; put {text} in an ip6tset or plain list")
+    if "-" in text:
+        first_text, _, last_text = text.partition("-")
+        first, bits = octets(first_text)
+        last, last_bits = octets(last_text)
+        if last_bits == 8 and bits > 8:  # 1.2.3.4-10: a new last octet
+            last = (last >> (bits - 8)) | (first & ~((1 << (40 - bits)) - 1) & 0xFFFFFFFF)
+            last_bits = bits
+        last |= _host_mask(last_bits)
+        if first > last:
+            raise ValueError(f"range {text!r} goes down; write the lower address first")
+        return 4, first, last
+    prefix, slash, bits_text = text.partition("/")
+    first, bits = octets(prefix)
+    if slash:
+        if not (bits_text.isascii() and bits_text.isdigit()) or int(bits_text) > 32:
+            raise ValueError(f"bad prefix length in {text!r}; write 0 to 32 after the /")
+        bits = int(bits_text)
+        if first & _host_mask(bits):
+            return span_of(f"{span_text((4, first, first))}/{bits}")  # raises with the fix
+    elif bits == 8:
+        raise ValueError(f"a bare number {text!r} is ambiguous; write {text}.0.0.0/8")
+    return 4, first, first | _host_mask(bits)
+
+
+def ip6tset_span(text: str, is_exclusion: bool) -> Span:
+    """An ip6tset /64 (``2001:db8:1:2`` or ``2001:db8:1:2::/64``); a /128 exclusion.
+
+    Raises:
+        ValueError: malformed, IPv4, or another prefix length (rbldnsd skips those).
+    """
+    if ":" not in text:
+        raise ValueError(f"ip6tset lists IPv6 only; put {text} in an ip4set or plain list")
+    if "-" in text:
+        raise ValueError("ip6tset has no ranges; write one /64 a line, or use format plain")
+    if "/" not in text and "::" not in text and text.count(":") < 7:
+        text = f"{text}::/{16 * (text.count(':') + 1)}"  # rbldnsd's four hex words = /64
+    try:
+        version, first, last = span_of(text)
+    except ValueError as err:
+        if "write" in str(err):
+            raise
+        raise ValueError(f"{err}; write 2001:db8:1:2 (a /64) or !2001:db8:1:2::7") from None
+    if version != 6:
+        raise ValueError(f"ip6tset lists IPv6 only; put {text} in an ip4set or plain list")
+    bits, want = 128 - (last - first).bit_length(), 128 if is_exclusion else 64
+    if bits != want:
+        kind = "an exclusion is one address (/128)" if is_exclusion else "entries are /64"
+        example = span_text((6, first, first | ((1 << (128 - want)) - 1)))
+        raise ValueError(
+            f"{text} is a /{bits} but in ip6tset {kind}; write {'!' * is_exclusion}{example}"
+            " or use format plain for other prefix lengths"
+        )
+    return version, first, last
+
+
+Column = MutableSequence[int]
+Columns = tuple[Column, Column, Column]
+
+
+class _Pending:
+    """Entries of one family as parallel columns, in the order they were given."""
+
+    __slots__ = ("firsts", "lasts", "payloads", "version")
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.firsts, self.lasts, self.payloads = self.columns()
+
+    def columns(self) -> Columns:
+        # IPv4 bounds fit array("Q"): 8 bytes each instead of a 32-byte int object.
+        if self.version == 4:
+            return array("Q"), array("Q"), array("q")
+        return [], [], array("q")
+
+    def add(self, first: int, last: int, payload: int) -> None:
+        self.firsts.append(first)
+        self.lasts.append(last)
+        self.payloads.append(payload)
+
+    def flatten(self) -> Columns:
+        """Disjoint (starts, ends, payloads): each address takes its best entry.
+
+        Best = fewest addresses; on a tie an exclusion wins, then the earlier entry.
+        """
+        firsts, lasts, payloads = self.firsts, self.lasts, self.payloads
+        if not all(map(operator.le, firsts[:-1], firsts[1:])):
+            order = sorted(range(len(firsts)), key=firsts.__getitem__)  # stable: ties keep order
+            firsts, lasts, payloads = self.columns()
+            firsts.extend(map(self.firsts.__getitem__, order))
+            lasts.extend(map(self.lasts.__getitem__, order))
+            payloads.extend(map(self.payloads.__getitem__, order))
+        if not all(map(operator.lt, lasts[:-1], firsts[1:])):
+            out = self.columns()
+            _Sweep(out).run(firsts, lasts, payloads)
+            return out
+        if EXCLUDED not in payloads:  # disjoint already: the common list of single IPs
+            return firsts, lasts, payloads
+        out = self.columns()
+        for column, values in zip(out, (firsts, lasts, payloads), strict=True):
+            column.extend(v for v, p in zip(values, payloads, strict=True) if p != EXCLUDED)
+        return out
+
+
+class _Sweep:
+    """Sweep by start; a heap keyed by specificity holds the covering entries."""
+
+    def __init__(self, out: Columns) -> None:
+        self.starts, self.ends, self.payloads = out
+        self.heap: list[tuple[int, int, int, int, int]] = []  # size, rank, index, last, payload
+        self.pos = 0  # first address not yet emitted
+
+    def run(self, firsts: Column, lasts: Column, payloads: Column) -> None:
+        for index, (first, last, payload) in enumerate(zip(firsts, lasts, payloads, strict=True)):
+            self.advance(first)
+            self.pos = first
+            rank = 0 if payload == EXCLUDED else 1
+            heapq.heappush(self.heap, (last - first, rank, index, last, payload))
+        self.advance(1 << V6_BITS)
+
+    def advance(self, until: int) -> None:
+        """Emit what the best covering entries answer below ``until``."""
+        heap = self.heap
+        while heap:
+            last, payload = heap[0][3], heap[0][4]
+            if last < self.pos:
+                heapq.heappop(heap)  # ended under a more specific entry
+            elif last < until:
+                self.emit(self.pos, last, payload)
+                self.pos = last + 1
+                heapq.heappop(heap)
+            else:
+                if self.pos < until:
+                    self.emit(self.pos, until - 1, payload)
+                return
+
+    def emit(self, first: int, last: int, payload: int) -> None:
+        if payload == EXCLUDED:
+            return
+        if self.ends and self.ends[-1] + 1 == first and self.payloads[-1] == payload:
+            self.ends[-1] = last  # adjacent pieces of one entry join again
+            return
+        self.starts.append(first)
+        self.ends.append(last)
+        self.payloads.append(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table4:
+    starts: array[int] = field(default_factory=lambda: array(_U32))
+    ends: array[int] = field(default_factory=lambda: array(_U32))
+    payloads: array[int] = field(default_factory=lambda: array(_U32))
+
+    def find(self, value: int) -> int | None:
+        i = bisect_right(self.starts, value) - 1
+        if i >= 0 and value <= self.ends[i]:
+            return self.payloads[i]
+        return None
+
+    def __iter__(self) -> Iterator[Interval]:
+        for first, last, payload in zip(self.starts, self.ends, self.payloads, strict=True):
+            yield Interval(4, first, last, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table6:
+    """IPv6 intervals as high/low 64-bit halves: 36 bytes an interval, no big ints."""
+
+    starts_hi: array[int] = field(default_factory=lambda: array("Q"))
+    starts_lo: array[int] = field(default_factory=lambda: array("Q"))
+    ends_hi: array[int] = field(default_factory=lambda: array("Q"))
+    ends_lo: array[int] = field(default_factory=lambda: array("Q"))
+    payloads: array[int] = field(default_factory=lambda: array(_U32))
+
+    def find(self, value: int) -> int | None:
+        hi, lo = value >> 64, value & _LOW64
+        # Entries [a, b) share our high half; bisect their low halves (sorted there).
+        a = bisect_left(self.starts_hi, hi)
+        b = bisect_right(self.starts_hi, hi, a)
+        i = bisect_right(self.starts_lo, lo, a, b) - 1
+        if i < 0:
+            return None
+        end_hi = self.ends_hi[i]
+        if hi < end_hi or (hi == end_hi and lo <= self.ends_lo[i]):
+            return self.payloads[i]
+        return None
+
+    def __iter__(self) -> Iterator[Interval]:
+        for i, payload in enumerate(self.payloads):
+            first = self.starts_hi[i] << 64 | self.starts_lo[i]
+            yield Interval(6, first, self.ends_hi[i] << 64 | self.ends_lo[i], payload)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSet:
+    """Listed networks of both families, each address answering one payload."""
+
+    v4: _Table4 = field(default_factory=_Table4)
+    v6: _Table6 = field(default_factory=_Table6)
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str | Span, int]]) -> NetworkSet:
+        """Build from ``(network, payload)``; payload ``EXCLUDED`` carves a hole.
+
+        ``network`` is ``a``, ``a/len``, ``a-b`` text or a ``(version, first,
+        last)`` span.  An address takes the payload of its most specific entry
+        (fewest addresses); on a tie an exclusion wins, then the earlier entry.
+
+        Raises:
+            ValueError: a network text is malformed or a payload out of range.
+        """
+        pending = {4: _Pending(4), 6: _Pending(6)}
+        for spec, payload in items:
+            if payload != EXCLUDED and not 0 <= payload <= MAX_PAYLOAD:
+                raise ValueError(f"payload {payload} outside 0..{MAX_PAYLOAD}")
+            version, first, last = span_of(spec) if isinstance(spec, str) else spec
+            pending[version].add(first, last, payload)
+        starts, ends, payloads = pending[4].flatten()
+        table4 = _Table4(array(_U32, starts), array(_U32, ends), array(_U32, payloads))
+        starts, ends, payloads = pending[6].flatten()
+        table6 = _Table6(
+            array("Q", [s >> 64 for s in starts]),
+            array("Q", [s & _LOW64 for s in starts]),
+            array("Q", [e >> 64 for e in ends]),
+            array("Q", [e & _LOW64 for e in ends]),
+            array(_U32, payloads),
+        )
+        return cls(table4, table6)
+
+    def lookup(self, ip: str) -> int | None:
+        """Payload of the most specific entry covering ``ip``, or None.
+
+        Raises:
+            ValueError: ``ip`` is not an IP address.
+        """
+        return self.lookup_int(*parse_ip(ip))
+
+    def lookup_int(self, version: int, value: int) -> int | None:
+        """Fast path of ``lookup`` for an already parsed address."""
+        return self.v4.find(value) if version == 4 else self.v6.find(value)
+
+    def intervals(self) -> Iterator[Interval]:
+        """Every flattened interval, IPv4 first, in address order (holes left out)."""
+        yield from self.v4
+        yield from self.v6
+
+    def __len__(self) -> int:
+        return len(self.v4.payloads) + len(self.v6.payloads)

@@ -1,0 +1,112 @@
+"""PolicyService: one policy request in, a Decision out; no sockets here.
+
+The client IP is looked up in the list files, the Blocked Senders and the DNS
+lists of ``reject`` groups (with the scanner's per-message deadline), then
+judged by ``decision.decide``.  The scanner is swapped whole on reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
+from oplguard.lists.health import MONITOR_ONLY
+from oplguard.policy.engine import ListHitLike
+from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner
+from oplguard.policy.verdict import LookupFailure
+from oplguard.policyd.decision import (
+    DUNNO,
+    Decision,
+    client_chain,
+    client_ip,
+    decide,
+    reject_lists,
+)
+from oplguard.policyd.protocol import PolicyRequest
+
+log = logging.getLogger("oplguard.policyd")
+
+# Postfix attribute values end up in our log lines; keep them short.
+MAX_LOGGED_CHARS = 120
+
+
+class PolicyService:
+    """Answers policy requests with the current scanner's lists and groups."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+
+    async def answer(self, request: PolicyRequest) -> Decision:
+        """The decision for the request's ``client_address``; never raises on input."""
+        started = time.perf_counter()
+        raw = request.get("client_address")
+        ip = client_ip(raw)
+        if ip is None:
+            decision = Decision(DUNNO, ip=raw, why="no public client address to check")
+        else:
+            decision = await self._check(ip, request.get("client_name"))
+        self._log(request, decision, time.perf_counter() - started)
+        return decision
+
+    async def _check(self, ip: str, name: str) -> Decision:
+        scanner = self.scanner
+        now = datetime.now(UTC)
+        wanted = reject_lists(scanner.policy)
+        sources = [s for s in scanner.dns_sources if s.config.name in wanted]
+        answers = await query_all(sources, [ip], scanner.config.scoring.lookup_deadline_s)
+        failures = self._record(answers, ip)
+        snapshot = scanner.lists.snapshot
+        dns_hits = [
+            LocalHit(name_, answer.category, LocalEntry(_dns_reason(scanner, name_, answer)))
+            for (name_, _), answer in answers.items()
+            if answer.status == LISTED
+        ]
+
+        def lookup(address: str) -> Sequence[ListHitLike]:
+            return [*scanner.lookup(address, snapshot, now), *dns_hits]
+
+        monitor = frozenset(n for n, h in scanner.health.items() if h.state == MONITOR_ONLY)
+        chain = client_chain(ip, name)
+        url = scanner.config.scoring.lookup_url
+        return decide(chain, lookup, scanner.policy, now, failures, url, monitor)
+
+    def _record(
+        self, answers: dict[tuple[str, str], DnsblAnswer], ip: str
+    ) -> tuple[LookupFailure, ...]:
+        """Feed the circuit breaker, and turn DNS errors into lookup failures."""
+        scanner = self.scanner
+        failures = []
+        for (name, _), answer in answers.items():
+            health = scanner.health[name]
+            if answer.status != ERROR:
+                health.record(answer.status == LISTED)
+                continue
+            health.record_error()
+            cfg = scanner.dns_configs[name]
+            failures.append(
+                LookupFailure(name, ip, 1, answer.detail, cfg.on_error, cfg.error_symbol)
+            )
+        return tuple(failures)
+
+    def _log(self, request: PolicyRequest, decision: Decision, elapsed_s: float) -> None:
+        hit = decision.verdict.offending if decision.verdict else None
+        log.info(
+            "policy client=%s name=%s state=%s queue_id=%s action=%s why=%s list=%s "
+            "elapsed_ms=%.2f",
+            decision.ip[:MAX_LOGGED_CHARS] or "-",
+            request.get("client_name", "-")[:MAX_LOGGED_CHARS],
+            request.get("protocol_state", "-")[:MAX_LOGGED_CHARS],
+            request.get("queue_id")[:MAX_LOGGED_CHARS] or "-",
+            decision.action,
+            decision.why,
+            hit.list_name if hit else "-",
+            elapsed_s * 1000,
+        )
+
+
+def _dns_reason(scanner: Scanner, name: str, answer: DnsblAnswer) -> str:
+    zone = scanner.dns_configs[name].zone
+    return f"listed in DNS zone {zone} ({','.join(answer.codes)})"

@@ -1,0 +1,1 @@
+"""Harnesses that run real MTAs and a real SpamAssassin spamd in temp folders."""
