@@ -33,9 +33,10 @@ def write_config(tmp_path: Path) -> ConfigWriter:
         top: str = "",
         name: str = "oplguard.toml",
     ) -> Path:
+        listen = "" if "listen" in server else 'listen = ["127.0.0.1:0"]'
         text = f"""{top}
 [server]
-listen = ["127.0.0.1:0"]
+{listen}
 {server}
 
 [scoring]

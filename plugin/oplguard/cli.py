@@ -197,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
         "overrides the config's listen list",
     )
     serve.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
-    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
 
     policyd = sub.add_parser(
@@ -210,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="HOST:PORT, [V6]:PORT or unix:PATH; repeatable; overrides [policyd] listen",
     )
-    policyd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    policyd.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     policyd.set_defaults(func=cmd_policyd)
 
     explain = sub.add_parser("explain", help="show the relay chain and verdict of a saved message")

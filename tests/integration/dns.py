@@ -67,6 +67,8 @@ def rbldnsd(zones: dict[str, tuple[str, str]]) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 

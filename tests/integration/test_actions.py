@@ -54,7 +54,7 @@ async def test_hop_allow_entry_lets_the_deep_ip_through(write_config: ConfigWrit
         is_spam, score, body = await check(server, "listed-deep.eml")
     assert not is_spam
     assert score == -5.0
-    assert b"allowed=203.0.113.66/32" in body
+    assert b"allowed=203.0.113.66;" in body
 
 
 async def test_connection_allow_entry_does_not_exempt_a_deep_hop(
@@ -123,3 +123,17 @@ async def test_aiospamc_commands_parse(write_config: ConfigWriter) -> None:
     assert headers.body.endswith(b"\r\n\r\n")
     assert b"hello" not in headers.body
     assert ifspam.body == b""
+
+
+async def test_aiospamc_compressed_request_is_inflated_and_scored(
+    write_config: ConfigWriter,
+) -> None:
+    with RunningServer(write_config()) as server:
+        host, port = server.address()
+        listed = await aiospamc.check(
+            message("listed-connecting.eml"), host=host, port=port, compress=True
+        )
+        clean = await aiospamc.check(message("clean.eml"), host=host, port=port, compress=True)
+    assert listed.headers.spam.value is True
+    assert listed.headers.spam.score == 10.0
+    assert clean.headers.spam.value is False

@@ -65,7 +65,11 @@ def test_case_2_old_ping_is_answered_without_more_input(write_config: ConfigWrit
 def test_case_36_peer_outside_allowed_ips_gets_zero_bytes(write_config: ConfigWriter) -> None:
     with RunningServer(write_config(server='allowed_ips = ["127.0.0.2"]')) as server:
         port = server.address()[1]
-        assert exchange(port, b"PING SPAMC/1.5\r\n\r\n") == b""
+        try:
+            reply = exchange(port, b"PING SPAMC/1.5\r\n\r\n")
+        except ConnectionResetError:
+            reply = b""  # closed with our request unread: the kernel resets, still no answer
+        assert reply == b""
 
 
 def test_case_36_allowed_peer_on_another_loopback_address(write_config: ConfigWriter) -> None:

@@ -105,6 +105,9 @@ def test_spamc_headers_mode_reattaches_body(port: int) -> None:
 
 def test_spamc_compressed(port: int) -> None:
     result = spamc(["-z", "-c"], message("listed-connecting.eml"), port)
+    if result.returncode == 64 and not result.stdout:
+        # Debian's spamc is built without zlib; aiospamc covers Compress (test_actions).
+        pytest.skip("this spamc has no -z support")
     assert result.stdout == b"10.0/5.0\n"
 
 

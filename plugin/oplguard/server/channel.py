@@ -15,6 +15,12 @@ import ssl
 from typing import Protocol
 
 READ_CHUNK_BYTES = 65536
+# After the reply, unread client bytes would make the kernel answer the
+# client's next packet with a reset, which can destroy the reply before the
+# client reads it (an early error, a busy answer).  So the server sends its
+# FIN first and reads what is left for a short, bounded while.
+LINGER_S = 2.0
+LINGER_BYTES = 1 << 20
 
 
 class Channel(Protocol):
@@ -45,6 +51,13 @@ class PlainChannel:
             await self.writer.drain()
 
     async def close(self) -> None:
+        with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+            if self.writer.can_write_eof() and not self.writer.is_closing():
+                self.writer.write_eof()
+                async with asyncio.timeout(LINGER_S):
+                    budget = LINGER_BYTES
+                    while budget > 0 and (chunk := await self.reader.read(READ_CHUNK_BYTES)):
+                        budget -= len(chunk)
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
