@@ -210,7 +210,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="HOST:PORT, [V6]:PORT or unix:PATH; repeatable; overrides [policyd] listen",
     )
-    policyd.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    policyd.add_argument(
+        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     policyd.set_defaults(func=cmd_policyd)
 
     explain = sub.add_parser("explain", help="show the relay chain and verdict of a saved message")

@@ -71,8 +71,9 @@ class BodyReader:
         if self.failure is not None:
             return self.failure
         if self.length is not None and self.received < self.length:
+            expected, got = self.length, self.received
             return bad_header(
-                f"(Content-Length mismatch: Expected {self.length} bytes, got {self.received} bytes)"
+                f"(Content-Length mismatch: Expected {expected} bytes, got {got} bytes)"
             )
         if self.inflater is not None and not self.truncated and not self.inflater.eof:
             return unavailable("zlib: incomplete compressed stream")

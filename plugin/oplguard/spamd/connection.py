@@ -220,7 +220,7 @@ def _message_class(value: bytes) -> str:
 def _echo(raw: bytes) -> str:
     """A client's bytes, made safe to put in a one-line reply or log."""
     text = raw[:MAX_ECHO_CHARS].decode("latin-1")
-    return "".join(char if char.isprintable() else "?" for char in text)
+    return "".join(char if " " <= char <= "~" else "?" for char in text)
 
 
 __all__ = ["SpamdConnection"]

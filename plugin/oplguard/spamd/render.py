@@ -1,4 +1,4 @@
-"""Reply bytes for every command × protocol version, exactly as spamd writes them."""
+"""Reply bytes for every command and protocol version, exactly as spamd writes them."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def render_response(request: Request, result: ScanResult | TellResult | None) ->
         return _reply(None, spam, b"")
     if verb is Verb.SYMBOLS:
         symbols = symbols_text(result)
-        return _reply(len(symbols), spam, symbols) if modern else _reply(None, spam, symbols + b"\r\n")
+        return (
+            _reply(len(symbols), spam, symbols) if modern else _reply(None, spam, symbols + b"\r\n")
+        )
     if verb in (Verb.REPORT, Verb.REPORT_IFSPAM):
         report = result.report.encode()
         if verb is Verb.REPORT_IFSPAM and not result.is_spam:
@@ -97,4 +99,5 @@ def render_error(failure: ProtocolFailure) -> bytes:
 
 def render_timeout(seconds: int) -> bytes:
     """spamd's answer when the client sent nothing within the request timeout."""
-    return f"SPAMD/1.0 79 Timeout: ({seconds} second socket timeout reading input from client)\r\n".encode()
+    detail = f"({seconds} second socket timeout reading input from client)"
+    return f"SPAMD/1.0 79 Timeout: {detail}\r\n".encode()

@@ -14,7 +14,8 @@ HEADERS = [("X-Spam-Status", "No, score=0.0"), ("X-Oplguard-Verdict", "pass")]
     [
         (
             b"Subject: a\r\n\r\nbody\r\n",
-            b"Subject: a\r\nX-Spam-Status: No, score=0.0\r\nX-Oplguard-Verdict: pass\r\n\r\nbody\r\n",
+            b"Subject: a\r\nX-Spam-Status: No, score=0.0\r\n"
+            b"X-Oplguard-Verdict: pass\r\n\r\nbody\r\n",
         ),
         (
             b"Subject: a\n\nbody\n",
