@@ -17,6 +17,11 @@ ConfigWriter = Callable[..., Path]
 
 @pytest.fixture
 def write_config(tmp_path: Path) -> ConfigWriter:
+    """See ``config_writer``."""
+    return config_writer(tmp_path)
+
+
+def config_writer(tmp_path: Path) -> ConfigWriter:
     """Write a config whose lists are copies of the sample lists in tmp_path.
 
     Keyword arguments: ``action`` of the open-proxy group, ``extra`` TOML text
