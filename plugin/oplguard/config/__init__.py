@@ -1,0 +1,58 @@
+"""Configuration: one TOML file parsed into frozen dataclasses.
+
+``model`` holds the dataclasses and their defaults, ``loader`` reads a file
+table by table, ``fields`` reads typed values, ``senders_file`` reads the
+separate sender-groups file.  Every error names the file, the line and the
+fix (raised as ConfigError, exit 78 on the CLI).
+"""
+
+from oplguard.config.fields import toml_error_line
+from oplguard.config.loader import default_config_path, load
+from oplguard.config.model import (
+    ACTIONS,
+    BLOCKED_LIST_NAME,
+    DEFAULT_SCORES,
+    LIST_FORMATS,
+    ON_ERROR,
+    SA_ORIGINATING_HEADERS,
+    SCOPES,
+    THRESHOLDS,
+    Config,
+    DnsblConfig,
+    GroupConfig,
+    ListConfig,
+    Listener,
+    PolicydConfig,
+    ScoringConfig,
+    SenderEntry,
+    ServerConfig,
+    TlsConfig,
+    TrustConfig,
+    UpstreamConfig,
+)
+
+__all__ = [
+    "ACTIONS",
+    "BLOCKED_LIST_NAME",
+    "DEFAULT_SCORES",
+    "LIST_FORMATS",
+    "ON_ERROR",
+    "SA_ORIGINATING_HEADERS",
+    "SCOPES",
+    "THRESHOLDS",
+    "Config",
+    "DnsblConfig",
+    "GroupConfig",
+    "ListConfig",
+    "Listener",
+    "PolicydConfig",
+    "ScoringConfig",
+    "SenderEntry",
+    "ServerConfig",
+    "TlsConfig",
+    "TrustConfig",
+    "UpstreamConfig",
+    "default_config_path",
+    "load",
+    "toml_error_line",
+]

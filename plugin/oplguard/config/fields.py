@@ -1,0 +1,162 @@
+"""Typed reading of TOML values; every error names the file, line and fix."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from oplguard.config.locate import locate
+from oplguard.config.model import (
+    SCOPES,
+    SenderEntry,
+)
+from oplguard.errors import ConfigError
+from oplguard.netparse import parse_network
+
+
+def toml_error_line(err: tomllib.TOMLDecodeError) -> int:
+    """The line tomllib reports ("... (at line 3, column 1)"), or 0."""
+    match = re.search(r"at line (\d+)", str(err))
+    return int(match.group(1)) if match else 0
+
+
+class Fields:
+    """Reads values out of parsed TOML, locating each error's line."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.base = path.parent
+
+    def fail(self, table: str, key: str, message: str, fix: str, index: int = 0) -> ConfigError:
+        line = locate(self.text, table, key, index)
+        return ConfigError(message, path=str(self.path), line=line, fix=fix)
+
+    def table(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail("", name, f"[{name}] must be a table", f"write it as [{name}]")
+        return value
+
+    def array(self, data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail("", name, f"{name} must be an array of tables", f"write [[{name}]]")
+        return value
+
+    def check_keys(self, table: str, data: dict[str, Any], known: set[str], index: int = 0) -> None:
+        for key in data:
+            if key not in known:
+                where = f"[{table}]" if table else "the top level"
+                raise self.fail(
+                    table,
+                    key,
+                    f"unknown key {key!r} in {where}",
+                    f"use one of: {', '.join(sorted(known))}",
+                    index,
+                )
+
+    def string(
+        self, data: dict[str, Any], table: str, key: str, default: str, index: int = 0
+    ) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(table, key, f"{key} must be a string", f'write {key} = "..."', index)
+        return value
+
+    def number(self, data: dict[str, Any], table: str, key: str, default: float) -> float:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(table, key, f"{key} must be a number", f"write {key} = {default}")
+        if value < 0:
+            raise self.fail(table, key, f"{key} must not be negative", f"write {key} = {default}")
+        return float(value)
+
+    def boolean(self, data: dict[str, Any], table: str, key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(table, key, f"{key} must be true or false", f"write {key} = false")
+        return value
+
+    def strings(self, data: dict[str, Any], table: str, key: str) -> tuple[str, ...] | None:
+        if key not in data:
+            return None
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(
+                table, key, f"{key} must be a list of strings", f'write {key} = ["..."]'
+            )
+        return tuple(value)
+
+    def path_of(self, value: str) -> Path:
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else self.base / candidate
+
+    def network(self, table: str, key: str, text: str, index: int = 0) -> str:
+        try:
+            return parse_network(text)
+        except ValueError as err:
+            raise self.fail(
+                table,
+                key,
+                f"bad IP, CIDR or range {text!r}: {err}",
+                'write "192.0.2.7", "192.0.2.0/24" or "192.0.2.7-192.0.2.9"',
+                index,
+            ) from err
+
+    def senders(self, data: dict[str, Any], name: str) -> tuple[SenderEntry, ...]:
+        built = []
+        for index, body in enumerate(self.array(data, name)):
+            self.check_keys(name, body, {"ip", "scope", "expires", "comment"}, index)
+            raw = self.string(body, name, "ip", "", index)
+            if not raw:
+                raise self.fail(
+                    name,
+                    "ip",
+                    f"{name} entry #{index + 1} has no ip",
+                    'write ip = "203.0.113.7"',
+                    index,
+                )
+            scope = self.string(body, name, "scope", "hop", index)
+            if scope not in SCOPES:
+                raise self.fail(
+                    name,
+                    "scope",
+                    f"unknown scope {scope!r}",
+                    "use connection (the connecting IP skips all checks) or hop "
+                    "(that IP is exempt wherever it appears)",
+                    index,
+                )
+            built.append(
+                SenderEntry(
+                    network=self.network(name, "ip", raw, index),
+                    scope=scope,
+                    expires=self.expiry(body.get("expires"), name, index),
+                    comment=self.string(body, name, "comment", "", index),
+                    line=locate(self.text, name, "ip", index),
+                )
+            )
+        return tuple(built)
+
+    def expiry(self, value: Any, table: str, index: int) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        if isinstance(value, str):
+            try:
+                return self.expiry(datetime.fromisoformat(value), table, index)
+            except ValueError:
+                pass
+        raise self.fail(
+            table,
+            "expires",
+            f"bad expires value {value!r}",
+            "write expires = 2027-01-31 (a TOML date) or 2027-01-31T12:00:00Z",
+            index,
+        )

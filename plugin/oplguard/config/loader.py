@@ -1,0 +1,410 @@
+"""Load a config file: TOML -> Config, one table at a time."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from oplguard.config.fields import Fields, toml_error_line
+from oplguard.config.model import (
+    ACTIONS,
+    BLOCKED_LIST_NAME,
+    DEFAULT_SCORES,
+    LIST_FORMATS,
+    ON_ERROR,
+    SA_ORIGINATING_HEADERS,
+    THRESHOLDS,
+    Config,
+    DnsblConfig,
+    GroupConfig,
+    ListConfig,
+    Listener,
+    PolicydConfig,
+    ScoringConfig,
+    ServerConfig,
+    TlsConfig,
+    TrustConfig,
+    UpstreamConfig,
+)
+from oplguard.config.senders_file import load_senders
+from oplguard.errors import ConfigError
+from oplguard.netparse import parse_listen, parse_network
+
+
+def default_config_path() -> Path:
+    """The embedded default config (sample lists), shipped as package data."""
+    return Path(str(resources.files("oplguard") / "defaults" / "oplguard.toml"))
+
+
+def load(path: Path | str) -> Config:
+    """Read and check a config file.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or has a bad value; the
+            message names the file, the line and the fix.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config: {err}", path=str(path)) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(
+            f"not valid TOML: {err}",
+            path=str(path),
+            line=toml_error_line(err),
+            fix="check quoting and brackets",
+        ) from err
+    return Builder(path, text).build(data)
+
+
+class Builder(Fields):
+    """Turns parsed TOML into Config."""
+
+    def build(self, data: dict[str, Any]) -> Config:
+        known = {"server", "trust", "scoring", "scores", "lists", "dnsbls", "groups"}
+        known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
+        known |= {"log_level", "senders_file", "policyd", "upstream"}
+        self.check_keys("", data, known)
+        lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
+        dnsbls = tuple(self.dnsbl(i, d) for i, d in enumerate(self.array(data, "dnsbls")))
+        names = [item.name for item in lists] + [item.name for item in dnsbls]
+        for name in names:
+            if names.count(name) > 1:
+                raise self.fail(
+                    "lists",
+                    "name",
+                    f"two lists are named {name!r}",
+                    "give every [[lists]] and [[dnsbls]] entry its own name",
+                )
+        groups = self.groups(data.get("groups", {}), set(names))
+        level = str(data.get("log_level", "WARNING")).upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise self.fail(
+                "", "log_level", f"unknown log level {level!r}", "use DEBUG|INFO|WARNING|ERROR"
+            )
+        senders_file = self.string(data, "", "senders_file", "")
+        extra = load_senders(self.path_of(senders_file)) if senders_file else None
+        allowed = self.senders(data, "allowed_senders")
+        blocked = self.senders(data, "blocked_senders")
+        if extra is not None:
+            groups = extra.override_groups(groups)
+            allowed += extra.allowed
+            blocked += extra.blocked
+        return Config(
+            path=self.path,
+            server=self.server(self.table(data, "server")),
+            trust=self.trust(self.table(data, "trust")),
+            scoring=self.scoring(self.table(data, "scoring"), self.table(data, "scores")),
+            lists=lists,
+            dnsbls=dnsbls,
+            groups=groups,
+            allowed_senders=allowed,
+            blocked_senders=blocked,
+            control_socket=self.string(data, "", "control_socket", ""),
+            tracking_db=self.string(data, "", "tracking_db", ""),
+            log_level=level,
+            senders_file=self.path_of(senders_file) if senders_file else None,
+            policyd=self.policyd(self.table(data, "policyd")),
+            upstream=self.upstream(self.table(data, "upstream")),
+        )
+
+    def server(self, data: dict[str, Any]) -> ServerConfig:
+        names = {f.name for f in fields(ServerConfig)}
+        self.check_keys("server", data, names)
+        default = ServerConfig()
+        listen = default.listen
+        if (raw := self.strings(data, "server", "listen")) is not None:
+            listen = tuple(self.listener(item) for item in raw)
+        allowed = default.allowed_ips
+        if (raw := self.strings(data, "server", "allowed_ips")) is not None:
+            allowed = tuple(self.network("server", "allowed_ips", item) for item in raw)
+        tls = self.tls(self.table(data, "tls") if "tls" in data else {})
+        if any(item.kind == "tls" for item in listen) and tls.cert is None:
+            raise self.fail(
+                "server",
+                "listen",
+                "a tls: listener needs a certificate",
+                "add [server.tls] cert = ... and key = ...",
+            )
+        return ServerConfig(
+            listen=listen,
+            allowed_ips=allowed,
+            max_connections=int(self.number(data, "server", "max_connections", 64)),
+            max_message_bytes=int(self.number(data, "server", "max_message_bytes", 512_000)),
+            request_timeout_s=self.number(data, "server", "request_timeout_s", 30.0),
+            child_timeout_s=self.number(data, "server", "child_timeout_s", 300.0),
+            shutdown_grace_s=self.number(data, "server", "shutdown_grace_s", 10.0),
+            allow_tell=self.boolean(data, "server", "allow_tell", False),
+            unix_socket_mode=int(self.number(data, "server", "unix_socket_mode", 0o660)),
+            list_probe_interval_s=self.number(data, "server", "list_probe_interval_s", 60.0),
+            tls=tls,
+        )
+
+    def listener(self, text: str) -> Listener:
+        try:
+            kind, host, port, path = parse_listen(text)
+        except ValueError as err:
+            raise self.fail(
+                "server",
+                "listen",
+                f"bad listen address {text!r}: {err}",
+                'write "127.0.0.1:783", "[::1]:783", "tls:0.0.0.0:7830" or '
+                '"unix:/run/oplguard/spamd.sock"',
+            ) from err
+        return Listener(kind, host, port, path)
+
+    def policyd(self, data: dict[str, Any]) -> PolicydConfig:
+        self.check_keys("policyd", data, {f.name for f in fields(PolicydConfig)})
+        default = PolicydConfig()
+        listen = default.listen
+        if (raw := self.strings(data, "policyd", "listen")) is not None:
+            listen = tuple(self.address("policyd", "listen", item) for item in raw)
+        allowed = default.allowed_ips
+        if (raw := self.strings(data, "policyd", "allowed_ips")) is not None:
+            allowed = tuple(self.network("policyd", "allowed_ips", item) for item in raw)
+        limit = self.number(data, "policyd", "max_connections", default.max_connections)
+        return PolicydConfig(listen=listen, allowed_ips=allowed, max_connections=int(limit))
+
+    def upstream(self, data: dict[str, Any]) -> UpstreamConfig:
+        self.check_keys("upstream", data, {f.name for f in fields(UpstreamConfig)})
+        default = UpstreamConfig()
+        raw = self.string(data, "upstream", "address", "")
+        threshold = self.string(data, "upstream", "threshold", default.threshold)
+        if threshold not in THRESHOLDS:
+            raise self.fail(
+                "upstream",
+                "threshold",
+                f"unknown threshold {threshold!r}",
+                "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
+            )
+        return UpstreamConfig(
+            address=self.address("upstream", "address", raw) if raw else None,
+            timeout_s=self.number(data, "upstream", "timeout_s", default.timeout_s),
+            threshold=threshold,
+        )
+
+    def address(self, table: str, key: str, text: str) -> Listener:
+        """A plain TCP or Unix socket address (no TLS) for [policyd] and [upstream]."""
+        try:
+            kind, host, port, path = parse_listen(text)
+            if kind == "tls" or (kind == "tcp" and host == "*"):
+                raise ValueError("use a plain HOST:PORT or unix:/PATH")
+        except ValueError as err:
+            raise self.fail(
+                table,
+                key,
+                f"bad address {text!r}: {err}",
+                'write "127.0.0.1:10048", "[::1]:783" or "unix:/run/oplguard/policy.sock"',
+            ) from err
+        return Listener(kind, host, port, path)
+
+    def tls(self, data: dict[str, Any]) -> TlsConfig:
+        self.check_keys("server.tls", data, {"cert", "key", "client_ca"})
+
+        def opt(key: str) -> Path | None:
+            value = self.string(data, "server.tls", key, "")
+            return self.path_of(value) if value else None
+
+        cert, key = opt("cert"), opt("key")
+        if (cert is None) != (key is None):
+            raise self.fail(
+                "server.tls",
+                "cert",
+                "cert and key go together",
+                "set both cert and key, or neither",
+            )
+        return TlsConfig(cert=cert, key=key, client_ca=opt("client_ca"))
+
+    def trust(self, data: dict[str, Any]) -> TrustConfig:
+        self.check_keys("trust", data, {f.name for f in fields(TrustConfig)})
+
+        def nets(key: str) -> tuple[str, ...] | None:
+            raw = self.strings(data, "trust", key)
+            if raw is None:
+                return None
+            for item in raw:
+                self.network("trust", key, item.lstrip("!").strip("[]"))
+            return raw
+
+        headers = self.strings(data, "trust", "originating_ip_headers")
+        sa = self.string(data, "trust", "sa_config", "")
+        return TrustConfig(
+            trusted_networks=nets("trusted_networks"),
+            internal_networks=nets("internal_networks"),
+            msa_networks=nets("msa_networks"),
+            originating_ip_headers=SA_ORIGINATING_HEADERS if headers is None else headers,
+            sa_config=self.path_of(sa) if sa else None,
+        )
+
+    def scoring(self, data: dict[str, Any], scores: dict[str, Any]) -> ScoringConfig:
+        self.check_keys("scoring", data, {"required_score", "lookup_url", "lookup_deadline_s"})
+        table = dict(DEFAULT_SCORES)
+        for name, value in scores.items():
+            if not name.replace("_", "").isalnum() or not name.isupper():
+                raise self.fail(
+                    "scores",
+                    name,
+                    f"bad symbol name {name!r}",
+                    "symbols are upper case letters, digits and _",
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.fail(
+                    "scores", name, f"score of {name} must be a number", f"write {name} = 10.0"
+                )
+            table[name] = float(value)
+        required = data.get("required_score", 5.0)
+        if isinstance(required, bool) or not isinstance(required, int | float):
+            raise self.fail(
+                "scoring",
+                "required_score",
+                "required_score must be a number",
+                "write required_score = 5.0",
+            )
+        return ScoringConfig(
+            required_score=float(required),
+            scores=tuple(table.items()),
+            lookup_url=self.string(data, "scoring", "lookup_url", ""),
+            lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
+        )
+
+    def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:
+        self.check_keys("lists", data, {"name", "path", "category", "format", "description"}, index)
+        name = self.string(data, "lists", "name", "", index)
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise self.fail(
+                "lists",
+                "name",
+                f"list #{index + 1} needs a name of letters, digits, - or _",
+                'write name = "opl"',
+                index,
+            )
+        raw_path = self.string(data, "lists", "path", "", index)
+        if not raw_path:
+            raise self.fail(
+                "lists", "name", f"list {name!r} has no path", 'write path = "lists/opl.txt"', index
+            )
+        fmt = self.string(data, "lists", "format", "plain", index)
+        if fmt not in LIST_FORMATS:
+            raise self.fail(
+                "lists",
+                "format",
+                f"unknown list format {fmt!r}",
+                f"use one of: {', '.join(LIST_FORMATS)}",
+                index,
+            )
+        return ListConfig(
+            name=name,
+            path=self.path_of(raw_path),
+            category=self.string(data, "lists", "category", "open-proxy", index),
+            format=fmt,
+            description=self.string(data, "lists", "description", "", index),
+        )
+
+    def dnsbl(self, index: int, data: dict[str, Any]) -> DnsblConfig:
+        table = "dnsbls"
+        self.check_keys(table, data, {f.name for f in fields(DnsblConfig)}, index)
+        name = self.string(data, table, "name", "", index)
+        zone = self.string(data, table, "zone", "", index).strip(".")
+        if not name or not zone:
+            raise self.fail(
+                table,
+                "name",
+                f"dnsbl #{index + 1} needs a name and a zone",
+                'write name = "opl-dns" and zone = "opl.example.net"',
+                index,
+            )
+        on_error = self.string(data, table, "on_error", "ignore", index)
+        if on_error not in ON_ERROR:
+            raise self.fail(
+                table,
+                "on_error",
+                f"unknown on_error {on_error!r}",
+                "use ignore, score or tempfail",
+                index,
+            )
+        codes = data.get("returncodes", {})
+        if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
+            raise self.fail(
+                table,
+                "returncodes",
+                "returncodes must map codes to categories",
+                '[dnsbls.returncodes] "127.0.0.2" = "open-proxy"',
+                index,
+            )
+        for rule in codes:
+            self.returncode(rule, index)
+        return DnsblConfig(
+            name=name,
+            zone=zone,
+            category=self.string(data, table, "category", "open-proxy", index),
+            nameservers=self.strings(data, table, "nameservers") or (),
+            timeout_s=self.number(data, table, "timeout_s", 2.0),
+            on_error=on_error,
+            error_symbol=self.string(data, table, "error_symbol", "", index)
+            or name.upper().replace("-", "_") + "_UNAVAILABLE",
+            returncodes=tuple(codes.items()),
+            description=self.string(data, table, "description", "", index),
+        )
+
+    def returncode(self, rule: str, index: int) -> None:
+        try:
+            if rule.startswith("mask:"):
+                int(rule[len("mask:") :], 0)
+            else:
+                parse_network(rule)
+        except ValueError as err:
+            raise self.fail(
+                "dnsbls",
+                "returncodes",
+                f"bad return code rule {rule!r}",
+                'use "127.0.0.2", "127.0.0.0/29" or "mask:8"',
+                index,
+            ) from err
+
+    def groups(self, data: Any, list_names: set[str]) -> tuple[GroupConfig, ...]:
+        if not isinstance(data, dict):
+            raise self.fail("", "groups", "groups must be tables", "write [groups.open_proxy_list]")
+        built = []
+        for name, body in data.items():
+            table = f"groups.{name}"
+            if not isinstance(body, dict):
+                raise self.fail(
+                    "groups", name, f"group {name!r} must be a table", f"write [{table}]"
+                )
+            self.check_keys(table, body, {f.name for f in fields(GroupConfig)} - {"name"})
+            lists = self.strings(body, table, "lists") or ()
+            for item in lists:
+                if item not in list_names and item != BLOCKED_LIST_NAME:
+                    raise self.fail(
+                        table,
+                        "lists",
+                        f"group {name!r} names unknown list {item!r}",
+                        f"define it with [[lists]] name = {item!r}, or use one of: "
+                        f"{', '.join(sorted(list_names))}",
+                    )
+            action = self.string(body, table, "action", "delete")
+            if action not in ACTIONS:
+                raise self.fail(
+                    table,
+                    "action",
+                    f"unknown action {action!r}",
+                    "use reject (connecting IP only), delete (every header IP) or tag",
+                )
+            built.append(
+                GroupConfig(
+                    name=name,
+                    lists=lists,
+                    enabled=self.boolean(body, table, "enabled", True),
+                    action=action,
+                    symbol=self.string(body, table, "symbol", "") or name.upper(),
+                    reason=self.string(body, table, "reason", "Open Proxy sender violation"),
+                    description=self.string(body, table, "description", ""),
+                )
+            )
+        return tuple(built)

@@ -1,0 +1,262 @@
+"""The configuration model: frozen dataclasses, their defaults, and fixed vocabularies.
+
+Defaults live in the dataclass fields and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+ACTIONS = ("reject", "delete", "tag")
+
+
+SCOPES = ("connection", "hop")
+
+
+LIST_FORMATS = ("plain", "ip4set", "ip6tset")
+
+
+# SpamAssassin 10_default_prefs.cf: the default originating_ip_headers.
+SA_ORIGINATING_HEADERS = (
+    "X-Yahoo-Post-IP",
+    "X-Originating-IP",
+    "X-Apparently-From",
+    "X-SenderIP",
+    "X-AOL-IP",
+    "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
+)
+
+
+DEFAULT_SCORES = {
+    "OPL_CONNECTING": 10.0,
+    "OPL_RELAY": 8.0,
+    "ZOMBIE_CONNECTING": 10.0,
+    "ZOMBIE_RELAY": 8.0,
+    "SPAM_SOURCE_CONNECTING": 6.0,
+    "SPAM_SOURCE_RELAY": 3.0,
+    "BLOCKED_SENDER_CONNECTING": 20.0,
+    "BLOCKED_SENDER_RELAY": 20.0,
+    "ALLOWED_SENDER": -5.0,
+}
+
+
+# A symbol whose score is not in the table falls back on these, by suffix.
+FALLBACK_CONNECTING_SCORE = 10.0
+
+
+FALLBACK_RELAY_SCORE = 8.0
+
+
+# A list that cannot answer is weak evidence: a small nudge, not a verdict.
+FALLBACK_UNAVAILABLE_SCORE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListConfig:
+    """One named list loaded from a local file.
+
+    Attributes:
+        name: the list's name, as shown in verdicts (``opl``).
+        path: the file, already resolved relative to the config file.
+        category: ``open-proxy``, ``zombie``, ``spam-source`` or a custom word.
+        format: ``plain`` (one IP, CIDR or range a line, optional reason),
+            ``ip4set`` or ``ip6tset`` (rbldnsd dataset syntax).
+        description: free text shown in reports and on the lookup page.
+    """
+
+    name: str
+    path: Path
+    category: str = "open-proxy"
+    format: str = "plain"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsblConfig:
+    """A list served over DNS (RFC 5782), queried per IP.
+
+    Attributes:
+        returncodes: (rule, category) pairs: ``127.0.0.2`` exact,
+            ``127.0.0.0/29`` a range, ``mask:8`` a bitmask on the last octet.
+            Empty: any 127/8 answer is a hit of ``category``.
+        on_error: ``ignore`` (no hit), ``score`` (symbol ``error_symbol``) or
+            ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message).
+    """
+
+    name: str
+    zone: str
+    category: str = "open-proxy"
+    nameservers: tuple[str, ...] = ()
+    timeout_s: float = 2.0
+    on_error: str = "ignore"
+    error_symbol: str = ""
+    returncodes: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
+ON_ERROR = ("ignore", "score", "tempfail")
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One socket to serve spamd on: ``tcp``, ``tls`` or ``unix``."""
+
+    kind: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "unix":
+            return f"unix:{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        prefix = "tls:" if self.kind == "tls" else ""
+        return f"{prefix}{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Certificate for ``tls:`` listeners; ``client_ca`` makes client certificates required."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The spamd listener: sockets, access control and limits."""
+
+    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
+    # spamd accepts only loopback unless -A is given (spamd protocol §1).
+    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    max_connections: int = 64
+    # spamc's -s default: larger messages are not sent by spamc at all.
+    max_message_bytes: int = 512_000
+    # spamd --timeout-tcp: waiting for the request line and headers.
+    request_timeout_s: float = 30.0
+    # spamd --timeout-child: from request line to finished reply.
+    child_timeout_s: float = 300.0
+    shutdown_grace_s: float = 10.0
+    allow_tell: bool = False
+    unix_socket_mode: int = 0o660
+    # RFC 5782 test-entry probes of DNS lists (circuit breaker).
+    list_probe_interval_s: float = 60.0
+    tls: TlsConfig = field(default_factory=TlsConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustConfig:
+    """Trust boundary settings, with SpamAssassin's names and semantics."""
+
+    trusted_networks: tuple[str, ...] | None = None
+    internal_networks: tuple[str, ...] | None = None
+    msa_networks: tuple[str, ...] | None = None
+    originating_ip_headers: tuple[str, ...] = SA_ORIGINATING_HEADERS
+    sa_config: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """A sender group over one or more lists: enabled or not, and its action."""
+
+    name: str
+    lists: tuple[str, ...]
+    enabled: bool = True
+    action: str = "delete"
+    symbol: str = ""
+    reason: str = "Open Proxy sender violation"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SenderEntry:
+    """An Allowed Senders or Blocked Senders entry (IP, CIDR or range)."""
+
+    network: str
+    scope: str = "hop"
+    expires: datetime | None = None
+    comment: str = ""
+    line: int = 0
+
+    def is_active(self, now: datetime) -> bool:
+        return self.expires is None or now < self.expires
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    """Threshold and the symbol score table (kept apart from the rules)."""
+
+    required_score: float = 5.0
+    scores: tuple[tuple[str, float], ...] = tuple(DEFAULT_SCORES.items())
+    lookup_url: str = ""
+    # Per-message deadline for all DNS list queries together.
+    lookup_deadline_s: float = 5.0
+
+    def score_of(self, symbol: str) -> float:
+        table = dict(self.scores)
+        if symbol in table:
+            return table[symbol]
+        if symbol.endswith("_CONNECTING"):
+            return FALLBACK_CONNECTING_SCORE
+        if symbol.endswith("_UNAVAILABLE"):
+            return FALLBACK_UNAVAILABLE_SCORE
+        return FALLBACK_RELAY_SCORE
+
+
+THRESHOLDS = ("upstream", "oplguard")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicydConfig:
+    """The Postfix policy service (``oplguard policyd``): sockets and limits."""
+
+    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 10048),)
+    # Postfix connects from the MTA host; others get no answer at all.
+    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # Each smtpd process holds one connection; Postfix's default_process_limit is 100.
+    max_connections: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """A SpamAssassin spamd that gets every scan request too; the answers are merged.
+
+    Attributes:
+        address: ``HOST:PORT`` or ``unix:/PATH``; None = no upstream.
+        timeout_s: connect plus answer; past it oplguard answers alone.
+        threshold: whose required score decides spam, ``upstream`` or ``oplguard``.
+    """
+
+    address: Listener | None = None
+    # Well under Exim's spamd tmo (120 s) and spamc's -t (600 s): a hung
+    # spamd costs this much, and the client still gets oplguard's verdict.
+    timeout_s: float = 30.0
+    threshold: str = "upstream"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration of one oplguard host."""
+
+    path: Path
+    server: ServerConfig = field(default_factory=ServerConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    lists: tuple[ListConfig, ...] = ()
+    dnsbls: tuple[DnsblConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
+    allowed_senders: tuple[SenderEntry, ...] = ()
+    blocked_senders: tuple[SenderEntry, ...] = ()
+    control_socket: str = ""
+    tracking_db: str = ""
+    log_level: str = "WARNING"
+    senders_file: Path | None = None
+    policyd: PolicydConfig = field(default_factory=PolicydConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+
+
+# The local Blocked Senders entries form a list of this name.
+BLOCKED_LIST_NAME = "blocked_senders"
