@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Real peers the tests talk to (spamc, SpamAssassin's spamd, rbldnsd, ...).
-DEB_TEST=(spamc spamassassin spamd rbldnsd openssl)
+DEB_TEST=(spamc spamassassin spamd rbldnsd openssl postgresql)
 if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${DEB_TEST[@]}"; do
