@@ -10,6 +10,9 @@ want_test=0
 
 # Real peers the tests talk to (spamc, SpamAssassin's spamd, rbldnsd, ...).
 DEB_TEST=(spamc spamassassin spamd rbldnsd openssl postgresql)
+# The web service's tests: a real browser (Playwright drives Debian's chromium,
+# never its own download) and a real authoritative DNS server for PTR records.
+DEB_TEST+=(chromium nsd)
 if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${DEB_TEST[@]}"; do
