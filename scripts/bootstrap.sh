@@ -25,6 +25,80 @@ if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; 
   fi
 fi
 
+# --- MTAs for the MTA tests (tests/integration/test_postfix_*.py, test_exim.py) ---
+# Postfix and swaks from their packages; Postfix is configured "No
+# configuration" and never started as a system service here: the tests run
+# their own instances on free loopback ports.  exim4-daemon-heavy conflicts
+# with postfix (both are the mail-transport-agent), so its .deb is only
+# unpacked to $EXIM_ROOT (the tests look there), its libraries come from apt,
+# and the Debian-exim user its binary is compiled for is created here.
+EXIM_ROOT=/opt/oplguard-test/exim4-daemon-heavy
+EXIM_USER=Debian-exim
+
+deb_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# Quiet apt-get install; debconf's "delaying package configuration" notice is dropped.
+apt_quiet() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    2> >(grep -v "delaying package configuration" >&2) >/dev/null
+}
+
+# Runs "$@" with service starts refused (policy-rc.d exit 101), unless a
+# policy-rc.d is already in place (Docker-style images ship one).
+without_service_starts() {
+  local policy=/usr/sbin/policy-rc.d status=0
+  if [ -e "$policy" ]; then "$@"; return; fi
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+  "$@" || status=$?
+  rm -f "$policy"
+  return "$status"
+}
+
+install_test_mtas() {
+  local missing=() pkg
+  for pkg in postfix swaks; do deb_installed "$pkg" || missing+=("$pkg"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]} for the MTA tests"
+    printf '%s\n' "postfix postfix/main_mailer_type select No configuration" \
+      "postfix postfix/mailname string localhost" | debconf-set-selections
+    apt-get update -qq
+    without_service_starts apt_quiet "${missing[@]}"
+    # A system Postfix must not sit on port 25 next to the tests' instances.
+    if postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      systemctl disable --now postfix >/dev/null 2>&1 || true
+    fi
+  fi
+  if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+    echo "bootstrap: unpacking exim4-daemon-heavy to $EXIM_ROOT for the MTA tests"
+    local tmp deb deps
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp" # apt-get download writes as the _apt user
+    if ! (cd "$tmp" && apt-get download -qq exim4-daemon-heavy >/dev/null 2>&1); then
+      apt-get update -qq
+      (cd "$tmp" && apt-get download -qq exim4-daemon-heavy >/dev/null)
+    fi
+    deb=$(ls "$tmp"/exim4-daemon-heavy_*.deb)
+    # Its libraries: the Depends field without exim4-base and debconf.
+    mapfile -t deps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
+      sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep -v -e '^$' -e '^exim4' -e '^debconf')
+    apt_quiet "${deps[@]}"
+    dpkg-deb -x "$deb" "$tmp/root"
+    mkdir -p "$(dirname "$EXIM_ROOT")"
+    rm -rf "$EXIM_ROOT"
+    mv "$tmp/root" "$EXIM_ROOT"
+    rm -rf "$tmp"
+  fi
+  if ! getent passwd "$EXIM_USER" >/dev/null; then
+    adduser --system --group --quiet --allow-bad-names --home /var/spool/exim4 \
+      --no-create-home --disabled-login "$EXIM_USER"
+  fi
+}
+
+if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  install_test_mtas
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"

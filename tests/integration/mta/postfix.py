@@ -3,11 +3,15 @@
 The instance has its own main.cf, master.cf, queue and maildir delivery
 (virtual(8) to ``<folder>/mail/user/``) and logs to ``<folder>/maillog``.
 
+The folder is a whole config directory: Debian's meta files (postfix-files,
+dynamicmaps.cf, ...) copied from /etc/postfix, then our main.cf and master.cf.
+
 A content filter re-injects with ``sendmail``, which reads the *default*
 config directory (Postfix refuses another one to unprivileged users unless
 /etc/postfix/main.cf lists it).  So that the tested recipe is the documented
-one, such an instance runs in a private mount namespace where our main.cf and
-master.cf are bind-mounted over /etc/postfix's; the host's files are untouched.
+one, such an instance runs in a private mount namespace where the folder is
+bind-mounted over /etc/postfix; the host's files are untouched (with Debian's
+"No configuration" there is no /etc/postfix/main.cf to mount a file over).
 """
 
 from __future__ import annotations
@@ -141,7 +145,15 @@ def _options(lines: list[str]) -> str:
     return "\n".join(f"  -o {line}" for line in lines)
 
 
+SYSTEM_CONFIG = Path("/etc/postfix")
+# Ours, or not wanted in the instance's config directory.
+NOT_COPIED = ("main.cf", "master.cf", "main.cf.proto", "master.cf.proto")
+
+
 def _prepare(folder: Path, port: int, main: str, master: dict[str, list[str] | str]) -> None:
+    shutil.copytree(
+        SYSTEM_CONFIG, folder, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True
+    )
     nobody = pwd.getpwnam("nobody")
     postfix_user = pwd.getpwnam("postfix")
     for sub in ("queue", "data", "mail"):
@@ -169,12 +181,7 @@ def _command(folder: Path, isolate: bool) -> list[str]:
     postfix = need_program("postfix", "/usr/sbin/postfix")
     if not isolate:
         return ["sh", "-ec", '"$0" -c "$1" check; exec "$0" -c "$1" start-fg', postfix, str(folder)]
-    script = (
-        'mount --bind "$1/main.cf" /etc/postfix/main.cf\n'
-        'mount --bind "$1/master.cf" /etc/postfix/master.cf\n'
-        '"$0" check\n'
-        'exec "$0" start-fg\n'
-    )
+    script = 'mount --bind "$1" /etc/postfix\n"$0" check\nexec "$0" start-fg\n'
     unshare = need_program("unshare")
     return [
         unshare,
