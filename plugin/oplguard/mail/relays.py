@@ -6,8 +6,9 @@ SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oplguard.config import SA_ORIGINATING_HEADERS
@@ -18,6 +19,8 @@ from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse
 
 # SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
 DEFAULT_ORIGINATING_HEADERS = SA_ORIGINATING_HEADERS
+
+log = logging.getLogger("oplguard.relays")
 
 
 def _join(first: NetworkList | None, second: NetworkList | None) -> NetworkList | None:
@@ -97,6 +100,7 @@ class RelayChain:
     last_external: str | None = None
     checked: tuple[ChainRelay, ...] = ()
     unparseable: int = 0
+    ignored: int = 0
 
     @property
     def trusted(self) -> tuple[ChainRelay, ...]:
@@ -192,13 +196,24 @@ def originating_relays(
                     yield Relay(ip=ip), f"{field_name}: {value}"
 
 
+# RFC 5321 §6.3: a message with 100 or more Received fields is looping and
+# should be rejected.  Parsing and checking stop there, so a hostile message
+# with thousands of hops costs no more than a real one (they are counted in
+# RelayChain.ignored).
+MAX_RECEIVED_HEADERS = 100
+
+
 def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     """The relay chain of ``message`` under ``trust``; never raises on message input."""
     fields = header_fields(message)
     walk = _Walk(trust)
-    unparseable = 0
+    unparseable = ignored = seen = 0
     for name, value in fields:
         if name.lower() != "received":
+            continue
+        seen += 1
+        if seen > MAX_RECEIVED_HEADERS:
+            ignored += 1
             continue
         result: ParseResult = parse_received(value)
         if isinstance(result, Relay):
@@ -210,7 +225,41 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     for relay, raw in originating_relays(fields, trust.originating_headers()):
         walk.step(relay, raw, originating=True)
     relays = tuple(walk.relays)
-    return select(relays, unparseable, lambda ip: walk.in_list(ip, walk.effective()[0]))
+    chain = select(relays, unparseable, lambda ip: walk.in_list(ip, walk.effective()[0]))
+    if ignored:
+        chain = replace(chain, ignored=ignored)
+        log.info(
+            "relay chain: %d Received headers beyond the first %d ignored", ignored, seen - ignored
+        )
+    if log.isEnabledFor(logging.DEBUG):
+        _log_chain(chain, walk.is_configured())
+    return chain
+
+
+def _log_chain(chain: RelayChain, configured: bool) -> None:
+    """Debug: every parsed relay with its trust decision, then what is checked."""
+    for relay in chain.relays:
+        log.debug(
+            "hop=%d ip=%s rdns=%s helo=%s by=%s trusted=%s internal=%s originating=%s "
+            "skipped=%s header=%r",
+            relay.hop,
+            relay.ip,
+            relay.rdns or "-",
+            relay.helo or "-",
+            relay.by or "-",
+            relay.trusted,
+            relay.internal,
+            relay.originating,
+            relay.is_skipped,
+            relay.raw[:300],
+        )
+    log.debug(
+        "trust=%s connecting_ip=%s checked=%s unparseable=%d",
+        "configured" if configured else "inferred",
+        chain.connecting_ip or "-",
+        ",".join(r.ip for r in chain.checked) or "-",
+        chain.unparseable,
+    )
 
 
 def _unique(relays: Iterator[ChainRelay]) -> tuple[ChainRelay, ...]:

@@ -45,12 +45,23 @@ class LocalHit:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupTime:
+    """How long one list took to answer for one IP (``local``: all list files at once)."""
+
+    list_name: str
+    ip: str
+    status: str
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Scan:
     """The relay chain of one message and its verdict."""
 
     chain: RelayChain
     verdict: Verdict
     elapsed_s: float
+    lookups: tuple[LookupTime, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The ``explain --json`` document (schema in the README)."""
@@ -136,13 +147,12 @@ class Scanner:
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
-        found: list[ListHitLike] = list(snapshot.lookup(ip))
+        found: list[ListHitLike] = list(snapshot.lookup(ip, now))
         entry = self.blocked.match(ip, None, now)
         if entry is not None:
             expires = entry.expires.isoformat() if entry.expires else None
             reason = entry.comment or "listed in Blocked Senders"
             found.append(LocalHit(BLOCKED_LIST_NAME, "blocked", LocalEntry(reason, None, expires)))
-        log.debug("lookup ip=%s hits=%s", ip, ",".join(h.list_name for h in found) or "none")
         return found
 
     def _evaluate(
@@ -167,9 +177,20 @@ class Scanner:
                 )
             )
         monitor = frozenset(n for n, h in self.health.items() if h.state == MONITOR_ONLY)
+        timings = [LookupTime(n, ip, a.status, a.elapsed_s) for (n, ip), a in answers.items()]
 
         def lookup(ip: str) -> Sequence[ListHitLike]:
+            begun = time.perf_counter()
             found = list(self.lookup(ip, snapshot, when))
+            took = time.perf_counter() - begun
+            timings.append(LookupTime("local", ip, "listed" if found else "clean", took))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "lookup ip=%s local lists -> %s in %.6fs",
+                    ip,
+                    ",".join(h.list_name for h in found) or "none",
+                    took,
+                )
             for source in self.dns_sources:
                 answer = answers.get((source.config.name, ip))
                 if answer is not None and answer.status == LISTED:
@@ -178,7 +199,7 @@ class Scanner:
             return found
 
         verdict = evaluate(chain, lookup, self.policy, when, failures, monitor)
-        return Scan(chain, verdict, time.perf_counter() - started)
+        return Scan(chain, verdict, time.perf_counter() - started, tuple(timings))
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
         """Parse, query DNS lists in parallel within the deadline, and score."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.fuzz.guards import no_hang
 
 from oplguard.mail import (
     Fetch,
@@ -18,11 +17,8 @@ from oplguard.mail import (
     parse_received,
 )
 from oplguard.mail.received import MAX_RECEIVED_CHARS
+from oplguard.mail.relays import MAX_RECEIVED_HEADERS
 
-# Generous bounds for a loaded 2-core CI machine; a backtracking regex takes
-# seconds to hours on these shapes, a linear one milliseconds.
-MAX_FIELD_S = 1.0
-MAX_CHAIN_S = 10.0
 HOPS = 10_000
 N = MAX_RECEIVED_CHARS
 
@@ -86,10 +82,9 @@ def test_garbage_received_fields_build_a_chain(values: list[str]) -> None:
 
 
 @pytest.mark.parametrize("value", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
-def test_pathological_field_finishes_quickly(value: str) -> None:
-    started = time.perf_counter()
-    parse_received(value)
-    assert time.perf_counter() - started < MAX_FIELD_S
+def test_pathological_field_finishes(value: str) -> None:
+    with no_hang():
+        assert isinstance(parse_received(value), RESULT_TYPES)
 
 
 def test_field_beyond_the_cut_is_ignored() -> None:
@@ -99,13 +94,11 @@ def test_field_beyond_the_cut_is_ignored() -> None:
     assert result.ip == "192.0.2.1"
 
 
-def test_ten_thousand_hops_finish_quickly() -> None:
+def test_ten_thousand_hops_are_cut_at_the_rfc_5321_loop_limit() -> None:
     hop = (
         b"Received: from a.example (a.example [198.51.100.7]) by mx.example.net (Postfix)"
         b" with ESMTP id 4Pq7Zk1xyz; Tue,  1 Oct 2024 10:00:00 +0000 (UTC)\r\n"
     )
-    started = time.perf_counter()
     chain = build_chain(hop * HOPS + b"Subject: x\r\n\r\nbody\r\n", TrustSettings())
-    assert time.perf_counter() - started < MAX_CHAIN_S
-    assert len(chain.relays) == HOPS
+    assert (len(chain.relays), chain.ignored) == (MAX_RECEIVED_HEADERS, HOPS - MAX_RECEIVED_HEADERS)
     assert [relay.ip for relay in chain.checked] == ["198.51.100.7"]
