@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing with atheris (longer runs than the property tests)."""
