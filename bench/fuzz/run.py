@@ -62,7 +62,7 @@ def main() -> None:
     with atheris.instrument_imports():
         import oplguard.mail.received
         import oplguard.mail.relays
-        import oplguard.spamd
+        import oplguard.spamd  # noqa: F401
     atheris.Setup([sys.argv[0], *sys.argv[2:], str(corpus)], targets[target])
     print(f"corpus: {corpus}", flush=True)
     atheris.Fuzz()
