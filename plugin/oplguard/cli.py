@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from oplguard import __version__
 from oplguard import config as config_mod
@@ -52,11 +53,13 @@ def build_scanner(cfg: Config) -> Scanner:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from oplguard.observability import logsetup
     from oplguard.server.lifecycle import Server
 
     cfg = load_config(args)
     listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+    logsetup.install(cfg.log_format)
 
     async def run() -> None:
         server = Server(cfg, listeners)
@@ -65,6 +68,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def cmd_log_level(args: argparse.Namespace) -> int:
+    from oplguard.control.commands import cmd_log_level as run
+
+    return run(args, config_path(args.config))
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from oplguard.control.commands import cmd_trace as run
+
+    return run(args, config_path(args.config))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from oplguard.control.commands import cmd_status as run
+
+    return run(args, config_path(args.config))
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from oplguard.tracking.report import cmd_track as run
+
+    return run(args, config_path(args.config))
 
 
 def cmd_policyd(args: argparse.Namespace) -> int:
@@ -246,7 +273,53 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="check a config file and its lists")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
+
+    level = sub.add_parser(
+        "log-level", help="show or set the running service's log levels (control socket)"
+    )
+    level.add_argument("words", nargs="*", metavar="[COMPONENT] LEVEL")
+    level.add_argument("--for", dest="duration", metavar="DURATION", help="revert after: 30m")
+    level.add_argument("--json", action="store_true")
+    level.add_argument("--config")
+    level.error = _usage_error(level)  # type: ignore[method-assign,assignment]
+    level.set_defaults(func=cmd_log_level)
+
+    trace = sub.add_parser("trace", help="full debug detail for messages touching an IP/sender")
+    trace.add_argument("--ip")
+    trace.add_argument("--sender", help="address, or @domain")
+    trace.add_argument("--for", dest="duration", default="30m", metavar="DURATION")
+    trace.add_argument("--json", action="store_true")
+    trace.add_argument("--config")
+    trace.error = _usage_error(trace)  # type: ignore[method-assign,assignment]
+    trace.set_defaults(func=cmd_trace)
+
+    status = sub.add_parser("status", help="uptime, lists, levels and counters of the service")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--config")
+    status.set_defaults(func=cmd_status)
+
+    track = sub.add_parser("track", help="search tracked messages: why was it rejected?")
+    track.add_argument("--message-id")
+    track.add_argument("--ip", help="seen at any hop")
+    track.add_argument("--action", choices=["reject", "delete", "tag", "pass"])
+    track.add_argument("--since", help="1h, 2d or an ISO time")
+    track.add_argument("--host")
+    track.add_argument("--limit", type=int, default=100)
+    track.add_argument("--json", action="store_true")
+    track.add_argument("--config")
+    track.set_defaults(func=cmd_track)
     return top
+
+
+def _usage_error(sub: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse exits 2 on bad usage; the control commands promise EX_USAGE (64)."""
+
+    def error(message: str) -> NoReturn:
+        sub.print_usage(sys.stderr)
+        print(f"{sub.prog}: {message}", file=sys.stderr)
+        raise SystemExit(int(Status.EX_USAGE))
+
+    return error
 
 
 EXIT_CODES: dict[type[OplguardError], int] = {

@@ -29,6 +29,7 @@ from oplguard.config.model import (
     TrustConfig,
     UpstreamConfig,
 )
+from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen, parse_network
@@ -70,6 +71,7 @@ class Builder(Fields):
         known = {"server", "trust", "scoring", "scores", "lists", "dnsbls", "groups"}
         known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
         known |= {"log_level", "senders_file", "policyd", "upstream"}
+        known |= {"log_format", "tracking", "metrics"}
         self.check_keys("", data, known)
         lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
         dnsbls = tuple(self.dnsbl(i, d) for i, d in enumerate(self.array(data, "dnsbls")))
@@ -109,6 +111,9 @@ class Builder(Fields):
             control_socket=self.string(data, "", "control_socket", ""),
             tracking_db=self.string(data, "", "tracking_db", ""),
             log_level=level,
+            log_format=log_format(self, data),
+            tracking=tracking_config(self, self.table(data, "tracking")),
+            metrics=metrics_config(self, self.table(data, "metrics")),
             senders_file=self.path_of(senders_file) if senders_file else None,
             policyd=self.policyd(self.table(data, "policyd")),
             upstream=self.upstream(self.table(data, "upstream")),

@@ -238,6 +238,34 @@ class UpstreamConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackingConfig:
+    """[tracking]: how records reach ``tracking_db`` and how long they stay.
+
+    Attributes:
+        host: the name each record carries (a fleet shares one database); "" = hostname.
+        batch_size: records per transaction; also what wakes the writer early.
+        batch_interval_s: the longest a record waits in memory (the kill -9 loss bound).
+        max_queue: records held while the database is unavailable; more are dropped.
+        max_age_days: records older than this are deleted (0 = keep).
+        max_records: only the newest this many are kept (0 = no limit).
+    """
+
+    host: str = ""
+    batch_size: int = 200
+    batch_interval_s: float = 1.0
+    max_queue: int = 10_000
+    max_age_days: float = 30.0
+    max_records: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """[metrics]: the Prometheus scrape endpoint; ``listen`` "" = off."""
+
+    listen: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration of one oplguard host."""
 
@@ -253,6 +281,9 @@ class Config:
     control_socket: str = ""
     tracking_db: str = ""
     log_level: str = "WARNING"
+    log_format: str = "text"
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     senders_file: Path | None = None
     policyd: PolicydConfig = field(default_factory=PolicydConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)

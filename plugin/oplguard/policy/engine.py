@@ -106,6 +106,8 @@ def evaluate(
                 allowed_list.append(_allowed(relay, entry))
             log.debug("hop=%d ip=%s exempt by allow entry %s", relay.hop, relay.ip, entry.network)
             continue
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("hop=%d ip=%s no allow entry applies", relay.hop, relay.ip)
         is_connecting = relay is connecting
         for group in policy.groups:
             if not group.enabled or (group.action == "reject" and not is_connecting):
@@ -178,6 +180,11 @@ def _verdict(
                 f"List {failure.list_name} unavailable for {failure.ip}: {failure.detail}",
             )
     score = round(sum(item.score for item in symbols.values()), 3)
+    if log.isEnabledFor(logging.DEBUG):
+        terms = " + ".join(f"{item.score:g} ({item.name})" for item in symbols.values())
+        log.debug(
+            "score %s = %g, required %g", terms or "nothing", score, policy.scoring.required_score
+        )
     acting = (hit.action for hit in hits if not hit.monitor_only)
     action = max(acting, key=ACTION_RANK.__getitem__, default="pass")
     return Verdict(

@@ -21,6 +21,7 @@ from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import probe
+from oplguard.observability.runtime import Observability
 from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.service import ScoringService
@@ -69,6 +70,9 @@ class Server:
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.bound: list[tuple[Listener, str]] = []
+        # Tracking, metrics, log levels, traces and the control socket (issue 4).
+        self.obs = Observability(self)
+        self.service.on_scan.append(self.obs.on_scan)
 
     @staticmethod
     def _settings(cfg: Config) -> ConnectionSettings:
@@ -84,6 +88,7 @@ class Server:
                 self.bound.append((listener, _sockname(sock.getsockname())))
         for listener, address in self.bound:
             log.warning("listening on %s (%s)", address, listener.kind)
+        await self.obs.start()
         self._spawn(self.watch_lists())
         self._spawn(self.probe_lists())
         self.ready.set()
@@ -125,7 +130,9 @@ class Server:
         def callback(
             reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         ) -> asyncio.Task[None]:
-            task = asyncio.ensure_future(self._on_connect(reader, writer, listener))
+            self.obs.connection()
+            with self.obs.capture():
+                task = asyncio.ensure_future(self._on_connect(reader, writer, listener))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return task
@@ -185,6 +192,7 @@ class Server:
                 cfg, lists, scanner = await asyncio.to_thread(self._build)
             except OplguardError as err:
                 log.error("reload failed, keeping the running configuration: %s", err)
+                self.obs.reloaded(False)
                 return False
         self.config, self.lists = cfg, lists
         self.access = AccessList(cfg.server.allowed_ips)
@@ -192,6 +200,7 @@ class Server:
         self.service.scanner = scanner
         self.service.allow_tell = cfg.server.allow_tell
         log.warning("reloaded configuration from %s", cfg.path)
+        self.obs.reloaded(True)
         return True
 
     def install_signals(self) -> None:
@@ -199,6 +208,7 @@ class Server:
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         loop.add_signal_handler(signal.SIGINT, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self._reload_quietly()))
+        self.obs.install_signals(loop)
 
     async def _reload_quietly(self) -> None:
         await self.reload()
@@ -225,6 +235,7 @@ class Server:
         for listener in self.listeners:
             if listener.kind == "unix":
                 await asyncio.to_thread(_remove_stale, Path(listener.path))
+        await self.obs.stop(self.config.server.shutdown_grace_s)
         log.warning("stopped")
 
 

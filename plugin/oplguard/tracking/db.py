@@ -85,6 +85,14 @@ class Database:
             cursor = self.conn.cursor()
             self._run(lambda: cursor.executemany(self._sql(statement), rows))
 
+    def write_all(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Several statements' rows in one transaction: all of them or none survive a crash."""
+        with self.lock, self.transaction():
+            cursor = self.conn.cursor()
+            for statement, rows in batches:
+                if rows:
+                    self._run(lambda s=statement, r=rows: cursor.executemany(self._sql(s), r))
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             rows: list[tuple[Any, ...]] = self._run(

@@ -1,0 +1,148 @@
+"""The control socket server: owner-only Unix socket, peer credentials checked.
+
+The socket is bound under a temporary name, set to mode 0600 and then
+renamed into place, so it is never reachable with looser permissions.  A
+path held by another user is never replaced: the service starts without a
+control socket and says why (scoring is unaffected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
+from oplguard.errors import OplguardError
+
+log = logging.getLogger("oplguard.server")
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+SOCKET_MODE = 0o600
+_PEERCRED = struct.Struct("3i")
+
+
+class ControlSocketError(OplguardError):
+    """The control socket cannot be created (the path belongs to someone else, ...)."""
+
+
+def check_path(path: Path) -> None:
+    """Remove a stale socket of ours at ``path``; refuse anything else.
+
+    Raises:
+        ControlSocketError: the path is not a socket, or another user owns it.
+    """
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ControlSocketError(f"control socket {path} exists and is not a socket")
+    if info.st_uid != os.geteuid():
+        raise ControlSocketError(
+            f"control socket {path} is owned by uid {info.st_uid}, not by this service "
+            f"(uid {os.geteuid()}): refusing to replace it; remove it if it is stale"
+        )
+    path.unlink()
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end (Linux SO_PEERCRED), or None."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    except (OSError, AttributeError):
+        return None
+    _pid, uid, _gid = _PEERCRED.unpack(raw)
+    return int(uid)
+
+
+class ControlServer:
+    """Serves control requests with a dict of command -> handler."""
+
+    def __init__(
+        self, path: Path, handlers: dict[str, Handler], on_refused: Callable[[], None]
+    ) -> None:
+        self.path = path
+        self.handlers = handlers
+        self.on_refused = on_refused
+        self.server: asyncio.Server | None = None
+        self.inode = 0
+
+    async def start(self) -> None:
+        """Bind the socket (0600) at ``path``.
+
+        Raises:
+            ControlSocketError: the path cannot be used.
+        """
+        await asyncio.to_thread(check_path, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        try:
+            self.server = await asyncio.start_unix_server(
+                self._serve, path=str(temporary), limit=MAX_REQUEST_BYTES
+            )
+            os.chmod(temporary, SOCKET_MODE)
+            os.rename(temporary, self.path)
+        except OSError as err:
+            raise ControlSocketError(f"cannot create control socket {self.path}: {err}") from err
+        self.inode = self.path.lstat().st_ino
+        log.warning("control socket on %s (mode 0600)", self.path)
+
+    async def close(self) -> None:
+        if self.server is None:
+            return
+        self.server.close()
+        with contextlib.suppress(OSError):
+            if self.path.lstat().st_ino == self.inode:
+                self.path.unlink()
+        self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid is None or uid not in (0, os.geteuid()):
+                self.on_refused()
+                log.warning("control socket: refused a request from uid %s", uid)
+                writer.write(
+                    encode({"ok": False, "error": "permission denied: owner or root only"})
+                )
+                return
+            reply = await self._answer(reader)
+            writer.write(encode(reply))
+            await writer.drain()
+        except (ConnectionError, TimeoutError) as err:
+            log.warning("control socket: client went away: %s", err or "timeout")
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                line = await reader.readline()
+            request = decode(line)
+        except (ValueError, asyncio.LimitOverrunError) as err:
+            self.on_refused()
+            return {"ok": False, "error": f"bad request: {err}"}
+        command = str(request.get("cmd", ""))
+        handler = self.handlers.get(command)
+        if handler is None:
+            self.on_refused()
+            known = ", ".join(sorted(self.handlers))
+            return {"ok": False, "error": f"unknown command {command!r} (known: {known})"}
+        try:
+            return {"ok": True, **handler(request)}
+        except (ValueError, OplguardError) as err:
+            self.on_refused()
+            return {"ok": False, "error": str(err)}

@@ -1,0 +1,1 @@
+"""Run-time observability: per-component log levels, tracing, JSON logs and metrics."""

@@ -1,0 +1,211 @@
+"""Wires tracking, metrics, log levels, tracing and the control socket into a running server.
+
+The server calls ``start``/``stop``, counts connections and reloads here, and
+registers ``on_scan`` as its scan hook.  Nothing here blocks the event loop:
+the tracking writer and the metrics endpoint have their own threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from oplguard import __version__
+from oplguard.config import Config
+from oplguard.control.server import ControlServer, ControlSocketError
+from oplguard.mail.headers import header_fields
+from oplguard.netparse import parse_listen
+from oplguard.observability.durations import parse_duration
+from oplguard.observability.levels import Cancellable, LevelControl
+from oplguard.observability.logsetup import gate_handlers
+from oplguard.observability.metrics import Metrics
+from oplguard.observability.trace import Tracer
+from oplguard.policy.scanner import Scan
+from oplguard.spamd import Request
+from oplguard.tracking.record import build_record, senders_of
+from oplguard.tracking.writer import TrackingWriter
+
+log = logging.getLogger("oplguard.server")
+track_log = logging.getLogger("oplguard.tracking")
+
+
+class ServerLike(Protocol):
+    """What this module reads from the server (kept narrow: no import of server/)."""
+
+    config: Config
+    tasks: set[asyncio.Task[None]]
+    bound: list[tuple[Any, str]]
+
+    @property
+    def lists(self) -> Any: ...
+
+
+class Observability:
+    """One service's levels, traces, metrics, tracking writer and control socket."""
+
+    def __init__(self, server: ServerLike) -> None:
+        cfg = server.config
+        self.server = server
+        self.started = time.time()
+        self.host = cfg.tracking.host or socket.gethostname()
+        self.levels = LevelControl(self._schedule)
+        self.tracer = Tracer(self.levels, self._schedule)
+        self.writer = (
+            TrackingWriter(cfg.tracking_db, cfg.tracking, self._tracking_event)
+            if cfg.tracking_db
+            else None
+        )
+        self.metrics = Metrics(
+            self.levels,
+            {
+                "connections_open": lambda: float(len(server.tasks)),
+                "tracking_queue": lambda: float(len(self.writer.queue) if self.writer else 0),
+            },
+        )
+        self.metrics_address: tuple[str, int] | None = None
+        self.control = (
+            ControlServer(
+                Path(cfg.control_socket), self._handlers(), self.metrics.control_errors.inc
+            )
+            if cfg.control_socket
+            else None
+        )
+
+    @staticmethod
+    def _schedule(delay_s: float, action: Callable[[], None]) -> Cancellable:
+        return asyncio.get_running_loop().call_later(delay_s, action)
+
+    # ---- lifecycle ----
+
+    async def start(self) -> None:
+        """Start writer, metrics and control socket; a failing one is logged, never fatal."""
+        gate_handlers(self.tracer)
+        if self.writer is not None:
+            self.writer.start()
+        listen = self.server.config.metrics.listen
+        if listen:
+            _kind, host, port, _path = parse_listen(listen)
+            try:
+                self.metrics_address = await asyncio.to_thread(self.metrics.serve, host, port)
+                log.warning("metrics on http://%s:%d/metrics", *self.metrics_address)
+            except OSError as err:
+                log.error("metrics: cannot listen on %s: %s (scoring continues)", listen, err)
+        if self.control is not None:
+            try:
+                await self.control.start()
+            except ControlSocketError as err:
+                self.metrics.control_errors.inc()
+                log.error("%s; log-level/trace/status are unavailable (scoring continues)", err)
+                self.control = None
+
+    async def stop(self, grace_s: float) -> None:
+        """Close the control socket, end traces and timed levels, write every queued record."""
+        if self.control is not None:
+            await self.control.close()
+        self.tracer.stop_all()
+        self.levels.revert_now()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close, grace_s)
+        await asyncio.to_thread(self.metrics.close)
+
+    def install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGUSR1: every component one level more verbose; SIGUSR2: one less."""
+        loop.add_signal_handler(signal.SIGUSR1, self.levels.step, True)
+        loop.add_signal_handler(signal.SIGUSR2, self.levels.step, False)
+
+    # ---- events from the server ----
+
+    def on_scan(self, request: Request, scan: Scan, message_id: str) -> None:
+        """The scan hook: count, queue the tracking record, write out a matching trace."""
+        self.metrics.observe(scan)
+        fields = header_fields(request.body) if self.writer or self.tracer.active else ()
+        if self.writer is not None:
+            self.writer.submit(
+                build_record(scan, request.body, message_id, self.host, request.user or "")
+            )
+        if self.tracer.active:
+            ips = {relay.ip for relay in scan.chain.relays} | set(scan.verdict.checked_ips)
+            senders = {s for s in senders_of(fields, scan) if s}
+            self.tracer.finish(ips, senders)
+
+    def connection(self) -> None:
+        self.metrics.connections.inc()
+
+    def reloaded(self, ok: bool) -> None:
+        self.metrics.reloads.labels("ok" if ok else "failed").inc()
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        """Around one connection: buffers its debug records while a trace runs."""
+        with self.tracer.capture():
+            yield
+
+    def _tracking_event(self, kind: str, count: int) -> None:
+        if kind in ("written", "dropped"):
+            self.metrics.tracking.labels(kind).inc(count)
+        else:
+            self.metrics.tracking_errors.labels(kind).inc(count)
+
+    # ---- control commands ----
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
+            "levels": lambda _req: {
+                "levels": self.levels.levels(),
+                "reverts": self.levels.pending(),
+            },
+            "set-level": self._set_level,
+            "trace": self._trace,
+            "status": lambda _req: self.status(),
+        }
+
+    def _set_level(self, request: dict[str, Any]) -> dict[str, Any]:
+        component = request.get("component") or None
+        duration = str(request.get("for") or "")
+        for_s = parse_duration(duration) if duration else None
+        return self.levels.set(component, str(request.get("level", "")), for_s)
+
+    def _trace(self, request: dict[str, Any]) -> dict[str, Any]:
+        for_s = parse_duration(str(request.get("for") or "30m"))
+        return self.tracer.start(
+            str(request.get("ip") or ""), str(request.get("sender") or ""), for_s
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The ``oplguard status`` document."""
+        snapshot = self.server.lists.snapshot
+        writer = self.writer
+        return {
+            "version": __version__,
+            "host": self.host,
+            "uptime_s": round(time.time() - self.started, 1),
+            "listening": [address for _listener, address in self.server.bound],
+            "metrics": "http://{}:{}/metrics".format(*self.metrics_address)
+            if self.metrics_address
+            else None,
+            "lists": [
+                {"name": item.config.name, "entries": len(item.entries)} for item in snapshot.lists
+            ],
+            "levels": self.levels.levels(),
+            "reverts": self.levels.pending(),
+            "traces": self.tracer.list(),
+            "connections_open": len(self.server.tasks),
+            "counters": self.metrics.summary(),
+            "tracking": None
+            if writer is None
+            else {
+                "written": writer.stats.written,
+                "queued": len(writer.queue),
+                "dropped": writer.stats.dropped,
+                "errors": writer.stats.errors,
+                "last_error": writer.stats.last_error,
+                "pruned": writer.stats.pruned,
+            },
+        }

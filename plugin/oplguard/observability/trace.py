@@ -1,0 +1,154 @@
+"""Targeted tracing: full debug detail only for messages that touch one IP or sender.
+
+While a trace runs the component loggers are held at DEBUG (see ``levels``).
+Each connection buffers the records its configured level would not show; when
+its message is scanned the buffer is written out if the message matches a
+trace, and dropped if not.  ``TraceGate`` is the handler filter that does the
+dropping, so nothing from unrelated messages reaches the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ipaddress
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from oplguard.observability.levels import Cancellable, LevelControl, Schedule, iso
+
+log = logging.getLogger("oplguard.server")
+
+# Records kept per connection while a trace runs; a message past this loses the oldest.
+MAX_BUFFERED_RECORDS = 2000
+# Set on records written out by a matching trace: the trace's IP or sender.
+TRACE_ATTR = "oplguard_trace"
+_BUFFER: contextvars.ContextVar[list[logging.LogRecord] | None] = contextvars.ContextVar(
+    "oplguard_trace_buffer", default=None
+)
+
+
+@dataclass(slots=True)
+class Trace:
+    """One active trace: an IP (any hop), optionally narrowed to a sender."""
+
+    ip: str
+    sender: str
+    until: datetime
+    handle: Cancellable
+
+    def matches(self, ips: set[str], senders: set[str]) -> bool:
+        if self.ip and self.ip not in ips:
+            return False
+        return not self.sender or _sender_matches(self.sender, senders)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"ip": self.ip, "sender": self.sender, "until": iso(self.until)}
+
+
+def _sender_matches(wanted: str, senders: set[str]) -> bool:
+    """``user@example.org`` exactly, or ``@example.org`` for a whole domain."""
+    wanted = wanted.lower()
+    if wanted.startswith("@"):
+        return any(s.endswith(wanted) for s in senders)
+    return wanted in senders
+
+
+class Tracer:
+    """The active traces, and the capture and flush of per-message debug records."""
+
+    def __init__(self, levels: LevelControl, schedule: Schedule) -> None:
+        self.levels = levels
+        self.schedule = schedule
+        self.traces: list[Trace] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self.traces)
+
+    def start(self, ip: str, sender: str, for_s: float) -> dict[str, object]:
+        """Trace messages touching ``ip`` (and from ``sender``) for ``for_s`` seconds.
+
+        Raises:
+            ValueError: neither an IP nor a sender, or a bad IP.
+        """
+        if not ip and not sender:
+            raise ValueError("trace needs --ip or --sender")
+        if ip:
+            ip = str(ipaddress.ip_address(ip.strip()))
+        until = datetime.now(UTC) + timedelta(seconds=for_s)
+        trace = Trace(ip, sender.strip().lower(), until, handle=_NoHandle())
+        trace.handle = self.schedule(for_s, lambda: self._stop(trace))
+        self.traces.append(trace)
+        self.levels.hold_debug(True)
+        log.warning("trace started ip=%s sender=%s until=%s", ip or "-", sender or "-", iso(until))
+        return {"trace": trace.as_dict(), "traces": self.list()}
+
+    def _stop(self, trace: Trace) -> None:
+        if trace in self.traces:
+            self.traces.remove(trace)
+        if not self.traces:
+            self.levels.hold_debug(False)
+        log.warning("trace ended ip=%s sender=%s", trace.ip or "-", trace.sender or "-")
+
+    def stop_all(self) -> None:
+        for trace in list(self.traces):
+            trace.handle.cancel()
+            self._stop(trace)
+
+    def list(self) -> list[dict[str, str]]:
+        return [t.as_dict() for t in self.traces]
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        """Buffer this task's sub-level records (a no-op when nothing is traced)."""
+        if not self.traces:
+            yield
+            return
+        token = _BUFFER.set([])
+        try:
+            yield
+        finally:
+            _BUFFER.reset(token)
+
+    def finish(self, ips: set[str], senders: set[str]) -> None:
+        """A message was scanned: write its buffered records if it matches a trace."""
+        buffer = _BUFFER.get()
+        if buffer is None:
+            return
+        records, buffer[:] = list(buffer), []
+        matched = next((t for t in self.traces if t.matches(ips, senders)), None)
+        if matched is None:
+            return
+        for record in records:
+            setattr(record, TRACE_ATTR, matched.ip or matched.sender)
+            logging.getLogger(record.name).handle(record)
+
+
+class _NoHandle:
+    def cancel(self) -> None:
+        return None
+
+
+class TraceGate(logging.Filter):
+    """Handler filter: a record below its component's configured level passes only as traced."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        super().__init__()
+        self.tracer = tracer
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.tracer.active or hasattr(record, TRACE_ATTR):
+            return True
+        configured = self.tracer.levels.configured(record.name)
+        if configured is None or record.levelno >= configured:
+            return True
+        buffer = _BUFFER.get()
+        # With several handlers each gate sees the record: buffer it once.
+        if buffer is not None and not (buffer and buffer[-1] is record):
+            if len(buffer) >= MAX_BUFFERED_RECORDS:
+                del buffer[0]
+            buffer.append(record)
+        return False

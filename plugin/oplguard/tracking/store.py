@@ -1,0 +1,175 @@
+"""The tracking tables on SQLite or PostgreSQL: schema, batch insert, search, retention.
+
+Blocking; only the writer thread and the ``track`` command call it.  Every
+record names its host, so a fleet can share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from oplguard.tracking.db import Database, StoreError
+from oplguard.tracking.record import COLUMNS, TrackRecord
+
+log = logging.getLogger("oplguard.tracking")
+
+# Column types per dialect; everything else in the schema is shared SQL.
+_TYPES = {
+    "sqlite": {"real": "REAL", "int": "INTEGER"},
+    "postgresql": {"real": "DOUBLE PRECISION", "int": "INTEGER"},
+}
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS oplguard_messages (
+        record_id TEXT PRIMARY KEY, at {real} NOT NULL, host TEXT NOT NULL,
+        message_id TEXT NOT NULL, queue_id TEXT NOT NULL, sender TEXT NOT NULL,
+        header_from TEXT NOT NULL, connecting_ip TEXT NOT NULL, action TEXT NOT NULL,
+        score {real} NOT NULL, required_score {real} NOT NULL, offending_ip TEXT NOT NULL,
+        offending_hop {int} NOT NULL, offending_list TEXT NOT NULL, reason TEXT NOT NULL,
+        detail TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS oplguard_message_ips (
+        record_id TEXT NOT NULL, ip TEXT NOT NULL, hop {int} NOT NULL, result TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS oplguard_messages_at ON oplguard_messages (at)",
+    "CREATE INDEX IF NOT EXISTS oplguard_messages_mid ON oplguard_messages (message_id)",
+    "CREATE INDEX IF NOT EXISTS oplguard_message_ips_ip ON oplguard_message_ips (ip)",
+    "CREATE INDEX IF NOT EXISTS oplguard_message_ips_rid ON oplguard_message_ips (record_id)",
+)
+_INSERT = (
+    f"INSERT INTO oplguard_messages ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+_INSERT_IP = "INSERT INTO oplguard_message_ips (record_id, ip, hop, result) VALUES (?, ?, ?, ?)"
+# The most rows `oplguard track` prints unless told otherwise.
+DEFAULT_QUERY_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What ``oplguard track`` asks for; empty fields match everything."""
+
+    message_id: str = ""
+    ip: str = ""
+    action: str = ""
+    host: str = ""
+    since: float = 0.0
+    limit: int = DEFAULT_QUERY_LIMIT
+
+
+class TrackingStore:
+    """The tracking tables in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, url: str) -> TrackingStore:
+        """Open (and create the tables of) the database at ``url``.
+
+        Raises:
+            StoreError: it cannot be opened or the schema cannot be created.
+        """
+        store = cls(Database(url))
+        try:
+            store.create()
+        except StoreError:
+            store.close()
+            raise
+        return store
+
+    def create(self) -> None:
+        types = _TYPES[self.db.dialect]
+        for statement in _SCHEMA:
+            self.db.execute(statement.format(**types))
+
+    def insert(self, records: Sequence[TrackRecord]) -> None:
+        """Write ``records`` in one transaction.
+
+        Raises:
+            StoreError: locked, full, or unreachable; nothing of the batch was written.
+        """
+        self.db.write_all(
+            [
+                (_INSERT, [r.row() for r in records]),
+                (_INSERT_IP, [row for r in records for row in r.ip_rows()]),
+            ]
+        )
+
+    def search(self, where: Filter) -> list[dict[str, Any]]:
+        """Matching records, newest first, each with its relay IPs.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        clauses, params = self._clauses(where)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM oplguard_messages"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY at DESC LIMIT ?"
+        rows = self.db.query(sql, [*params, where.limit])
+        found = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        for item in found:
+            item["detail"] = json.loads(item["detail"])
+        return found
+
+    @staticmethod
+    def _clauses(where: Filter) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        pairs = (
+            ("message_id = ?", where.message_id),
+            ("action = ?", where.action),
+            ("host = ?", where.host),
+        )
+        for clause, value in pairs:
+            if value:
+                clauses.append(clause)
+                params.append(value)
+        if where.ip:
+            clauses.append("record_id IN (SELECT record_id FROM oplguard_message_ips WHERE ip = ?)")
+            params.append(where.ip)
+        if where.since:
+            clauses.append("at >= ?")
+            params.append(where.since)
+        return clauses, params
+
+    def prune(self, older_than: float, keep_rows: int) -> int:
+        """Delete records before ``older_than`` (epoch) and beyond the newest ``keep_rows``.
+
+        Returns the number of messages deleted.
+
+        Raises:
+            StoreError: the database cannot be written.
+        """
+        removed = 0
+        if older_than > 0:
+            removed += self._delete("at < ?", [older_than])
+        if keep_rows > 0:
+            rows = self.db.query(
+                "SELECT at FROM oplguard_messages ORDER BY at DESC LIMIT 1 OFFSET ?", [keep_rows]
+            )
+            if rows:
+                removed += self._delete("at <= ?", [rows[0][0]])
+        return removed
+
+    def _delete(self, condition: str, params: list[Any]) -> int:
+        found = self.db.query(f"SELECT COUNT(*) FROM oplguard_messages WHERE {condition}", params)
+        self.db.write_all(
+            [
+                (
+                    "DELETE FROM oplguard_message_ips WHERE record_id IN "
+                    f"(SELECT record_id FROM oplguard_messages WHERE {condition})",
+                    [params],
+                ),
+                (f"DELETE FROM oplguard_messages WHERE {condition}", [params]),
+            ]
+        )
+        return int(found[0][0])
+
+    def count(self) -> int:
+        return int(self.db.query("SELECT COUNT(*) FROM oplguard_messages")[0][0])
+
+    def close(self) -> None:
+        self.db.close()
