@@ -113,15 +113,43 @@ def test_unix_socket_listener(write_config: ConfigWriter, tmp_path: Path) -> Non
     assert not path.exists()
 
 
+def reply_or_reset(sock: socket.socket) -> bytes:
+    """What the server sent before closing; b"" also when it reset the connection.
+
+    A server that closes with our bytes still unread makes the kernel send
+    RST instead of FIN: that is a close without a reply too.
+    """
+    try:
+        return read_reply(sock)
+    except ConnectionResetError:
+        return b""
+
+
+MANY_ATTRIBUTES = b"request=smtpd_access_policy\n" + b"x=1\n" * 300 + b"\n"
+
+
 @pytest.mark.parametrize(
     ("data", "why"),
     [
         (b"request=smtpd_access_policy\nthis is not an attribute\n\n", "not a name=value line"),
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a name=value line"),
         (b"request=junk\n\n", "unknown request type"),
+        (b"\n", "empty request"),
+        (b"\x00\xff\x16\x03\x01 binary\n\n", "not a name=value line"),
+        (b"request=smtpd_access_policy\nsender=" + b"a" * 9000, "longer than 8192 bytes"),
+        (MANY_ATTRIBUTES, "more than 256 attributes"),
         (b"request=smtpd_access_policy\nclient_address=192.0.2.99\n", "middle of a request"),
     ],
-    ids=["bad-line", "http", "bad-type", "hang-up-mid-request"],
+    ids=[
+        "bad-line",
+        "http",
+        "bad-type",
+        "blank",
+        "binary",
+        "overlong-line-unfinished",
+        "too-many-attributes",
+        "hang-up-mid-request",
+    ],
 )
 def test_bad_input_closes_without_a_reply_and_logs_why(
     policyd: RunningPolicyd, caplog: pytest.LogCaptureFixture, data: bytes, why: str
@@ -129,8 +157,9 @@ def test_bad_input_closes_without_a_reply_and_logs_why(
     caplog.set_level(logging.WARNING, "oplguard.policyd")
     with socket.create_connection(policyd.address(), timeout=10) as sock:
         sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        assert read_reply(sock) == b""
+        if why == "middle of a request":
+            sock.shutdown(socket.SHUT_WR)  # the hang-up; the others keep the line open
+        assert reply_or_reset(sock) == b""
     wait_until(lambda: why in caplog.text, "policyd log line")
     assert "disconnecting without a reply" in caplog.text
     # The service is unharmed.
@@ -350,6 +379,26 @@ def test_postfix_when_policyd_is_down(default_action: str, code: str) -> None:
         )
         postfix.wait_for_log(r"warning: connect to 127\.0\.0\.1:\d+: Connection refused")
     assert code in result.stdout
+
+
+def test_postfix_when_policyd_closes_without_a_reply(
+    write_config: ConfigWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "In case of trouble the policy server must not send a reply": here
+    # policyd refuses Postfix's address, as it does any peer it will not serve.
+    path = reject_config(write_config, '[policyd]\nallowed_ips = ["192.0.2.0/24"]\n')
+    with (
+        RunningPolicyd(path) as running,
+        running_postfix(main=postfix_main(running.address()[1])) as postfix,
+    ):
+        result = swaks(
+            postfix.port, MESSAGE, "--xclient", "ADDR=198.51.100.7", "--quit-after", "RCPT"
+        )
+        postfix.wait_for_log(r"warning: problem talking to server 127\.0\.0\.1:\d+")
+    assert "451 4.3.5 <user@test.example>: Recipient address rejected: Server configuration" in (
+        result.stdout
+    )
+    assert "not in [policyd] allowed_ips" in caplog.text
 
 
 # endregion
