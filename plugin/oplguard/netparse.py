@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 
+import netaddr
+
 MAX_PORT = 65535
 
 
@@ -38,8 +40,16 @@ def parse_listen(text: str) -> tuple[str, str, int, str]:
 
 
 def parse_network(text: str) -> str:
-    """Normalise an IP, CIDR or ``a-b`` range; the result is canonical text."""
+    """Normalise an IP, CIDR, ``a-b`` range or IPv4 glob; the result is canonical text.
+
+    Globs are the short forms admins bring from other filters' allow-lists:
+    ``192.0.2.*``, ``192.0.*.*`` and ``192.0.2.10-20`` (an octet range);
+    netaddr's glob parser turns them into a first-last range.
+    """
     text = text.strip()
+    if _is_glob(text):
+        span = netaddr.glob_to_iprange(text)
+        return f"{span[0]}-{span[-1]}" if span.first != span.last else str(span[0])
     if "-" in text:
         first_text, _, last_text = text.partition("-")
         first = _address(first_text)
@@ -55,6 +65,13 @@ def parse_network(text: str) -> str:
         except ValueError as err:
             raise ValueError(f"{err} (host bits set? write the network address)") from err
     return str(_address(text))
+
+
+def _is_glob(text: str) -> bool:
+    """An IPv4 glob: ``*`` octets, or an ``a-b`` range inside one octet."""
+    if ":" in text or text.count(".") != 3 or ("*" not in text and "-" not in text.split(".")[-1]):
+        return False
+    return bool(netaddr.valid_glob(text))
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
