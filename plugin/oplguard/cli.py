@@ -26,6 +26,7 @@ from oplguard.netparse import parse_listen
 from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
+from oplguard.removals import command as removals_command
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -153,6 +154,20 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from oplguard.web.serve import run_web
+
+    cfg = load_config(args)
+    return run_web(cfg, _web_listener(args.listen) if args.listen else None)
+
+
+def _web_listener(text: str) -> Listener:
+    listener = _listener(text)
+    if listener.kind != "tcp":
+        raise ConfigError(f"bad --listen {text!r}", fix="the web service listens on HOST:PORT")
+    return listener
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(Path(args.file))
     scanner = build_scanner(cfg)
@@ -269,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--config")
     export.set_defaults(func=cmd_lists_export)
+
+    web = sub.add_parser("web", help="run the IP lookup and delisting web service")
+    web.add_argument("--config", help="config file (as for serve)")
+    web.add_argument("--listen", metavar="HOST:PORT", help="overrides [web] listen")
+    web.set_defaults(func=cmd_web)
+    removals_command.add_parser(sub, load_config)
 
     check = sub.add_parser("check-config", help="check a config file and its lists")
     check.add_argument("file")

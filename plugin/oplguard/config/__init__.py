@@ -31,6 +31,7 @@ from oplguard.config.model import (
     TrackingConfig,
     TrustConfig,
     UpstreamConfig,
+    WebConfig,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "TrackingConfig",
     "TrustConfig",
     "UpstreamConfig",
+    "WebConfig",
     "default_config_path",
     "load",
     "toml_error_line",

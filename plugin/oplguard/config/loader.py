@@ -31,6 +31,7 @@ from oplguard.config.model import (
 )
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
+from oplguard.config.web import read_web
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen, parse_network
 
@@ -70,7 +71,7 @@ class Builder(Fields):
     def build(self, data: dict[str, Any]) -> Config:
         known = {"server", "trust", "scoring", "scores", "lists", "dnsbls", "groups"}
         known |= {"allowed_senders", "blocked_senders", "control_socket", "tracking_db"}
-        known |= {"log_level", "senders_file", "policyd", "upstream"}
+        known |= {"log_level", "senders_file", "policyd", "upstream", "web"}
         known |= {"log_format", "tracking", "metrics"}
         self.check_keys("", data, known)
         lists = tuple(self.list_config(i, d) for i, d in enumerate(self.array(data, "lists")))
@@ -117,6 +118,7 @@ class Builder(Fields):
             senders_file=self.path_of(senders_file) if senders_file else None,
             policyd=self.policyd(self.table(data, "policyd")),
             upstream=self.upstream(self.table(data, "upstream")),
+            web=read_web(self, self.table(data, "web")),
         )
 
     def server(self, data: dict[str, Any]) -> ServerConfig:

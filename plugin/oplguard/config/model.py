@@ -266,6 +266,35 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The IP lookup and delisting service (``oplguard web``).
+
+    Attributes:
+        listen: one ``HOST:PORT`` (put a TLS reverse proxy in front).
+        public_url: base URL the service is reached at, for links it prints
+            (``https://lookup.example.net/``); empty = relative links.
+        admin_token: read from ``admin_token`` or ``admin_token_file``; empty
+            turns the admin page and admin API off.
+        trusted_proxies: reverse proxies whose X-Forwarded-For names the client.
+        dns_servers: resolvers for reverse-DNS diagnostics (``IP`` or
+            ``IP:PORT``); empty = the system's /etc/resolv.conf.
+    """
+
+    listen: Listener = Listener("tcp", "127.0.0.1", 8080)
+    public_url: str = ""
+    admin_token: str = field(default="", repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    # A person checks a handful of IPs; a script hammering the page is not one.
+    lookups_per_minute: int = 30
+    # Per client and per listed IP: a requester rarely needs more than one.
+    removals_per_hour: int = 5
+    removals_per_ip_per_day: int = 3
+    dns_servers: tuple[tuple[str, int], ...] = ()
+    # Whole PTR + forward check; a page must not hang on a dead resolver.
+    dns_timeout_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration of one oplguard host."""
 
@@ -287,6 +316,7 @@ class Config:
     senders_file: Path | None = None
     policyd: PolicydConfig = field(default_factory=PolicydConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 # The local Blocked Senders entries form a list of this name.

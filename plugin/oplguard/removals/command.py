@@ -1,0 +1,149 @@
+"""``oplguard removals list|show|approve|deny``: review removal requests from a shell.
+
+cli.py only registers these; the work is here.  The actor in the audit log
+is ``cli:<login name>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from oplguard.config import Config
+from oplguard.errors import ConfigError, Status
+from oplguard.lists import ListStore
+from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
+from oplguard.removals.review import approve, deny
+from oplguard.removals.store import RemovalStore
+from oplguard.tracking.db import Database
+
+ConfigLoader = Callable[[argparse.Namespace], Config]
+
+
+def open_store(cfg: Config) -> RemovalStore:
+    """The removal store in the config's ``tracking_db``.
+
+    Raises:
+        ConfigError: no ``tracking_db`` is set.
+        StoreError: the database cannot be opened.
+    """
+    if not cfg.tracking_db:
+        raise ConfigError(
+            "removal requests need a database and tracking_db is not set",
+            path=str(cfg.path),
+            fix='set tracking_db = "sqlite:///var/lib/oplguard/oplguard.db" at the top level',
+        )
+    return RemovalStore(Database(cfg.tracking_db))
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], load: ConfigLoader
+) -> None:
+    """Register ``removals`` and its subcommands on the top-level parser."""
+    removals = sub.add_parser(
+        "removals", help="review removal requests (list, show, approve, deny)"
+    )
+    inner = removals.add_subparsers(dest="removals_command", required=True)
+    listing = inner.add_parser("list", help="removal requests, newest first")
+    listing.add_argument("--status", choices=STATUSES, help="only requests in this state")
+    show = inner.add_parser("show", help="one request with its requesters and audit log")
+    show.add_argument("id")
+    for name, text in (("approve", "delist the IP and tell the requester"), ("deny", "refuse")):
+        decide = inner.add_parser(name, help=text)
+        decide.add_argument("id")
+        decide.add_argument("--note", default="", help="shown to the requester on the status page")
+    for parser in inner.choices.values():
+        parser.add_argument("--config", help="config file (as for serve)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    removals.set_defaults(func=lambda args: run(load(args), args))
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    """Run one ``removals`` subcommand: 0, or EX_DATAERR for a request that cannot be decided."""
+    try:
+        return _run(cfg, args)
+    except ReviewError as err:
+        print(f"oplguard removals: {err}", file=sys.stderr)
+        return int(Status.EX_DATAERR)
+
+
+def _run(cfg: Config, args: argparse.Namespace) -> int:
+    store = open_store(cfg)
+    command: str = args.removals_command
+    now = time.time()
+    actor = f"cli:{_login()}"
+    if command == "list":
+        _print_list(store.requests(args.status), args.json)
+    elif command == "show":
+        _print_show(store, store.require(args.id.strip().lower()), args.json)
+    else:
+        lists = ListStore(cfg.lists)
+        lists.load()
+        if command == "approve":
+            request = approve(store, lists, args.id, note=args.note, actor=actor, now=now)
+        else:
+            request = deny(store, args.id, note=args.note, actor=actor, now=now)
+        _print_show(store, request, args.json)
+    return 0
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (containers)
+        return "unknown"
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _print_list(requests: list[RemovalRequest], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.public() | {"requesters": r.requesters} for r in requests], indent=2))
+        return
+    if not requests:
+        print("no removal requests")
+        return
+    print(f"{'ID':16}  {'STATUS':8}  {'FILED':20}  {'N':>2}  IP (lists)")
+    for r in requests:
+        filed, lists = _when(r.created_at), ",".join(r.lists)
+        print(f"{r.id:16}  {r.status:8}  {filed:20}  {r.requesters:>2}  {r.ip} ({lists})")
+
+
+def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> None:
+    contacts = store.contacts(request.id)
+    audit = store.audit(request.id)
+    if as_json:
+        document = request.public() | {
+            "requesters": [asdict(contact) for contact in contacts],
+            "decided_by": request.decided_by,
+            "outcome": list(request.outcome),
+            "audit": [asdict(entry) for entry in audit],
+        }
+        print(json.dumps(document, indent=2))
+        return
+    print(f"request {request.id}: {request.ip} on {', '.join(request.lists) or '-'}")
+    print(f"  status:   {request.status}  (filed {_when(request.created_at)})")
+    if request.decided_at is not None:
+        print(f"  decided:  {_when(request.decided_at)} by {request.decided_by}")
+        print(f"  note:     {request.note or '-'}")
+        for line in request.outcome:
+            print(f"  changed:  {line}")
+    for contact in contacts:
+        print(f"  from {contact.email} ({contact.client}, {_when(contact.at)}):")
+        for line in contact.explanation.splitlines():
+            print(f"    | {line}")
+    print("  audit:")
+    for entry in audit:
+        extra = f" note={entry.note!r}" if entry.note else ""
+        extra += f" ({entry.detail})" if entry.detail else ""
+        print(f"    {_when(entry.at)}  {entry.action:14} {entry.actor}{extra}")

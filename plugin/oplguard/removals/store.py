@@ -1,0 +1,251 @@
+"""RemovalStore: removal requests, their requesters and the audit log in the tracking database.
+
+The same ``Database`` (SQLite by default, PostgreSQL for a fleet) that holds
+tracking records.  Blocking: the web service calls it through
+``asyncio.to_thread``.  A partial unique index keeps one pending request per
+IP, so concurrent submissions for one IP merge even across processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from oplguard.removals.model import (
+    PENDING,
+    AuditEntry,
+    Contact,
+    RemovalRequest,
+    ReviewError,
+)
+from oplguard.tracking.db import Database, StoreError
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS removal_requests (
+        id TEXT PRIMARY KEY,
+        ip TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        lists TEXT NOT NULL,
+        decided_at DOUBLE PRECISION,
+        decided_by TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL DEFAULT '')""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS removal_requests_pending_ip
+        ON removal_requests (ip) WHERE status = 'pending'""",
+    """CREATE TABLE IF NOT EXISTS removal_contacts (
+        request_id TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        email TEXT NOT NULL,
+        explanation TEXT NOT NULL,
+        client TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS removal_contacts_client ON removal_contacts (client, at)",
+    "CREATE INDEX IF NOT EXISTS removal_contacts_ip ON removal_contacts (ip, at)",
+    """CREATE TABLE IF NOT EXISTS removal_audit (
+        at DOUBLE PRECISION NOT NULL,
+        request_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX IF NOT EXISTS removal_audit_request ON removal_audit (request_id, at)",
+)
+_COLUMNS = "id, ip, status, created_at, updated_at, lists, decided_at, decided_by, note, outcome"
+_REQUESTERS = "(SELECT COUNT(*) FROM removal_contacts c WHERE c.request_id = r.id)"
+_SELECT = f"SELECT {_COLUMNS}, {_REQUESTERS} FROM removal_requests r"
+# An admin listing is a page, not a dump of years of history.
+MAX_LIST_ROWS = 500
+
+
+def new_request_id() -> str:
+    """16 base32 characters (80 random bits): unguessable, so the id is the status page's key."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
+
+
+class RemovalStore:
+    """Removal requests over one ``Database``; creates its tables on first use."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        for statement in SCHEMA:
+            db.execute(statement)
+
+    def submit(
+        self, ip: str, lists: Sequence[str], contact: Contact
+    ) -> tuple[RemovalRequest, bool]:
+        """File a request for ``ip``, or merge into its pending one.
+
+        Returns:
+            The request and whether it was merged into an existing one.
+        """
+        new_id = new_request_id()
+        with self._transaction() as run:
+            run(
+                f"INSERT INTO removal_requests ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL, '', '', '') "
+                "ON CONFLICT (ip) WHERE status = 'pending' DO NOTHING",
+                (new_id, ip, PENDING, contact.at, contact.at, "\n".join(lists)),
+            )
+            rows = run(f"{_SELECT} WHERE ip = ? AND status = ?", (ip, PENDING)).fetchall()
+            request = _request(rows[0])
+            merged = request.id != new_id
+            run(
+                "INSERT INTO removal_contacts (request_id, ip, email, explanation, client, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (request.id, ip, contact.email, contact.explanation, contact.client, contact.at),
+            )
+            self._audit(run, AuditEntry(contact.at, request.id, contact.client, _action(merged)))
+            if merged:
+                run(
+                    "UPDATE removal_requests SET updated_at = ? WHERE id = ?",
+                    (contact.at, request.id),
+                )
+        found = self.get(request.id)
+        assert found is not None  # written in the transaction above
+        return found, merged
+
+    def get(self, request_id: str) -> RemovalRequest | None:
+        rows = self.db.query(f"{_SELECT} WHERE id = ?", (request_id,))
+        return _request(rows[0]) if rows else None
+
+    def require(self, request_id: str) -> RemovalRequest:
+        """The request with this id.
+
+        Raises:
+            ReviewError: there is none.
+        """
+        request = self.get(request_id)
+        if request is None:
+            raise ReviewError(f"no removal request {request_id!r}")
+        return request
+
+    def requests(
+        self, status: str | None = None, limit: int = MAX_LIST_ROWS
+    ) -> list[RemovalRequest]:
+        """Newest first; only ``status`` when given."""
+        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+        rows = self.db.query(
+            f"{_SELECT} {where} ORDER BY created_at DESC LIMIT ?",
+            (*params, min(limit, MAX_LIST_ROWS)),
+        )
+        return [_request(row) for row in rows]
+
+    def contacts(self, request_id: str) -> list[Contact]:
+        rows = self.db.query(
+            "SELECT email, explanation, client, at FROM removal_contacts "
+            "WHERE request_id = ? ORDER BY at",
+            (request_id,),
+        )
+        return [Contact(str(e), str(x), str(c), float(a)) for e, x, c, a in rows]
+
+    def audit(self, request_id: str | None = None) -> list[AuditEntry]:
+        """The audit log, oldest first (one request's, or all)."""
+        where, params = ("WHERE request_id = ?", (request_id,)) if request_id else ("", ())
+        rows = self.db.query(
+            f"SELECT at, request_id, actor, action, note, detail FROM removal_audit {where} "
+            "ORDER BY at",
+            params,
+        )
+        return [
+            AuditEntry(float(a), str(r), str(w), str(x), str(n), str(d))
+            for a, r, w, x, n, d in rows
+        ]
+
+    def submissions_since(self, *, since: float, client: str = "", ip: str = "") -> int:
+        """How many submissions one client (or for one IP) made since ``since``."""
+        column, value = ("client", client) if client else ("ip", ip)
+        rows = self.db.query(
+            f"SELECT COUNT(*) FROM removal_contacts WHERE {column} = ? AND at >= ?", (value, since)
+        )
+        return int(rows[0][0])
+
+    def decide(
+        self, request_id: str, status: str, entry: AuditEntry, outcome: Sequence[str] = ()
+    ) -> RemovalRequest:
+        """Record a decision and its audit line in one transaction.
+
+        Raises:
+            ReviewError: the request is unknown or no longer pending.
+        """
+        with self._transaction() as run:
+            cursor = run(
+                "UPDATE removal_requests SET status = ?, updated_at = ?, decided_at = ?, "
+                "decided_by = ?, note = ?, outcome = ? WHERE id = ? AND status = ?",
+                (
+                    status,
+                    entry.at,
+                    entry.at,
+                    entry.actor,
+                    entry.note,
+                    "\n".join(outcome),
+                    request_id,
+                    PENDING,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise ReviewError(f"removal request {request_id!r} is not pending")
+            self._audit(run, entry)
+        return self.require(request_id)
+
+    def record(self, entry: AuditEntry) -> None:
+        """An audit line outside a decision (a failed approval, say)."""
+        with self._transaction() as run:
+            self._audit(run, entry)
+
+    @staticmethod
+    def _audit(run: Any, entry: AuditEntry) -> None:
+        run(
+            "INSERT INTO removal_audit (at, request_id, actor, action, note, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.at, entry.request_id, entry.actor, entry.action, entry.note, entry.detail),
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """Run several statements in one transaction; yields ``run(sql, params) -> cursor``.
+
+        Raises:
+            StoreError: a statement failed (the transaction is rolled back).
+        """
+        db = self.db
+
+        def run(statement: str, params: Sequence[Any] = ()) -> Any:
+            sql = statement.replace("?", "%s") if db.dialect == "postgresql" else statement
+            try:
+                return db.conn.execute(sql, params)
+            except sqlite3.Error as err:
+                raise StoreError(f"removal store: {err}") from err
+            except Exception as err:
+                if type(err).__module__.startswith("psycopg"):
+                    raise StoreError(f"removal store: {err}") from err
+                raise
+
+        with db.lock, db.transaction():
+            yield run
+
+
+def _action(merged: bool) -> str:
+    return "merged" if merged else "submitted"
+
+
+def _request(row: Sequence[Any]) -> RemovalRequest:
+    rid, ip, status, created, updated, lists, decided_at, decided_by, note, outcome, count = row
+    return RemovalRequest(
+        id=str(rid),
+        ip=str(ip),
+        status=str(status),
+        created_at=float(created),
+        updated_at=float(updated),
+        lists=tuple(item for item in str(lists).split("\n") if item),
+        requesters=int(count),
+        decided_at=None if decided_at is None else float(decided_at),
+        decided_by=str(decided_by),
+        note=str(note),
+        outcome=tuple(item for item in str(outcome).split("\n") if item),
+    )
