@@ -1,0 +1,117 @@
+"""A throwaway real PostgreSQL cluster for tests: initdb + pg_ctl on 127.0.0.1, a free port.
+
+Use the ``postgres_url`` fixture (session scope: one cluster per test run) and
+``fresh_postgres_db`` (a new empty database per test).  PostgreSQL refuses to
+run as root, so when the tests run as root the cluster runs as the ``postgres``
+system user (``runuser``); otherwise as the current user.  Skips with a clear
+reason when PostgreSQL or psycopg is missing (``scripts/bootstrap.sh --test``
+installs both).  Register them in a conftest with
+``from tests.integration.postgres import postgres_url, fresh_postgres_db``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# initdb plus a first start take a few seconds on a loaded 2-core machine.
+START_TIMEOUT_S = 60
+
+
+def pg_bin() -> Path | None:
+    """The newest installed PostgreSQL server bin directory (Debian layout)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version)
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _version(path: str) -> int:
+    part = Path(path).parent.parent.name
+    return int(part) if part.isdigit() else 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _runner() -> list[str]:
+    """The prefix that runs a command as a user PostgreSQL accepts."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:PORT/postgres`` of a cluster started for this run."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install oplguard[test])")
+    bindir = pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap.sh --test installs it as root)")
+    run_as = _runner()
+    base = tmp_path_factory.mktemp("pg")
+    data = base / "data"
+    if run_as:
+        os.chmod(base, 0o755)
+        shutil.chown(base, "postgres")
+    port = free_port()
+
+    def pg(*argv: str) -> None:
+        subprocess.run([*run_as, *argv], check=True, capture_output=True, timeout=START_TIMEOUT_S)
+
+    pg(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off"
+    pg(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "-t",
+        str(START_TIMEOUT_S),
+        "start",
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=START_TIMEOUT_S,
+            check=False,
+        )
+
+
+@pytest.fixture
+def fresh_postgres_db(postgres_url: str) -> Iterator[str]:
+    """The URL of a new empty database in the session's cluster, dropped afterwards."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
