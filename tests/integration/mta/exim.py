@@ -50,6 +50,7 @@ local_interfaces = 127.0.0.1
 host_lookup =
 rfc1413_hosts =
 keep_environment =
+tls_advertise_hosts =
 acl_smtp_rcpt = acl_check_rcpt
 acl_smtp_data = acl_check_data
 {main}
