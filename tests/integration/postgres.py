@@ -17,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,22 +60,26 @@ def _runner() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """``postgresql://postgres@127.0.0.1:PORT/postgres`` of a cluster started for this run."""
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install oplguard[test])")
     bindir = pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (scripts/bootstrap.sh --test installs it as root)")
     run_as = _runner()
-    base = tmp_path_factory.mktemp("pg")
+    # Not under pytest's tmp dir: it is root-only (0700) and postgres must reach its files.
+    base = Path(tempfile.mkdtemp(prefix="oplguard-pg-"))
     data = base / "data"
     if run_as:
-        os.chmod(base, 0o755)
         shutil.chown(base, "postgres")
     port = free_port()
 
     def pg(*argv: str) -> None:
-        subprocess.run([*run_as, *argv], check=True, capture_output=True, timeout=START_TIMEOUT_S)
+        done = subprocess.run(
+            [*run_as, *argv], capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed: {done.stdout}{done.stderr}")
 
     pg(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off"
@@ -100,6 +105,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             timeout=START_TIMEOUT_S,
             check=False,
         )
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
