@@ -51,7 +51,7 @@ def parse_public_ip(text: str) -> str:
     shown = text if text.isprintable() else repr(text)
     if "%" in text:
         raise InputError(f"{shown}: a scoped IPv6 address (zone id) has no meaning on the Internet")
-    if "/" in text or "-" in text:
+    if "/" in text or _is_range(text):
         raise InputError(f"{shown}: enter a single address, not a network or range")
     if (
         "." in text
@@ -66,6 +66,17 @@ def parse_public_ip(text: str) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+def _is_range(text: str) -> bool:
+    """``a-b`` with an address on each side."""
+    first, dash, last = text.partition("-")
+    try:
+        ipaddress.ip_address(first.strip())
+        ipaddress.ip_address(last.strip())
+    except ValueError:
+        return False
+    return bool(dash)
 
 
 def check_email(text: str) -> str:

@@ -90,8 +90,15 @@ def ip_digit_forms(ip: str) -> list[str]:
     address = ipaddress.ip_address(ip)
     if address.version == 6:
         exploded = address.exploded.split(":")
+        short = [group.lstrip("0") or "0" for group in exploded]
         low = exploded[4:]  # the interface half is what generic IPv6 names embed
-        return ["-".join(low), "".join(low), address.compressed.replace(":", "-").strip("-")]
+        return [
+            "-".join(short),
+            "-".join(exploded),
+            address.compressed.replace(":", "-").strip("-"),
+            "-".join(low),
+            "".join(low),
+        ]
     octets = ip.split(".")
     forms = []
     for order in (octets, octets[::-1]):
