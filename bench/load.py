@@ -7,12 +7,16 @@ count and time; only loopback targets are used by the runner.
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 REQUEST_TIMEOUT_S = 30.0
+# "Spam: True ; 6.0 / 5.0".  rspamd 3.4's spamc mode answers "Spam: False"
+# even above its reject threshold, so the verdict is score >= threshold.
+SPAM_HEADER = re.compile(rb"Spam: (\w+) ; (-?[\d.]+) / (-?[\d.]+)")
 
 
 @dataclass
@@ -23,6 +27,7 @@ class Results:
     failures: int = 0
     spam: int = 0
     elapsed_s: float = 0.0
+    verdicts: dict[int, bool] = field(default_factory=dict)  # message index -> spam
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -58,19 +63,30 @@ async def check(host: str, port: int, body: bytes) -> bool:
         writer.close()
     if not reply.startswith(b"SPAMD/1.1 0 EX_OK\r\n"):
         raise ConnectionError(reply[:80].decode("latin-1"))
-    return b"Spam: True" in reply
+    return is_spam(reply)
 
 
-async def _one(host: str, port: int, body: bytes, results: Results) -> None:
+def is_spam(reply: bytes) -> bool:
+    """The verdict of a CHECK answer: its flag, or its score against its threshold."""
+    found = SPAM_HEADER.search(reply)
+    if found is None:
+        raise ConnectionError(f"no Spam header in {reply[:120]!r}")
+    flag, score, threshold = found.groups()
+    return flag == b"True" or float(score) >= float(threshold)
+
+
+async def _one(host: str, port: int, messages: Sequence[bytes], n: int, results: Results) -> None:
     started = time.perf_counter()
+    index = n % len(messages)
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT_S):
-            spam = await check(host, port, body)
+            spam = await check(host, port, messages[index])
     except (OSError, TimeoutError, ConnectionError):
         results.failures += 1
         return
     results.latencies.append(time.perf_counter() - started)
     results.spam += spam
+    results.verdicts[index] = spam
 
 
 async def closed_loop(
@@ -82,7 +98,7 @@ async def closed_loop(
 
     async def worker() -> None:
         for n in counter:
-            await _one(host, port, messages[n % len(messages)], results)
+            await _one(host, port, messages, n, results)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -101,7 +117,7 @@ async def open_loop(
         delay = started + n / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(_one(host, port, messages[n % len(messages)], results)))
+        tasks.append(asyncio.ensure_future(_one(host, port, messages, n, results)))
     await asyncio.gather(*tasks)
     results.elapsed_s = time.perf_counter() - started
     return results

@@ -1,8 +1,12 @@
 """Seeded workload: block lists and messages with 1-8 hop Received chains.
 
-Addresses come from the benchmarking range 198.18.0.0/15 only.  10% of the
-messages are listed at the connecting hop, 10% only deeper, 5% carry an
-allow-listed deep hop; the rest are clean.
+Relay addresses come from the benchmarking range 198.18.0.0/15 only: listed
+ones from 198.18.0.0/16, clean ones from 198.19.0.0/16 (never listed, so the
+labels are exact).  Lists bigger than ``HIT_POOL`` are filled up with
+addresses of the reserved 240.0.0.0/4, which no message carries: they cost
+memory and lookup structure like any entry.  10% of the messages are listed
+at the connecting hop, 10% only deeper, 5% carry an allow-listed deep hop;
+the rest are clean.
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_NET = ipaddress.ip_network("198.18.0.0/15")
+LISTED_NET = ipaddress.ip_network("198.18.0.0/16")
+CLEAN_NET = ipaddress.ip_network("198.19.0.0/16")
+FILLER_NET = ipaddress.ip_network("240.0.0.0/4")
+# Odd, so i * FILLER_STRIDE mod 2**28 visits distinct addresses of FILLER_NET.
+FILLER_STRIDE = 2_654_435_761
+HIT_POOL = 20_000
+WRITE_CHUNK = 100_000
 LISTED_SHARE = 0.10
 DEEP_LISTED_SHARE = 0.10
 ALLOWED_SHARE = 0.05
@@ -41,19 +51,37 @@ class Workload:
     opl_path: Path
     allowed: list[str]
     expected_spam: int
+    labels: list[bool]  # per message: should be flagged as spam
 
 
 def random_ip(rng: random.Random) -> str:
-    return str(BENCH_NET.network_address + rng.randrange(BENCH_NET.num_addresses))
+    """A clean relay address (never on a list)."""
+    return str(CLEAN_NET.network_address + rng.randrange(CLEAN_NET.num_addresses))
+
+
+def _dotted(value: int) -> str:
+    return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 
 
 def write_list(path: Path, entries: int, rng: random.Random) -> list[str]:
-    """A plain-format list of ``entries`` distinct benchmark-range IPs."""
-    ips = {random_ip(rng) for _ in range(int(entries * 1.1))}
-    chosen = sorted(ips)[:entries]
-    rng.shuffle(chosen)
-    path.write_text("".join(f"{ip} open proxy (benchmark)\n" for ip in chosen), encoding="ascii")
-    return chosen
+    """A plain-format list of ``entries`` distinct IPs; returns those messages may carry."""
+    base = int(LISTED_NET.network_address)
+    hits = [
+        _dotted(base + v)
+        for v in rng.sample(range(LISTED_NET.num_addresses), min(entries, HIT_POOL))
+    ]
+    filler_base, filler_size = int(FILLER_NET.network_address), FILLER_NET.num_addresses
+    with path.open("w", encoding="ascii") as out:
+        out.write("".join(f"{ip} open proxy (benchmark)\n" for ip in hits))
+        for start in range(0, entries - len(hits), WRITE_CHUNK):
+            stop = min(entries - len(hits), start + WRITE_CHUNK)
+            out.write(
+                "".join(
+                    f"{_dotted(filler_base + i * FILLER_STRIDE % filler_size)} filler\n"
+                    for i in range(start, stop)
+                )
+            )
+    return hits
 
 
 def message(rng: random.Random, hops: list[str], serial: int) -> bytes:
@@ -74,25 +102,30 @@ def message(rng: random.Random, hops: list[str], serial: int) -> bytes:
     ).encode()
 
 
-def build(folder: Path, count: int, list_entries: int, seed: int = 1) -> Workload:
-    """Write the lists into ``folder`` and make ``count`` messages."""
+def build(
+    folder: Path,
+    count: int,
+    list_entries: int,
+    seed: int = 1,
+    hops: tuple[int, int] = (1, MAX_HOPS),
+) -> Workload:
+    """Write the lists into ``folder`` and make ``count`` messages of ``hops`` (min, max) hops."""
     rng = random.Random(seed)
     opl = folder / "opl.txt"
     listed = write_list(opl, list_entries, rng)
-    listed_set = set(listed)
     allowed = listed[:50]
-    messages, spam = [], 0
+    messages, labels = [], []
     for serial in range(count):
-        hops = [random_ip(rng) for _ in range(rng.randrange(1, MAX_HOPS + 1))]
-        hops = [ip if ip not in listed_set else random_ip(rng) for ip in hops]
-        roll = rng.random()
+        chain = [random_ip(rng) for _ in range(rng.randrange(hops[0], hops[1] + 1))]
+        roll, listed_here = rng.random(), False
         if roll < LISTED_SHARE:
-            hops[0] = rng.choice(listed[50:])
-            spam += 1
-        elif roll < LISTED_SHARE + DEEP_LISTED_SHARE and len(hops) > 1:
-            hops[rng.randrange(1, len(hops))] = rng.choice(listed[50:])
-            spam += 1
-        elif roll < LISTED_SHARE + DEEP_LISTED_SHARE + ALLOWED_SHARE and len(hops) > 1:
-            hops[-1] = rng.choice(allowed)
-        messages.append(message(rng, hops, serial))
-    return Workload(messages, opl, allowed, spam)
+            chain[0] = rng.choice(listed[50:])
+            listed_here = True
+        elif roll < LISTED_SHARE + DEEP_LISTED_SHARE and len(chain) > 1:
+            chain[rng.randrange(1, len(chain))] = rng.choice(listed[50:])
+            listed_here = True
+        elif roll < LISTED_SHARE + DEEP_LISTED_SHARE + ALLOWED_SHARE and len(chain) > 1:
+            chain[-1] = rng.choice(allowed)
+        messages.append(message(rng, chain, serial))
+        labels.append(listed_here)
+    return Workload(messages, opl, allowed, sum(labels), labels)
