@@ -52,6 +52,7 @@ class Workload:
     allowed: list[str]
     expected_spam: int
     labels: list[bool]  # per message: should be flagged as spam
+    listed: list[str]  # list entries that messages may carry
 
 
 def random_ip(rng: random.Random) -> str:
@@ -128,4 +129,4 @@ def build(
             chain[-1] = rng.choice(allowed)
         messages.append(message(rng, chain, serial))
         labels.append(listed_here)
-    return Workload(messages, opl, allowed, sum(labels), labels)
+    return Workload(messages, opl, allowed, sum(labels), labels, listed)
