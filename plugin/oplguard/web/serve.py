@@ -7,6 +7,7 @@ or busy address is one clear error, and port 0 works for tests.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -69,5 +70,8 @@ def run_web(cfg: Config, listener: Listener | None = None) -> int:
     config = uvicorn_config(cfg, chosen)
     sock = bind(chosen)
     log.warning("oplguard web listening on http://%s", chosen)
+    # uvicorn stops gracefully on SIGTERM, then re-raises it to the handler that
+    # was there before it started: make that one a no-op so a clean stop exits 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -68,6 +68,7 @@ class WebState:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self.tasks.discard(task)
+            self.store.db.close()
 
 
 def template_environment() -> jinja2.Environment:

@@ -1,0 +1,199 @@
+"""oplguard web end to end: real nsd for PTR, real uvicorn, the CLI, and the scoring service.
+
+The full story of issue 5: look up a listed IP (reason, reverse DNS from a
+real authoritative server), file a removal, approve it with ``oplguard
+removals approve`` in another process, see the status page change, and see
+the running ``oplguard serve`` stop flagging the IP without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oplguard.removals.model import ReviewError
+from oplguard.removals.store import RemovalStore
+from oplguard.tracking.db import Database
+from tests.conftest import ConfigWriter
+from tests.integration.harness import RunningServer
+from tests.integration.postgres import fresh_postgres_db, postgres_url
+from tests.integration.web_harness import RunningWeb, nsd, write_web_config
+from tests.samples import message
+
+pytestmark = pytest.mark.integration
+__all__ = ["fresh_postgres_db", "postgres_url"]
+IO_TIMEOUT_S = 15.0
+BODY = {"ip": "192.0.2.99", "email": "postmaster@example.net", "explanation": "proxy closed"}
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[str]:
+    with nsd() as address:
+        yield address
+
+
+def oplguard(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oplguard", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+def spamd_check(port: int, body: bytes) -> bytes:
+    request = b"CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n" % len(body) + body
+    with socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT_S) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: sock.recv(65536), b""))
+
+
+@pytest.mark.parametrize(
+    ("ip", "status", "confirmed", "generic"),
+    [
+        ("192.0.2.99", "present", True, None),
+        ("192.0.2.137", "present", True, ("ip-digits", "192-0-2-137")),
+        ("203.0.113.66", "missing", None, None),
+        ("192.0.2.10", "present", False, None),
+        ("2001:db8:c0de:2::17", "present", True, None),
+    ],
+    ids=["confirmed", "generic", "no-ptr", "not-confirmed", "ipv6"],
+)
+def test_reverse_dns_from_a_real_nameserver(
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    dns_server: str,
+    ip: str,
+    status: str,
+    confirmed: bool | None,
+    generic: tuple[str, str] | None,
+) -> None:
+    config = write_web_config(write_config, tmp_path, dns=dns_server, dns_timeout_s=5)
+    with RunningWeb(config) as web:
+        rdns = httpx.get(f"{web.url}/api/v1/ip/{ip}", timeout=IO_TIMEOUT_S).json()["reverse_dns"]
+        page = httpx.get(f"{web.url}/lookup", params={"ip": ip}, timeout=IO_TIMEOUT_S).text
+    assert (rdns["status"], rdns["forward_confirmed"]) == (status, confirmed)
+    found = rdns["generic"]
+    assert (found["kind"], found["pattern"]) == generic if generic else found is None
+    if generic:
+        assert "the address digits <code>192-0-2-137</code>" in " ".join(page.split())
+    if status == "missing":
+        assert "PTR record: missing" in page and "Add a PTR record" in page
+
+
+def test_approve_from_the_cli_delists_in_the_running_scoring_service(
+    write_config: ConfigWriter, tmp_path: Path, dns_server: str
+) -> None:
+    config = write_web_config(write_config, tmp_path, dns=dns_server)
+    listed = message("listed-connecting.eml")  # connecting relay 192.0.2.99
+    with RunningServer(config) as scorer, RunningWeb(config) as web:
+        port = scorer.address()[1]
+        assert b"Spam: True" in spamd_check(port, listed)
+        request = httpx.post(f"{web.url}/api/v1/removals", json=BODY, timeout=IO_TIMEOUT_S).json()
+        done = oplguard("removals", "approve", request["id"], "--note", "fixed, thanks",
+                        "--config", str(config))  # fmt: skip
+        assert "removed 192.0.2.99 from opl" in done.stdout
+        status = httpx.get(f"{web.url}/removals/{request['id']}", timeout=IO_TIMEOUT_S).text
+        assert 'class="status-approved">approved' in status and "fixed, thanks" in status
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while b"Spam: True" in (reply := spamd_check(port, listed)):
+            assert time.monotonic() < deadline, "the scoring service still flags 192.0.2.99"
+            time.sleep(0.2)
+        assert b"Spam: False" in reply
+        lookup = httpx.get(f"{web.url}/api/v1/ip/192.0.2.99", timeout=IO_TIMEOUT_S).json()
+        assert not lookup["listed"]  # the web process picked the file change up too
+
+
+def test_removals_cli_list_show_deny_and_errors(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_web_config(write_config, tmp_path)
+    with RunningWeb(config) as web:
+        request = httpx.post(f"{web.url}/api/v1/removals", json=BODY, timeout=IO_TIMEOUT_S).json()
+    listing = oplguard("removals", "list", "--config", str(config)).stdout
+    assert request["id"] in listing and "pending" in listing
+    show = oplguard("removals", "show", request["id"], "--config", str(config)).stdout
+    assert "postmaster@example.net" in show and "proxy closed" in show
+    denied = oplguard("removals", "deny", request["id"], "--note", "still open", "--config",
+                      str(config)).stdout  # fmt: skip
+    assert "status:   denied" in denied and "note:     still open" in denied
+    again = oplguard("removals", "approve", request["id"], "--config", str(config), check=False)
+    assert again.returncode == 65 and "already denied" in again.stderr
+    unknown = oplguard("removals", "show", "aaaaaaaaaaaaaaaa", "--config", str(config), check=False)
+    assert unknown.returncode == 65 and "no removal request" in unknown.stderr
+    audit = oplguard("removals", "show", request["id"], "--json", "--config", str(config)).stdout
+    assert '"action": "denied"' in audit and '"actor": "cli:' in audit
+
+
+def test_web_cli_serves_and_stops_on_sigterm(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_web_config(write_config, tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oplguard", "web", "--config", str(config),
+         "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+                time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(IO_TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_web_cli_config_errors_exit_78(write_config: ConfigWriter, tmp_path: Path) -> None:
+    no_db = write_config(extra='\n[web]\nlisten = "127.0.0.1:0"\n')
+    result = oplguard("web", "--config", str(no_db), check=False)
+    assert result.returncode == 78 and "tracking_db is not set" in result.stderr
+    bad = write_config(extra='\n[web]\nlisten = "nowhere"\n', name="bad.toml")
+    result = oplguard("web", "--config", str(bad), check=False)
+    assert result.returncode == 78 and "bad.toml:" in result.stderr and "fix:" in result.stderr
+
+
+def test_store_on_postgresql(fresh_postgres_db: str) -> None:
+    """The same store on a real PostgreSQL: merge by the partial unique index, decide once."""
+    store = RemovalStore(Database(fresh_postgres_db))
+    other = RemovalStore(Database(fresh_postgres_db))  # a second web process
+    try:
+        _store_story(store, other)
+    finally:
+        store.db.close()
+        other.db.close()
+
+
+def _store_story(store: RemovalStore, other: RemovalStore) -> None:
+    from oplguard.removals.model import APPROVED, AuditEntry, Contact
+
+    first, merged = store.submit("192.0.2.99", ["opl"], Contact("a@example.net", "x", "c1", 1.0))
+    second, merged_again = other.submit(
+        "192.0.2.99", ["opl"], Contact("b@example.net", "y", "c2", 2.0)
+    )
+    assert (merged, merged_again, second.id, second.requesters) == (False, True, first.id, 2)
+    store.decide(first.id, APPROVED, AuditEntry(3.0, first.id, "cli:t", APPROVED, "ok"))
+    with pytest.raises(ReviewError, match="not pending"):
+        other.decide(first.id, APPROVED, AuditEntry(4.0, first.id, "cli:t", APPROVED))
+    assert [e.action for e in other.audit(first.id)] == ["submitted", "merged", APPROVED]
+    assert store.submissions_since(client="c2", since=0.0) == 1
