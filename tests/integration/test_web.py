@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from oplguard.cli import main
 from oplguard.removals.model import ReviewError
 from oplguard.removals.store import RemovalStore
 from oplguard.tracking.db import Database
@@ -115,22 +116,31 @@ def test_approve_from_the_cli_delists_in_the_running_scoring_service(
         assert not lookup["listed"]  # the web process picked the file change up too
 
 
-def test_removals_cli_list_show_deny_and_errors(write_config: ConfigWriter, tmp_path: Path) -> None:
-    config = write_web_config(write_config, tmp_path)
-    with RunningWeb(config) as web:
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``oplguard ARGS`` in this process (fast); the e2e test runs the real command."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_removals_cli_list_show_deny_and_errors(
+    write_config: ConfigWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(write_web_config(write_config, tmp_path))
+    with RunningWeb(Path(config)) as web:
         request = httpx.post(f"{web.url}/api/v1/removals", json=BODY, timeout=IO_TIMEOUT_S).json()
-    listing = oplguard("removals", "list", "--config", str(config)).stdout
+    _, listing, _ = run_cli(capsys, "removals", "list", "--config", config)
     assert request["id"] in listing and "pending" in listing
-    show = oplguard("removals", "show", request["id"], "--config", str(config)).stdout
+    _, show, _ = run_cli(capsys, "removals", "show", request["id"], "--config", config)
     assert "postmaster@example.net" in show and "proxy closed" in show
-    denied = oplguard("removals", "deny", request["id"], "--note", "still open", "--config",
-                      str(config)).stdout  # fmt: skip
-    assert "status:   denied" in denied and "note:     still open" in denied
-    again = oplguard("removals", "approve", request["id"], "--config", str(config), check=False)
-    assert again.returncode == 65 and "already denied" in again.stderr
-    unknown = oplguard("removals", "show", "aaaaaaaaaaaaaaaa", "--config", str(config), check=False)
-    assert unknown.returncode == 65 and "no removal request" in unknown.stderr
-    audit = oplguard("removals", "show", request["id"], "--json", "--config", str(config)).stdout
+    args = ("removals", "deny", request["id"], "--note", "still open", "--config", config)
+    code, denied, _ = run_cli(capsys, *args)
+    assert code == 0 and "status:   denied" in denied and "note:     still open" in denied
+    code, _, err = run_cli(capsys, "removals", "approve", request["id"], "--config", config)
+    assert code == 65 and "already denied" in err
+    code, _, err = run_cli(capsys, "removals", "show", "aaaaaaaaaaaaaaaa", "--config", config)
+    assert code == 65 and "no removal request" in err
+    _, audit, _ = run_cli(capsys, "removals", "show", request["id"], "--json", "--config", config)
     assert '"action": "denied"' in audit and '"actor": "cli:' in audit
 
 
@@ -164,13 +174,19 @@ def test_web_cli_serves_and_stops_on_sigterm(write_config: ConfigWriter, tmp_pat
                 pipe.close()
 
 
-def test_web_cli_config_errors_exit_78(write_config: ConfigWriter, tmp_path: Path) -> None:
+def test_web_cli_config_errors_exit_78(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
     no_db = write_config(extra='\n[web]\nlisten = "127.0.0.1:0"\n')
-    result = oplguard("web", "--config", str(no_db), check=False)
-    assert result.returncode == 78 and "tracking_db is not set" in result.stderr
+    code, _, err = run_cli(capsys, "web", "--config", str(no_db))
+    assert code == 78 and "tracking_db is not set" in err
+    code, _, err = run_cli(capsys, "removals", "list", "--config", str(no_db))
+    assert code == 78 and "tracking_db is not set" in err
     bad = write_config(extra='\n[web]\nlisten = "nowhere"\n', name="bad.toml")
-    result = oplguard("web", "--config", str(bad), check=False)
-    assert result.returncode == 78 and "bad.toml:" in result.stderr and "fix:" in result.stderr
+    code, _, err = run_cli(capsys, "web", "--config", str(bad))
+    assert code == 78 and "bad.toml:" in err and "fix:" in err
+    code, _, err = run_cli(capsys, "web", "--config", str(no_db), "--listen", "unix:/tmp/x")
+    assert code == 78 and "HOST:PORT" in err
 
 
 def test_store_on_postgresql(fresh_postgres_db: str) -> None:
