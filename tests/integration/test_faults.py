@@ -72,6 +72,11 @@ def test_slow_clients_are_timed_out_and_free_their_slots(write_config: ConfigWri
         replies = [read_all(sock) for sock in slow]
         for sock in slow:
             sock.close()
+        # The timed-out connections give their slots back.
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while server.server is not None and server.server.tasks:
+            assert time.monotonic() < deadline, "slots of timed-out clients were not freed"
+            time.sleep(0.02)
         result = asyncio.run(run_load(port, 20, concurrency=4))
     assert all(reply.startswith(b"SPAMD/1.0 79 Timeout: ") for reply in replies)
     assert (result.ok, result.failures) == (20, [])

@@ -70,7 +70,9 @@ class ScoringService:
             scanner.scan_async(request.body), ask(scanner.config.upstream, request)
         )
         if scan.verdict.tempfail:
-            self._log_scan(request, scan, message_id(request.body))
+            mid = message_id(request.body)
+            self._log_scan(request, scan, mid)
+            self._run_hooks(request, scan, mid)
             return render_error(list_tempfail(scan))
         return render_response(request, self.check(request, scanner, scan, upstream))
 
@@ -85,8 +87,7 @@ class ScoringService:
             message = add_headers(request.body, spam_headers(verdict, self.hostname))
         mid = message_id(request.body)
         self._log_scan(request, scan, mid)
-        for hook in self.on_scan:
-            hook(request, scan, mid)
+        self._run_hooks(request, scan, mid)
         return ScanResult(
             score=verdict.score,
             required_score=verdict.required_score,
@@ -102,6 +103,14 @@ class ScoringService:
         # Learning is accepted but changes nothing: there is no Bayes store, and
         # DidSet/DidRemove list only actions that changed something (spamd §5).
         return render_response(request, TellResult(did_set=(), did_remove=()))
+
+    def _run_hooks(self, request: Request, scan: Scan, mid: str) -> None:
+        """Tracking, metrics, trace: a failing hook is logged, never fails the reply."""
+        for hook in self.on_scan:
+            try:
+                hook(request, scan, mid)
+            except Exception:
+                log.exception("scan hook %r failed (the reply is not affected)", hook)
 
     def _log_scan(self, request: Request, scan: Scan, mid: str) -> None:
         verdict = scan.verdict
