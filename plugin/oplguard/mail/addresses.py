@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -88,6 +89,37 @@ def _compile(table: tuple[tuple[str, str], ...]) -> tuple[tuple[IPNetwork, str],
 _PRIVATE = _compile(PRIVATE_NETWORKS)
 _SKIP = _compile(SKIP_NETWORKS)
 
+V4Table = tuple[tuple[int, int, str], ...]
+
+
+def _v4_ranges(table: tuple[tuple[IPNetwork, str], ...]) -> V4Table:
+    """The IPv4 rows of ``table`` as integer ranges, in table order (first match wins)."""
+    return tuple(
+        (int(net.network_address), int(net.broadcast_address), reason)
+        for net, reason in table
+        if net.version == 4
+    )
+
+
+# The scan path sees canonical dotted quads: checking them as integers avoids
+# building an ipaddress object per relay per message.
+_PRIVATE_V4 = _v4_ranges(_PRIVATE)
+_SKIP_V4 = _v4_ranges(_SKIP)
+
+
+def _quad_value(text: str) -> int | None:
+    """The integer of a plain dotted quad as SA writes it (no leading zeros), else None."""
+    if _IPV4_TEXT.fullmatch(text) is None:
+        return None
+    return int.from_bytes(socket.inet_aton(text), "big")
+
+
+def _match_v4(value: int, table: V4Table) -> str | None:
+    for first, last, reason in table:
+        if first <= value <= last:
+            return reason
+    return None
+
 
 def parse_ip(text: str) -> IPAddress | None:
     """Read one IP as written in a header or config, or None if it is not one.
@@ -121,6 +153,8 @@ def _has_clean_v4_tail(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def canonical_ip(text: str) -> str | None:
     """Canonical text of an IP (lower-case compressed IPv6, unmapped IPv4), or None."""
+    if _IPV4_TEXT.fullmatch(text):  # a plain quad without leading zeros is canonical
+        return text
     address = parse_ip(text)
     return None if address is None else str(address)
 
@@ -134,6 +168,9 @@ def _match(address: IPAddress, table: tuple[tuple[IPNetwork, str], ...]) -> str 
 
 def skip_reason(ip: str) -> str | None:
     """Why ``ip`` is never looked up (spec §6), or None when it is public."""
+    value = _quad_value(ip)
+    if value is not None:
+        return _match_v4(value, _SKIP_V4)
     address = parse_ip(ip)
     return NOT_AN_IP if address is None else _match(address, _SKIP)
 
@@ -145,6 +182,9 @@ def is_skipped(ip: str) -> bool:
 
 def is_private(ip: str) -> bool:
     """SpamAssassin's ``ip_private`` flag: keeps trust going in inference mode."""
+    value = _quad_value(ip)
+    if value is not None:
+        return _match_v4(value, _PRIVATE_V4) is not None
     address = parse_ip(ip)
     return address is not None and _match(address, _PRIVATE) is not None
 

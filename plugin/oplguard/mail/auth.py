@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
 from oplguard.mail.formats import Pattern, rx
+from oplguard.mail.prefilter import absent, needles
 
 Namer = Callable[[re.Match[str]], str]
 
@@ -24,9 +25,16 @@ class AuthRule:
     pattern: Pattern
     namer: Namer
     guards: tuple[Pattern, ...] = ()
+    # Literals the pattern and every guard need (see prefilter.py).
+    required: tuple[str, ...] = field(default=(), init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", needles(self.pattern, *self.guards))
 
     def detect(self, text: str) -> str | None:
         """The auth value when this rule matches ``text``, else None."""
+        if absent(self.required, text):
+            return None
         if any(guard.search(text) is None for guard in self.guards):
             return None
         match = self.pattern.search(text)
@@ -59,10 +67,14 @@ class StepRule:
     steps: tuple[Pattern, ...]
     value: str
     prefix: str = "from "
+    required: tuple[str, ...] = field(default=(), init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", needles(*self.steps))
 
     def detect(self, text: str) -> str | None:
         """``value`` when every piece is found in order after ``prefix``, else None."""
-        if not text.startswith(self.prefix):
+        if not text.startswith(self.prefix) or absent(self.required, text):
             return None
         position = len(self.prefix)
         for step in self.steps:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
+from oplguard.mail.prefilter import absent, needles
 
 Fields = dict[str, str]
 Pattern = re.Pattern[str]
@@ -58,9 +59,17 @@ class Format:
     guards: tuple[Pattern, ...] = ()
     unless: Pattern | None = None
     fixup: Callable[[Fields, re.Match[str]], None] | None = None
+    # Literals the pattern and every guard need (prefilter.py): a row whose
+    # keywords are absent is skipped without running a regex.
+    required: tuple[str, ...] = field(default=(), init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", needles(self.pattern, *self.guards))
 
     def apply(self, text: str, fields: Fields) -> Outcome | None:
         """Try the row on ``text``; on a match set ``fields`` and say what it means."""
+        if absent(self.required, text):
+            return None
         if any(guard.search(text) is None for guard in self.guards):
             return None
         if self.unless is not None and self.unless.search(text):

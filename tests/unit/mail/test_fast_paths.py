@@ -1,0 +1,22 @@
+"""Integer fast paths of mail/addresses.py give the ipaddress answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from oplguard.mail import addresses
+
+
+@pytest.mark.parametrize(
+    "ip",
+    ["10.1.2.3", "127.0.0.1", "169.254.1.1", "172.31.255.255", "172.32.0.0", "192.168.0.1",
+     "100.64.0.0", "100.128.0.0", "0.0.0.0", "224.0.0.1", "255.255.255.255", "198.18.0.1",
+     "203.0.113.66", "8.8.8.8"],
+)  # fmt: skip
+def test_integer_fast_path_agrees_with_ipaddress(ip: str) -> None:
+    """skip_reason / is_private / canonical_ip read plain quads as integers; same answers."""
+    address = addresses.parse_ip(ip)
+    assert address is not None
+    assert addresses.skip_reason(ip) == addresses._match(address, addresses._SKIP)
+    assert addresses.is_private(ip) == (addresses._match(address, addresses._PRIVATE) is not None)
+    assert addresses.canonical_ip(ip) == str(address)
