@@ -1,6 +1,6 @@
 # One command surface: make serve | lint | typecheck | test | check
 VENV := .venv/bin
-.PHONY: serve bootstrap bootstrap-test lint typecheck test check bench
+.PHONY: serve bootstrap bootstrap-test lint typecheck test check bench molecule
 
 serve: bootstrap  ## start oplguard on 127.0.0.1:783 with the embedded sample config
 	$(VENV)/oplguard serve $(ARGS)
@@ -22,3 +22,6 @@ test: bootstrap-test
 	$(VENV)/pytest --cov --cov-report=term
 
 check: lint typecheck test  ## the whole suite, as CI runs it
+
+molecule:  ## as root: Ansible lint + every molecule scenario (installs podman, builds the test image)
+	scripts/fleet/test-all.sh $(SCENARIOS)

@@ -31,4 +31,4 @@ if [ ! -x "$FLEET_VENV/bin/molecule" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$w
   "$FLEET_VENV/bin/molecule" --version >/dev/null   # fails the script if the install did not work
   echo "$want" > "$stamp"
 fi
-fleet_log "controller venv ready after $((SECONDS-t0))s ($("$FLEET_VENV/bin/ansible" --version | head -1))"
+fleet_log "controller venv ready after $((SECONDS-t0))s ($("$FLEET_VENV/bin/ansible" --version | sed -n 1p))"

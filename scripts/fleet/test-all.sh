@@ -25,8 +25,22 @@ closing() {  # $1 passed, $2 failed
   echo "$1 passed, $2 failed"
 }
 
+# Every wheel build of this run (the set-up's and the one site.yml does in the fleet scenario)
+# reads one snapshot of the source taken now: a work tree that changes while the scenarios run
+# would otherwise give the idempotence step a new wheel to install.
+snapshot_source() {
+  local src=$FLEET_WORK/src
+  rm -rf "$src" && mkdir -p "$src"
+  local parts=() f
+  for f in pyproject.toml README.md LICENSE LICENSE.txt CHANGELOG.md plugin src; do
+    [ -e "$FLEET_REPO/$f" ] && parts+=("$f")
+  done
+  (cd "$FLEET_REPO" && tar --exclude='__pycache__' --exclude='*.egg-info' --exclude='*.pyc' -cf - "${parts[@]}") \
+    | tar -C "$src" -xf -
+  export OPLGUARD_SOURCE_DIR=$src
+}
 setup() {
-  "$HERE/install.sh" && "$HERE/image.sh" && "$HERE/build-wheels.sh" "$FLEET_DIST" >/dev/null
+  "$HERE/install.sh" && "$HERE/image.sh" && snapshot_source && "$HERE/build-wheels.sh" "$FLEET_DIST" >/dev/null
 }
 if ! setup > "$LOGS/setup.log" 2>&1; then
   cat "$LOGS/setup.log"
