@@ -19,10 +19,13 @@ is bind-mounted over /etc/postfix; the host's files are untouched (with Debian's
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +36,7 @@ import pytest
 
 from tests.integration.mta.common import (
     READY_TIMEOUT_S,
+    STOP_TIMEOUT_S,
     free_port,
     maildir_messages,
     need_program,
@@ -266,7 +270,10 @@ def running_postfix(
         _wait_ready(instance, proc)
         yield instance
     finally:
-        stop(proc, _master_pid(folder))
+        master_pid = _master_pid(folder)
+        stop(proc, master_pid)
+        if master_pid is not None:
+            _reap_master(master_pid)
         log.close()
         wait_until(lambda: not port_open(port), "postfix port closed", READY_TIMEOUT_S)
         shutil.rmtree(folder, ignore_errors=True)
@@ -286,6 +293,27 @@ def _wait_ready(instance: Postfix, proc: subprocess.Popen[bytes]) -> None:
         return smtp_greets(instance.port)
 
     wait_until(ready, "postfix greeting")
+
+
+def _reap_master(pid: int) -> None:
+    """KILL the master's process group if TERM did not end it.
+
+    master(8) runs in a session of its own (setsid), so killing the group
+    of the process we started would not reach it or its children.
+    """
+    try:
+        wait_until(lambda: not _alive(pid), "postfix master exited", STOP_TIMEOUT_S)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _master_pid(folder: Path) -> int | None:
