@@ -7,14 +7,13 @@ and what to write instead; nothing is guessed and nothing skipped silently.
 from __future__ import annotations
 
 import re
-from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
-from typing import overload
 
 from oplguard.errors import ListError
+from oplguard.lists.entries import DATE_CACHE_SIZE, EntryTable, ListEntry, moment
 from oplguard.lists.ipset import Span, ip4set_span, ip6tset_span, octets, span_of, span_text
 
 FORMATS = ("plain", "ip4set", "ip6tset")
@@ -23,113 +22,19 @@ DATE_KEYS = ("since", "expires")
 # rbldnsd(8) "Special Entries": $SOA, $NS, $TTL, $TIMESTAMP, $n ... and ":$" lines.
 SPECIAL_PREFIXES = ("$", ":$")
 RBLDNSD_COMMENTS = ("#", ";")
-# Distinct dates in one list are few (listing days): cache their parsing.
-DATE_CACHE_SIZE = 4096
 V4_FIX = "write 192.0.2.7, 192.0.2.0/24 or 192.0.2.7-192.0.2.9"
 _COMMENT = re.compile(r"\s#")  # plain: "#" starts a comment after whitespace
 _KEY = re.compile(r"([A-Za-z_]+)=(\S*)")  # any such word: a typo must not hide
 _SHORT_PREFIX = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}")
 _IP4SET_END = re.compile(r"[\s#;]")  # an ip4set network ends at space or comment
-_LOW64 = (1 << 64) - 1
 
-
-@dataclass(frozen=True, slots=True)
-class ListEntry:
-    """One line of a list file.
-
-    Attributes:
-        network: canonical ``a``, ``net/len`` or ``a-b`` text.
-        reason: why it is listed (plain: the rest of the line; rbldnsd: TXT).
-        listed_since: ISO date or datetime, or None.
-        expires: ISO date or datetime (UTC when written without zone), or None.
-        line: 1-based line number in the file.
-        is_exclusion: an rbldnsd-style ``!`` entry that carves a hole.
-    """
-
-    network: str
-    reason: str
-    listed_since: str | None = None
-    expires: str | None = None
-    line: int = 0
-    is_exclusion: bool = False
-
-    def expires_at(self) -> datetime | None:
-        """The expiry as an aware datetime (a date means its first second, UTC)."""
-        return None if self.expires is None else moment(self.expires)
-
-    def is_expired(self, now: datetime) -> bool:
-        return self.expires is not None and moment(self.expires) <= now
+__all__ = ["FORMATS", "EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
 
 
 Row = tuple[Span, str, str | None, str | None, bool]
 """One parsed line: (span, reason, listed since, expires, is_exclusion)."""
-LineParser = Callable[[str], Row | None]
 Splitter = Callable[[str], tuple[str, str]]  # line -> (network, value)
 SpanParser = Callable[[str, bool], Span]  # (network, is_exclusion) -> span
-
-
-class EntryTable(Sequence[ListEntry]):
-    """A list's entries in columns, ~50 bytes an entry; a ListEntry is made on access.
-
-    A million ListEntry objects cost ~170 MB; arrays plus one copy of each
-    distinct reason and date cost under a third of that.  Filled while a list
-    loads (``append``, then ``finish``), never changed after.
-    """
-
-    __slots__ = ("_bounds", "_ids", "_lines", "_strings", "_texts", "_versions", "is_exclusion")
-
-    def __init__(self, is_exclusion: bool = False) -> None:
-        self.is_exclusion = is_exclusion
-        self._versions: array[int] = array("B")
-        self._bounds = tuple(array("Q") for _ in range(4))  # first hi/lo, last hi/lo
-        self._texts = tuple(array("I") for _ in range(3))  # reason, since, expires ids
-        self._lines: array[int] = array("I")
-        self._ids: dict[str | None, int] = {None: 0}  # distinct text -> id, while loading
-        self._strings: tuple[str | None, ...] = ()  # id -> text, once finished
-
-    def append(self, number: int, row: Row) -> None:
-        (version, first, last), reason, since, expires, _ = row
-        first_hi, first_lo, last_hi, last_lo = self._bounds
-        ids = self._ids
-        self._versions.append(version)
-        first_hi.append(first >> 64)
-        first_lo.append(first & _LOW64)
-        last_hi.append(last >> 64)
-        last_lo.append(last & _LOW64)
-        reasons, sinces, expiries = self._texts
-        reasons.append(ids.setdefault(reason, len(ids)))
-        sinces.append(ids.setdefault(since, len(ids)))
-        expiries.append(ids.setdefault(expires, len(ids)))
-        self._lines.append(number)
-
-    def finish(self) -> EntryTable:
-        """End loading: the texts become a tuple in id order.  Returns self."""
-        self._strings, self._ids = tuple(self._ids), {}
-        return self
-
-    def __len__(self) -> int:
-        return len(self._lines)
-
-    @overload
-    def __getitem__(self, index: int) -> ListEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ListEntry]: ...
-    def __getitem__(self, index: int | slice) -> ListEntry | Sequence[ListEntry]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        first_hi, first_lo, last_hi, last_lo = self._bounds
-        span = (
-            self._versions[index],
-            first_hi[index] << 64 | first_lo[index],
-            last_hi[index] << 64 | last_lo[index],
-        )
-        reason, since, expires = (self._strings[column[index]] for column in self._texts)
-        return ListEntry(
-            span_text(span), reason or "", since, expires, self._lines[index], self.is_exclusion
-        )
-
-    def __iter__(self) -> Iterator[ListEntry]:
-        return (self[i] for i in range(len(self)))
 
 
 def decode(data: bytes) -> str:
@@ -153,9 +58,7 @@ def iter_rows(text: str, fmt: str, path: str = "") -> Iterator[tuple[int, Row]]:
     Raises:
         ListError: on the first bad line, naming ``path``, the line and the fix.
     """
-    if fmt not in PARSERS:
-        raise ListError(f"unknown list format {fmt!r}; use one of: {', '.join(FORMATS)}", path=path)
-    parse = PARSERS[fmt](text, path)
+    parse = line_parser(fmt, lines_of(text), path)
     for number, raw in enumerate(lines_of(text), start=1):
         try:
             row = parse(raw)
@@ -163,6 +66,20 @@ def iter_rows(text: str, fmt: str, path: str = "") -> Iterator[tuple[int, Row]]:
             raise ListError(str(err), path=path, line=number) from err
         if row is not None:
             yield number, row
+
+
+def line_parser(fmt: str, head: Iterable[str], path: str = "") -> LineParser:
+    """The parser for the lines of one ``fmt`` file, in file order.
+
+    ``head`` is the file's lines, read only as far as the format needs (ip6tset:
+    to its first value line).
+
+    Raises:
+        ListError: unknown format, or a bad line in ``head``.
+    """
+    if fmt not in PARSERS:
+        raise ListError(f"unknown list format {fmt!r}; use one of: {', '.join(FORMATS)}", path=path)
+    return PARSERS[fmt](head, path)
 
 
 def parse_text(text: str, fmt: str, path: str = "") -> list[tuple[ListEntry, Span]]:
@@ -177,13 +94,6 @@ def parse_text(text: str, fmt: str, path: str = "") -> list[tuple[ListEntry, Spa
 def entry_of(number: int, row: Row) -> ListEntry:
     span, reason, since, expires, is_exclusion = row
     return ListEntry(span_text(span), reason, since, expires, number, is_exclusion)
-
-
-@lru_cache(maxsize=DATE_CACHE_SIZE)
-def moment(text: str) -> datetime:
-    """An ISO date or datetime as an aware datetime (no zone given: UTC)."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=DATE_CACHE_SIZE)
@@ -203,9 +113,27 @@ def normalise_date(key: str, value: str) -> str:
         ) from None
 
 
-def _plain(text: str, path: str) -> LineParser:
-    del text, path
-    return _plain_line
+@dataclass(slots=True)
+class LineParser:
+    """Parses one line (None for a comment or a directive) and keeps the format's state.
+
+    ``values.default_txt`` is the reason a line without one of its own gets at
+    this point of the file (rbldnsd ``:A:TXT`` lines change it).
+
+    Raises:
+        ValueError: when called with a bad line (the caller adds file and line).
+    """
+
+    parse: Callable[[str], Row | None]
+    values: _Values
+
+    def __call__(self, raw: str) -> Row | None:
+        return self.parse(raw)
+
+
+def _plain(head: Iterable[str], path: str) -> LineParser:
+    del head, path
+    return LineParser(_plain_line, _Values())
 
 
 def _plain_line(raw: str) -> Row | None:
@@ -300,7 +228,7 @@ def _rbldnsd(values: _Values, split: Splitter, span: SpanParser, scoped: bool) -
         # An exclusion's value is ignored (rbldnsd(8)): it lists nothing.
         return found, "" if is_exclusion else values.entry_txt(value), None, None, is_exclusion
 
-    return parse
+    return LineParser(parse, values)
 
 
 def _ip4set_split(line: str) -> tuple[str, str]:
@@ -310,17 +238,17 @@ def _ip4set_split(line: str) -> tuple[str, str]:
     return network, line[len(network) :].strip()
 
 
-def _ip4set(text: str, path: str) -> LineParser:
-    del text, path
+def _ip4set(head: Iterable[str], path: str) -> LineParser:
+    del head, path
     return _rbldnsd(_Values(), _ip4set_split, lambda net, _: ip4set_span(net), scoped=True)
 
 
-def _ip6tset(text: str, path: str) -> LineParser:
+def _ip6tset(head: Iterable[str], path: str) -> LineParser:
     # rbldnsd: the first ":A:TXT" line is the value of the whole dataset.  A
     # value on an entry's own line is an extension: rbldnsd ignores it, we keep
     # it as that entry's reason.
     values = _Values()
-    for number, raw in enumerate(lines_of(text), start=1):
+    for number, raw in enumerate(head, start=1):
         line = raw.strip()
         if line.startswith(":") and not line.startswith(SPECIAL_PREFIXES):
             try:
@@ -331,7 +259,7 @@ def _ip6tset(text: str, path: str) -> LineParser:
     return _rbldnsd(values, _head, ip6tset_span, scoped=False)
 
 
-PARSERS: dict[str, Callable[[str, str], LineParser]] = {
+PARSERS: dict[str, Callable[[Iterable[str], str], LineParser]] = {
     "plain": _plain,
     "ip4set": _ip4set,
     "ip6tset": _ip6tset,

@@ -7,25 +7,30 @@ intervals (start, end, payload arrays) found with ``bisect`` in O(log n).  Pure.
 
 from __future__ import annotations
 
-import heapq
 import ipaddress
-import operator
 import re
 import socket
-from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, MutableSequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from oplguard.lists.flatten import HOLE, flatten, flatten128, split128, view
 
 # Payload of an exclusion entry (rbldnsd "!"): it carves a hole, never matches.
 EXCLUDED = -1
 V4_BITS, V6_BITS = 32, 128
 _LOW64 = (1 << 64) - 1
-# Payloads are list indexes kept unsigned 32-bit: 4 billion entries per list is
-# far beyond any published OPL, and 4 bytes an interval keeps 1M entries small.
-MAX_PAYLOAD = (1 << 32) - 1
-_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+# Payloads are list indexes kept unsigned 32-bit (the top value marks a hole):
+# 4 billion entries per list is far beyond any published OPL, and 4 bytes an
+# interval keeps 10M entries small.
+MAX_PAYLOAD = HOLE - 1
+# IPv4 lookups bisect only the intervals starting in the address's /16.
+BUCKET_BITS = 16
+BUCKETS = 1 << BUCKET_BITS
 
 _LEADING_ZERO = re.compile(r"(^|\.)0[0-9]")
 
@@ -33,6 +38,14 @@ Span = tuple[int, int, int]
 """(version, first, last): an inclusive address interval of one IP family."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Columns4 = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
+Columns6 = tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[Any],
+]
 
 
 class Interval(NamedTuple):
@@ -243,107 +256,33 @@ def ip6tset_span(text: str, is_exclusion: bool) -> Span:
     return version, first, last
 
 
-Column = MutableSequence[int]
-Columns = tuple[Column, Column, Column]
-
-
-class _Pending:
-    """Entries of one family as parallel columns, in the order they were given."""
-
-    __slots__ = ("firsts", "lasts", "payloads", "version")
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-        self.firsts, self.lasts, self.payloads = self.columns()
-
-    def columns(self) -> Columns:
-        # IPv4 bounds fit array("Q"): 8 bytes each instead of a 32-byte int object.
-        if self.version == 4:
-            return array("Q"), array("Q"), array("q")
-        return [], [], array("q")
-
-    def add(self, first: int, last: int, payload: int) -> None:
-        self.firsts.append(first)
-        self.lasts.append(last)
-        self.payloads.append(payload)
-
-    def flatten(self) -> Columns:
-        """Disjoint (starts, ends, payloads): each address takes its best entry.
-
-        Best = fewest addresses; on a tie an exclusion wins, then the earlier entry.
-        """
-        firsts, lasts, payloads = self.firsts, self.lasts, self.payloads
-        if not all(map(operator.le, firsts[:-1], firsts[1:])):
-            order = sorted(range(len(firsts)), key=firsts.__getitem__)  # stable: ties keep order
-            firsts, lasts, payloads = self.columns()
-            firsts.extend(map(self.firsts.__getitem__, order))
-            lasts.extend(map(self.lasts.__getitem__, order))
-            payloads.extend(map(self.payloads.__getitem__, order))
-        if not all(map(operator.lt, lasts[:-1], firsts[1:])):
-            out = self.columns()
-            _Sweep(out).run(firsts, lasts, payloads)
-            return out
-        if EXCLUDED not in payloads:  # disjoint already: the common list of single IPs
-            return firsts, lasts, payloads
-        out = self.columns()
-        for column, values in zip(out, (firsts, lasts, payloads), strict=True):
-            column.extend(v for v, p in zip(values, payloads, strict=True) if p != EXCLUDED)
-        return out
-
-
-class _Sweep:
-    """Sweep by start; a heap keyed by specificity holds the covering entries."""
-
-    def __init__(self, out: Columns) -> None:
-        self.starts, self.ends, self.payloads = out
-        self.heap: list[tuple[int, int, int, int, int]] = []  # size, rank, index, last, payload
-        self.pos = 0  # first address not yet emitted
-
-    def run(self, firsts: Column, lasts: Column, payloads: Column) -> None:
-        for index, (first, last, payload) in enumerate(zip(firsts, lasts, payloads, strict=True)):
-            self.advance(first)
-            self.pos = first
-            rank = 0 if payload == EXCLUDED else 1
-            heapq.heappush(self.heap, (last - first, rank, index, last, payload))
-        self.advance(1 << V6_BITS)
-
-    def advance(self, until: int) -> None:
-        """Emit what the best covering entries answer below ``until``."""
-        heap = self.heap
-        while heap:
-            last, payload = heap[0][3], heap[0][4]
-            if last < self.pos:
-                heapq.heappop(heap)  # ended under a more specific entry
-            elif last < until:
-                self.emit(self.pos, last, payload)
-                self.pos = last + 1
-                heapq.heappop(heap)
-            else:
-                if self.pos < until:
-                    self.emit(self.pos, until - 1, payload)
-                return
-
-    def emit(self, first: int, last: int, payload: int) -> None:
-        if payload == EXCLUDED:
-            return
-        if self.ends and self.ends[-1] + 1 == first and self.payloads[-1] == payload:
-            self.ends[-1] = last  # adjacent pieces of one entry join again
-            return
-        self.starts.append(first)
-        self.ends.append(last)
-        self.payloads.append(payload)
+def _empty(code: Literal["I", "Q"]) -> memoryview:
+    return view(np.zeros(0, dtype=np.uint64), code)
 
 
 @dataclass(frozen=True, slots=True)
 class _Table4:
-    starts: array[int] = field(default_factory=lambda: array(_U32))
-    ends: array[int] = field(default_factory=lambda: array(_U32))
-    payloads: array[int] = field(default_factory=lambda: array(_U32))
+    """IPv4 intervals, 12 bytes each; ``buckets`` narrows a bisect to one /16."""
+
+    starts: memoryview = field(default_factory=lambda: _empty("I"))
+    ends: memoryview = field(default_factory=lambda: _empty("I"))
+    payloads: memoryview = field(default_factory=lambda: _empty("I"))
+    buckets: memoryview = field(default_factory=lambda: view(np.zeros(BUCKETS + 1), "I"))
+
+    @classmethod
+    def of(
+        cls, starts: npt.NDArray[Any], ends: npt.NDArray[Any], payloads: npt.NDArray[Any]
+    ) -> _Table4:
+        # buckets[k] = first interval starting at or after k << 16.
+        edges = np.arange(BUCKETS + 1, dtype=np.uint64) << np.uint64(V4_BITS - BUCKET_BITS)
+        buckets = np.searchsorted(starts.astype(np.uint64), edges)
+        return cls(view(starts, "I"), view(ends, "I"), view(payloads, "I"), view(buckets, "I"))
 
     def find(self, value: int) -> int | None:
-        i = bisect_right(self.starts, value) - 1
+        top = value >> (V4_BITS - BUCKET_BITS)
+        i = bisect_right(self.starts, value, self.buckets[top], self.buckets[top + 1]) - 1
         if i >= 0 and value <= self.ends[i]:
-            return self.payloads[i]
+            return int(self.payloads[i])
         return None
 
     def __iter__(self) -> Iterator[Interval]:
@@ -355,11 +294,11 @@ class _Table4:
 class _Table6:
     """IPv6 intervals as high/low 64-bit halves: 36 bytes an interval, no big ints."""
 
-    starts_hi: array[int] = field(default_factory=lambda: array("Q"))
-    starts_lo: array[int] = field(default_factory=lambda: array("Q"))
-    ends_hi: array[int] = field(default_factory=lambda: array("Q"))
-    ends_lo: array[int] = field(default_factory=lambda: array("Q"))
-    payloads: array[int] = field(default_factory=lambda: array(_U32))
+    starts_hi: memoryview = field(default_factory=lambda: _empty("Q"))
+    starts_lo: memoryview = field(default_factory=lambda: _empty("Q"))
+    ends_hi: memoryview = field(default_factory=lambda: _empty("Q"))
+    ends_lo: memoryview = field(default_factory=lambda: _empty("Q"))
+    payloads: memoryview = field(default_factory=lambda: _empty("I"))
 
     def find(self, value: int) -> int | None:
         hi, lo = value >> 64, value & _LOW64
@@ -371,7 +310,7 @@ class _Table6:
             return None
         end_hi = self.ends_hi[i]
         if hi < end_hi or (hi == end_hi and lo <= self.ends_lo[i]):
-            return self.payloads[i]
+            return int(self.payloads[i])
         return None
 
     def __iter__(self) -> Iterator[Interval]:
@@ -398,23 +337,41 @@ class NetworkSet:
         Raises:
             ValueError: a network text is malformed or a payload out of range.
         """
-        pending = {4: _Pending(4), 6: _Pending(6)}
+        columns: dict[int, tuple[list[int], list[int], list[int]]] = {
+            4: ([], [], []),
+            6: ([], [], []),
+        }
         for spec, payload in items:
             if payload != EXCLUDED and not 0 <= payload <= MAX_PAYLOAD:
                 raise ValueError(f"payload {payload} outside 0..{MAX_PAYLOAD}")
             version, first, last = span_of(spec) if isinstance(spec, str) else spec
-            pending[version].add(first, last, payload)
-        starts, ends, payloads = pending[4].flatten()
-        table4 = _Table4(array(_U32, starts), array(_U32, ends), array(_U32, payloads))
-        starts, ends, payloads = pending[6].flatten()
-        table6 = _Table6(
-            array("Q", [s >> 64 for s in starts]),
-            array("Q", [s & _LOW64 for s in starts]),
-            array("Q", [e >> 64 for e in ends]),
-            array("Q", [e & _LOW64 for e in ends]),
-            array(_U32, payloads),
+            firsts, lasts, payloads = columns[version]
+            firsts.append(first)
+            lasts.append(last)
+            payloads.append(HOLE if payload == EXCLUDED else payload)
+        firsts, lasts, payloads = columns[4]
+        v4 = (
+            np.array(firsts, np.uint32),
+            np.array(lasts, np.uint32),
+            np.array(payloads, np.uint32),
         )
-        return cls(table4, table6)
+        firsts, lasts, payloads = columns[6]
+        v6 = (*split128(firsts), *split128(lasts), np.array(payloads, np.uint32))
+        return cls.of(v4, v6)
+
+    @classmethod
+    def of(cls, v4: Columns4, v6: Columns6) -> NetworkSet:
+        """Build from columns: IPv4 (first, last, payload) and IPv6 (first hi, first lo,
+        last hi, last lo, payload); payload ``HOLE`` carves a hole.  Rules as ``build``."""
+        first_hi, first_lo, last_hi, last_lo, payloads = flatten128(*v6)
+        table6 = _Table6(
+            view(first_hi, "Q"),
+            view(first_lo, "Q"),
+            view(last_hi, "Q"),
+            view(last_lo, "Q"),
+            view(payloads, "I"),
+        )
+        return cls(_Table4.of(*flatten(*v4)), table6)
 
     def lookup(self, ip: str) -> int | None:
         """Payload of the most specific entry covering ``ip``, or None.

@@ -1,0 +1,169 @@
+"""Bulk parsing of list lines that start with an IPv4 address or CIDR, all at once.
+
+Big published lists are mostly ``a.b.c.d`` or ``a.b.c.d/len`` lines; NumPy reads
+a whole chunk of them in one pass.  A line is *fast* only when its first word is
+valid exactly as ``ipset.span_of`` would read it (no leading zeros, octets up to
+255, no host bits); every other line goes to the exact per-line parser, which
+says what is wrong.  Pure: bytes in, arrays out.
+"""
+
+from __future__ import annotations
+
+import socket
+from array import array
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from oplguard.lists.ipset import V6_BITS
+
+_ZERO, _SPACE, _TAB, _CR, _LF, _DOT, _SLASH = (ord(c) for c in "0 \t\r\n./")
+Array = npt.NDArray[Any]
+# ::ffff:0:0/96 holds IPv4-mapped addresses, which lists read as IPv4.
+MAPPED_V4 = 0xFFFF
+
+
+class Scan(NamedTuple):
+    """One chunk's lines; ``first``/``last`` hold where ``fast`` is true.
+
+    Attributes:
+        starts: offset of each line in the chunk.
+        ends: offset of each line's end (LF and one CR before it left out).
+        words: offset where the first word ends (at a space, a tab or the end).
+        fast: the first word is an IPv4 address or CIDR.
+        first: first address of the word's interval (uint32).
+        last: last address of the word's interval (uint32).
+    """
+
+    starts: Array
+    ends: Array
+    words: Array
+    fast: Array
+    first: Array
+    last: Array
+
+
+def scan(chunk: bytes) -> Scan:
+    """Split ``chunk`` (ending with LF) into lines and read every IPv4 first word.
+
+    Works on runs of digits in the whole chunk, never on one line at a time:
+    a fast line is four runs joined by single dots from its first byte (a fifth
+    after a ``/``), then a blank or the line's end.
+    """
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(data == _LF).astype(np.int32)
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    ends -= (ends > starts) & (data[np.maximum(ends - 1, 0)] == _CR)
+    blanks = np.flatnonzero((data == _SPACE) | (data == _TAB)).astype(np.int32)
+    blanks = np.append(blanks, np.int32(len(data)))
+    words = np.minimum(blanks[np.searchsorted(blanks, starts)], ends)
+    runs = _Runs.of(data)
+    k = np.searchsorted(runs.starts, starts)
+    valid = runs.starts[np.minimum(k, runs.last)] == starts  # a digit opens the line
+    address = np.zeros(len(starts), dtype=np.uint64)
+    for field in range(4):
+        index = np.minimum(k + field, runs.last)
+        valid &= runs.octet[index]
+        if field < 3:
+            valid &= runs.followed_by(data, index, _DOT)
+        address = address << np.uint64(8) | runs.value[index]
+    fourth = np.minimum(k + 3, runs.last)
+    fifth = np.minimum(k + 4, runs.last)
+    has_prefix = runs.followed_by(data, fourth, _SLASH)
+    bits = np.where(has_prefix, runs.value[fifth], np.uint16(32))
+    valid &= np.where(has_prefix, runs.ends[fifth], runs.ends[fourth]) == words
+    valid &= bits <= 32
+    host = (np.uint64(1) << (np.uint64(32) - np.minimum(bits, 32).astype(np.uint64))) - np.uint64(1)
+    valid &= (address & host) == 0  # host bits set: the exact parser says what to write
+    address &= np.uint64(0xFFFFFFFF)
+    return Scan(
+        starts, ends, words, valid, address.astype(np.uint32), (address | host).astype(np.uint32)
+    )
+
+
+class _Runs(NamedTuple):
+    """Maximal runs of ASCII digits in a chunk, read as numbers (up to 3 digits)."""
+
+    starts: Array
+    ends: Array
+    value: Array
+    octet: Array  # 0..255 written without a leading zero
+    last: int
+
+    @classmethod
+    def of(cls, data: Array) -> _Runs:
+        digit = (data - np.uint8(_ZERO)) < 10
+        edges = np.flatnonzero(digit[1:] != digit[:-1]).astype(np.int32) + 1
+        del digit
+        if len(data) and 0 <= int(data[0]) - _ZERO < 10:
+            edges = np.concatenate((np.zeros(1, dtype=np.int32), edges))
+        # The chunk ends with LF, so every run ends: edges alternate start, end.
+        starts, ends = edges[0::2], edges[1::2]
+        length = ends - starts
+        value = np.zeros(len(starts), dtype=np.uint16)
+        for place, weight in enumerate((1, 10, 100)):
+            digits = data[np.maximum(ends - 1 - place, starts)] - np.uint8(_ZERO)
+            value += np.where(
+                length > place, digits.astype(np.uint16) * np.uint16(weight), 0
+            ).astype(np.uint16)
+        short = length <= 3
+        octet = short & (value <= 255) & ((length == 1) | (data[starts] != _ZERO))  # "010": octal?
+        value[~short] = 0xFFFF  # too long for an octet or a prefix length
+        return cls(starts, ends, value, octet, max(len(starts) - 1, 0))
+
+    def followed_by(self, data: Array, index: Array, separator: int) -> Array:
+        """Run ``index`` is followed by ``separator`` and the next run right after it."""
+        after = np.minimum(index + 1, self.last)
+        joined: Array = (data[self.ends[index]] == separator) & (
+            self.starts[after] == self.ends[index] + 1
+        )
+        return joined
+
+
+def ipv6_words(data: bytes, starts: list[int], words: list[int]) -> tuple[Array, Array]:
+    """(ok, bounds) of words that may be IPv6 ``address/len``; bounds is (n, 4) uint64.
+
+    ``ok`` is false for anything ``span_of`` treats specially (IPv4-mapped,
+    zone ids, host bits, bad syntax): the exact parser reads those lines.
+    """
+    packed, bits = bytearray(), array("H")
+    ok = np.ones(len(starts), dtype=bool)
+    for i, (start, end) in enumerate(zip(starts, words, strict=True)):
+        address, slash, length = data[start:end].partition(b"/")
+        try:
+            if (
+                not slash
+                or not length.isdigit()
+                or len(length) > 3
+                or b"." in address
+                or b"%" in address
+            ):
+                raise ValueError
+            packed += socket.inet_pton(socket.AF_INET6, address.decode("ascii"))
+            bits.append(int(length))
+        except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+            ok[i] = False
+            packed += bytes(16)
+            bits.append(0)
+    halves = np.frombuffer(bytes(packed), dtype=">u8").astype(np.uint64).reshape(-1, 2)
+    width = np.frombuffer(bits, dtype=np.uint16).astype(np.int64)
+    ok &= width <= V6_BITS
+    mapped = (halves[:, 0] == 0) & (halves[:, 1] >> np.uint64(32) == MAPPED_V4)
+    ok &= ~mapped
+    host_hi = _mask(np.clip(64 - width, 0, 64))
+    host_lo = _mask(np.clip(128 - width, 0, 64))
+    ok &= ((halves[:, 0] & host_hi) == 0) & ((halves[:, 1] & host_lo) == 0)
+    bounds = np.stack(
+        (halves[:, 0], halves[:, 1], halves[:, 0] | host_hi, halves[:, 1] | host_lo), axis=1
+    )
+    return ok, bounds
+
+
+def _mask(bits: Array) -> Array:
+    """Low ``bits`` (0..64) bits set, as uint64."""
+    full = bits >= 64
+    shift = np.where(full, 0, bits).astype(np.uint64)
+    return np.where(full, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << shift) - np.uint64(1))

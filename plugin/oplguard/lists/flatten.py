@@ -1,0 +1,198 @@
+"""Flatten overlapping list entries into disjoint intervals, each with its best entry.
+
+Best = fewest addresses; on a tie an exclusion wins, then the earlier entry.
+NumPy does the common case (entries that overlap nothing) in bulk; only runs
+of overlapping entries go through a heap sweep.  Pure.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+# Payload of an exclusion entry (rbldnsd "!") in uint32 payload columns: it
+# carves a hole, never matches.  Real payloads are entry indexes below it.
+HOLE = 0xFFFFFFFF
+Array = npt.NDArray[Any]  # one column: uint32 (IPv4, payloads) or uint64 (ranks)
+U64 = npt.NDArray[np.uint64]
+
+
+class Flat(NamedTuple):
+    """Disjoint intervals in address order: ``starts[i]..ends[i]`` answers ``payloads[i]``."""
+
+    starts: Array
+    ends: Array
+    payloads: Array
+
+
+def flatten(first: Array, last: Array, payloads: Array, sizes: Array | None = None) -> Flat:
+    """Flatten inclusive intervals ``first..last`` (any order, any overlap).
+
+    ``first``/``last`` are order keys: the addresses themselves, or ranks that
+    keep order and adjacency (IPv6).  ``sizes`` orders entries by specificity
+    when the keys are ranks (default: ``last - first``).  Exclusions leave holes.
+    """
+    if len(first) == 0:
+        return Flat(first, last, payloads)
+    if bool(np.all(first[1:] >= first[:-1])):  # published lists are often sorted
+        order: Array = np.arange(len(first), dtype=np.uint32)
+        firsts, lasts, pays = first, last, payloads
+    else:
+        order = np.argsort(first, kind="stable").astype(np.uint32)  # ties keep input order
+        firsts, lasts, pays = first[order], last[order], payloads[order]
+    # A run of overlapping entries starts where no earlier entry reaches.
+    fresh = np.ones(len(firsts) + 1, dtype=bool)
+    np.greater(firsts[1:], np.maximum.accumulate(lasts)[:-1], out=fresh[1:-1])
+    alone = fresh[:-1] & fresh[1:]
+    del fresh
+    keep = alone & (pays != HOLE)
+    if bool(alone.all()):
+        if bool(keep.all()):
+            return Flat(firsts, lasts, pays)
+        return Flat(firsts[keep], lasts[keep], pays[keep])
+    crowd = np.flatnonzero(~alone)
+    size = (lasts - firsts) if sizes is None else sizes[order]
+    swept = _sweep(firsts[crowd], lasts[crowd], pays[crowd], size[crowd], order[crowd])
+    del crowd, size, order
+    starts = np.concatenate((firsts[keep], swept.starts))
+    ends = np.concatenate((lasts[keep], swept.ends))
+    payload = np.concatenate((pays[keep], swept.payloads))
+    del firsts, lasts, pays, keep
+    by_start = np.argsort(starts, kind="stable")
+    return Flat(starts[by_start], ends[by_start], payload[by_start])
+
+
+def _sweep(first: Array, last: Array, payloads: Array, sizes: Array, index: Array) -> Flat:
+    """Sweep sorted, overlapping entries; a heap keyed by specificity holds the covering ones."""
+    out: tuple[list[int], list[int], list[int]] = ([], [], [])
+    heap: list[tuple[int, int, int, int, int]] = []  # size, rank, index, last, payload
+    pos = 0  # first key not yet emitted
+    rows = zip(
+        first.tolist(),
+        last.tolist(),
+        payloads.tolist(),
+        sizes.tolist(),
+        index.tolist(),
+        strict=True,
+    )
+    for start, end, payload, size, order in rows:
+        _advance(heap, pos, start, out)
+        pos = start
+        heapq.heappush(heap, (size, payload != HOLE, order, end, payload))
+    _advance(heap, pos, 1 << 64, out)
+    return Flat(
+        np.array(out[0], dtype=first.dtype),
+        np.array(out[1], dtype=first.dtype),
+        np.array(out[2], dtype=np.uint32),
+    )
+
+
+def _advance(
+    heap: list[tuple[int, int, int, int, int]],
+    pos: int,
+    until: int,
+    out: tuple[list[int], list[int], list[int]],
+) -> None:
+    """Emit what the best covering entries answer from ``pos`` to below ``until``."""
+    while heap:
+        last, payload = heap[0][3], heap[0][4]
+        if last < pos:
+            heapq.heappop(heap)  # ended under a more specific entry
+        elif last < until:
+            _emit(out, pos, last, payload)
+            pos = last + 1
+            heapq.heappop(heap)
+        else:
+            if pos < until:
+                _emit(out, pos, until - 1, payload)
+            return
+
+
+def _emit(out: tuple[list[int], list[int], list[int]], first: int, last: int, payload: int) -> None:
+    if payload == HOLE:
+        return
+    starts, ends, payloads = out
+    if ends and ends[-1] + 1 == first and payloads[-1] == payload:
+        ends[-1] = last  # adjacent pieces of one entry join again
+        return
+    starts.append(first)
+    ends.append(last)
+    payloads.append(payload)
+
+
+def view(column: Array, code: Literal["I", "Q"] = "I") -> memoryview:
+    """A read-only memoryview of ``column`` as uint32 ("I") or uint64 ("Q").
+
+    ``bisect`` and indexing on it give plain ints, at C speed, without a copy.
+    """
+    data = np.ascontiguousarray(column, dtype=np.uint32 if code == "I" else np.uint64)
+    if data.size == 0:
+        return memoryview(array(code))
+    data.flags.writeable = False
+    return data.data.cast("B").cast(code)
+
+
+def split128(values: Sequence[int]) -> tuple[U64, U64]:
+    """128-bit integers as (high, low) 64-bit halves."""
+    mask = (1 << 64) - 1
+    return (
+        np.fromiter((v >> 64 for v in values), dtype=np.uint64, count=len(values)),
+        np.fromiter((v & mask for v in values), dtype=np.uint64, count=len(values)),
+    )
+
+
+def flatten128(
+    first_hi: U64, first_lo: U64, last_hi: U64, last_lo: U64, payloads: Array
+) -> tuple[U64, U64, U64, U64, Array]:
+    """``flatten`` for 128-bit bounds (IPv6), as (start hi, lo, end hi, lo, payloads).
+
+    The bounds become ranks among all boundaries ``first`` and ``last + 1``:
+    rank ``k`` stands for the addresses from boundary k to boundary k+1 - 1,
+    so order, overlap and adjacency are kept and the result maps back exactly.
+    """
+    n = len(payloads)
+    one = np.uint64(1)
+    end_lo = last_lo + one  # last + 1, carried; all-ones + 1 = 2**128 sorts last
+    end_hi = last_hi + (end_lo == 0).astype(np.uint64)
+    top = np.zeros(2 * n, dtype=bool)
+    top[n:] = (end_lo == 0) & (end_hi == 0)
+    hi, lo = np.concatenate((first_hi, end_hi)), np.concatenate((first_lo, end_lo))
+    order = np.lexsort((lo, hi, top))
+    fresh = np.ones(2 * n, dtype=bool)
+    if n:
+        fresh[1:] = (np.diff(hi[order]) != 0) | (np.diff(lo[order]) != 0) | np.diff(top[order])
+    rank = np.empty(2 * n, dtype=np.uint64)
+    rank[order] = np.cumsum(fresh) - 1
+    bound_hi, bound_lo = hi[order][fresh], lo[order][fresh]
+    size_lo = last_lo - first_lo
+    size_hi = last_hi - first_hi - (last_lo < first_lo).astype(np.uint64)
+    by_size = np.lexsort((size_lo, size_hi))
+    size_rank = np.empty(n, dtype=np.uint64)
+    # Equal sizes must tie: give them the same rank.
+    same = np.zeros(n, dtype=bool)
+    if n:
+        same[1:] = (np.diff(size_hi[by_size]) == 0) & (np.diff(size_lo[by_size]) == 0)
+    size_rank[by_size] = np.arange(n, dtype=np.uint64) - _run_offset(same)
+    flat = flatten(rank[:n], rank[n:] - one, payloads, size_rank)
+    ends = flat.ends.astype(np.int64) + 1  # boundary after the end, minus one address
+    end_hi, end_lo = bound_hi[ends], bound_lo[ends]
+    borrow = (end_lo == 0).astype(np.uint64)
+    return (
+        bound_hi[flat.starts.astype(np.int64)],
+        bound_lo[flat.starts.astype(np.int64)],
+        end_hi - borrow,
+        end_lo - one,
+        flat.payloads,
+    )
+
+
+def _run_offset(same: npt.NDArray[np.bool_]) -> U64:
+    """For each position, how far back its run of equal values started."""
+    index = np.arange(len(same), dtype=np.uint64)
+    head = np.where(same, np.uint64(0), index)
+    return index - np.maximum.accumulate(head)
