@@ -100,6 +100,28 @@ def stop(proc: subprocess.Popen[bytes], pid: int | None = None) -> None:
         proc.wait(STOP_TIMEOUT_S)
 
 
+def end_group(pgid: int) -> None:
+    """KILL what is left of a process group, and wait (bounded) until it is gone.
+
+    For daemons that fork helpers which outlive them (Exim's queue runners
+    and SMTP children): they would otherwise write into a folder the test
+    is about to remove.  A zombie nobody reaps still counts as a member, so
+    the wait gives up quietly at its deadline.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not _group_alive(pgid), f"process group {pgid} gone", STOP_TIMEOUT_S)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def swaks(port: int, message: bytes, *args: str) -> subprocess.CompletedProcess[str]:
     """Send ``message`` (headers and body) with the real swaks; its transcript in stdout."""
     return subprocess.run(

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.mta.common import (
+    end_group,
     free_port,
     maildir_messages,
     need_program,
@@ -160,6 +161,7 @@ def running_exim(main: str, acls: str) -> Iterator[Exim]:
         yield instance
     finally:
         stop(proc)
+        end_group(proc.pid)
         out.close()
         wait_until(lambda: not port_open(port), "exim port closed")
         shutil.rmtree(folder, ignore_errors=True)
