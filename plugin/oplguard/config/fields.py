@@ -92,8 +92,19 @@ class Fields:
         return tuple(value)
 
     def path_of(self, value: str) -> Path:
-        candidate = Path(value)
+        candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else self.base / candidate
+
+    def local_path(self, value: str) -> str:
+        """A file path as text: ``~`` expanded, relative to the config's folder; "" stays off."""
+        return str(self.path_of(value)) if value else ""
+
+    def database(self, value: str) -> str:
+        """``tracking_db``: a URL (``sqlite:///...``, ``postgresql://...``) is kept as
+        written; a bare SQLite path is resolved like any other path."""
+        if not value or "://" in value or value == ":memory:":
+            return value
+        return self.local_path(value)
 
     def network(self, table: str, key: str, text: str, index: int = 0) -> str:
         try:

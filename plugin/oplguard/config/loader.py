@@ -35,6 +35,9 @@ from oplguard.config.web import read_web
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen, parse_network
 
+# [server] workers: far beyond the cores of any mail filter host; a typo guard.
+MAX_WORKERS = 256
+
 
 def default_config_path() -> Path:
     """The embedded default config (sample lists), shipped as package data."""
@@ -109,8 +112,8 @@ class Builder(Fields):
             groups=groups,
             allowed_senders=allowed,
             blocked_senders=blocked,
-            control_socket=self.string(data, "", "control_socket", ""),
-            tracking_db=self.string(data, "", "tracking_db", ""),
+            control_socket=self.local_path(self.string(data, "", "control_socket", "")),
+            tracking_db=self.database(self.string(data, "", "tracking_db", "")),
             log_level=level,
             log_format=log_format(self, data),
             tracking=tracking_config(self, self.table(data, "tracking")),
@@ -151,7 +154,19 @@ class Builder(Fields):
             unix_socket_mode=int(self.number(data, "server", "unix_socket_mode", 0o660)),
             list_probe_interval_s=self.number(data, "server", "list_probe_interval_s", 60.0),
             tls=tls,
+            workers=self.workers(data),
         )
+
+    def workers(self, data: dict[str, Any]) -> int:
+        value = self.number(data, "server", "workers", 1)
+        if value != int(value) or value > MAX_WORKERS:
+            raise self.fail(
+                "server",
+                "workers",
+                f"workers = {value:g} is not a whole number from 0 to {MAX_WORKERS}",
+                "write workers = 1 (one process), N, or 0 for one per CPU",
+            )
+        return int(value)
 
     def listener(self, text: str) -> Listener:
         try:
