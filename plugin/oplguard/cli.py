@@ -55,20 +55,13 @@ def build_scanner(cfg: Config) -> Scanner:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from oplguard.observability import logsetup
-    from oplguard.server.lifecycle import Server
+    from oplguard.server.workers import serve
 
     cfg = load_config(args)
     listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
     logsetup.install(cfg.log_format)
-
-    async def run() -> None:
-        server = Server(cfg, listeners)
-        server.install_signals()
-        await server.serve()
-
-    asyncio.run(run())
-    return 0
+    return serve(cfg, listeners)  # one process, or [server] workers pre-forked ones
 
 
 def cmd_log_level(args: argparse.Namespace) -> int:

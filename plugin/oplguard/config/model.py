@@ -145,6 +145,8 @@ class ServerConfig:
     # RFC 5782 test-entry probes of DNS lists (circuit breaker).
     list_probe_interval_s: float = 60.0
     tls: TlsConfig = field(default_factory=TlsConfig)
+    # Pre-forked scoring processes sharing the listeners (server/workers.py); 0 = one per CPU.
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)

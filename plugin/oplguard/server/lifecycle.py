@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import ssl
 from collections.abc import Coroutine
 from pathlib import Path
@@ -70,6 +71,8 @@ class Server:
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.bound: list[tuple[Listener, str]] = []
+        # Sockets bound by the parent of pre-forked workers (server/workers.py).
+        self.inherited: dict[Listener, socket.socket] = {}
         # Tracking, metrics, log levels, traces and the control socket (issue 4).
         self.obs = Observability(self)
         self.service.on_scan.append(self.obs.on_scan)
@@ -137,6 +140,10 @@ class Server:
             task.add_done_callback(self.tasks.discard)
             return task
 
+        if (shared := self.inherited.get(listener)) is not None:
+            if listener.kind == "unix":
+                return await asyncio.start_unix_server(callback, sock=shared)
+            return await asyncio.start_server(callback, sock=shared)
         if listener.kind == "unix":
             path = Path(listener.path)
             await asyncio.to_thread(_remove_stale, path)

@@ -1,0 +1,179 @@
+"""Running the server: one process, or ``[server] workers = N`` pre-forked ones.
+
+A Python process scores on one core.  With ``workers > 1`` the parent binds
+every listener once and forks N workers that accept on the shared sockets,
+as spamd's pre-forked children do (SO_REUSEPORT would not cover unix
+sockets).  Each worker is a complete ``Server``: own lists, own reload on
+SIGHUP.  The parent only forwards signals and replaces a worker that dies.
+uvloop is used for the event loop when it is installed (the ``fast`` extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from oplguard.config import Config, Listener
+from oplguard.config.loader import MAX_WORKERS
+
+log = logging.getLogger("oplguard.server")
+# spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
+LISTEN_BACKLOG = 128
+# A worker that dies this soon after its start is not restarted at once:
+# a broken config or port would otherwise fork in a tight loop.
+RESPAWN_MIN_LIFETIME_S = 5.0
+RESPAWN_DELAY_S = 1.0
+
+
+def worker_count(configured: int) -> int:
+    """``0`` means one worker per CPU."""
+    return configured if configured > 0 else os.cpu_count() or 1
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed, else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` with uvloop when available."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(coro)
+
+
+async def _serve(cfg: Config, listeners: tuple[Listener, ...] | None, inherited: Any) -> None:
+    from oplguard.server.lifecycle import Server
+
+    server = Server(cfg, listeners)
+    server.inherited = inherited
+    server.install_signals()
+    await server.serve()
+
+
+def serve(cfg: Config, listeners: tuple[Listener, ...] | None = None) -> int:
+    """``oplguard serve``: one process, or pre-forked workers (``[server] workers``)."""
+    count = worker_count(cfg.server.workers)
+    if count == 1:
+        run(_serve(cfg, listeners, {}))
+        return 0
+    return Supervisor(cfg, listeners or cfg.server.listen, count).run()
+
+
+def bind(listener: Listener, unix_mode: int) -> socket.socket:
+    """A listening socket for ``listener``, made before the workers fork."""
+    if listener.kind == "unix":
+        path = Path(listener.path)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # a stale socket from a previous run, as the server does
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(path))
+        os.chmod(path, unix_mode)
+    elif listener.host in ("*", "") and socket.has_dualstack_ipv6():
+        # Every interface, both families, as asyncio.start_server(None, port) does.
+        sock = socket.create_server(
+            ("", listener.port), family=socket.AF_INET6, dualstack_ipv6=True, backlog=LISTEN_BACKLOG
+        )
+    else:
+        host = "" if listener.host in ("*", "") else listener.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, listener.port), family=family, backlog=LISTEN_BACKLOG)
+    sock.listen(LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+class Supervisor:
+    """The parent of the workers: binds, forks, forwards signals, replaces the dead."""
+
+    def __init__(self, cfg: Config, listeners: tuple[Listener, ...], count: int) -> None:
+        if count > MAX_WORKERS:
+            raise ValueError(f"{count} workers is over the limit of {MAX_WORKERS}")
+        self.cfg = cfg
+        self.listeners = listeners
+        self.count = count
+        self.children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
+        self.stopping = False
+        self.sockets: dict[Listener, socket.socket] = {}
+
+    def run(self) -> int:
+        mode = self.cfg.server.unix_socket_mode
+        self.sockets = {listener: bind(listener, mode) for listener in self.listeners}
+        for listener in self.listeners:
+            log.warning("listening on %s with %d workers", listener, self.count)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._forward)
+        gc.freeze()  # keep the parent's objects out of the workers' copy-on-write pages
+        try:
+            for slot in range(self.count):
+                self._spawn(slot)
+            self._reap()
+        finally:
+            for listener, sock in self.sockets.items():
+                sock.close()
+                if listener.kind == "unix":
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(listener.path).unlink()
+        return 0
+
+    def _spawn(self, slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                run(_serve(self.cfg, self.listeners, self.sockets))
+            except BaseException:  # the worker ends here (os._exit), never in the parent code
+                log.exception("worker %d failed", slot)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children[pid] = (slot, time.monotonic())
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            slot, started = self.children.pop(pid, (-1, 0.0))
+            if self.stopping or slot < 0:
+                continue
+            log.error(
+                "worker %d (pid %d) ended with status %d; starting a new one",
+                slot,
+                pid,
+                os.waitstatus_to_exitcode(status),
+            )
+            if time.monotonic() - started < RESPAWN_MIN_LIFETIME_S:
+                time.sleep(RESPAWN_DELAY_S)
+            if not self.stopping:
+                self._spawn(slot)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        self._signal_all(signal.SIGTERM)
+
+    def _forward(self, signum: int, frame: object) -> None:
+        self._signal_all(signum)
+
+    def _signal_all(self, signum: int) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)

@@ -1,0 +1,113 @@
+"""``[server] workers = N``: pre-forked workers share the listeners (server/workers.py).
+
+Real ``oplguard serve`` processes and the real ``spamc``; the worker count is
+read from /proc (children of the serve process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ConfigWriter
+from tests.integration.harness import need
+from tests.integration.service_process import oplguard
+
+MESSAGES = Path(__file__).parents[1] / "data" / "messages"
+# Generous for a loaded 2-core machine; polling only, never asserted as a time.
+DEADLINE_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def children(pid: int) -> list[int]:
+    """Live (not zombie) child processes of ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def spamc_check(spamc: str, target: str, message: Path) -> str:
+    option = ["-U", target] if target.startswith("/") else ["-d", "127.0.0.1", "-p", target]
+    done = subprocess.run(
+        [spamc, *option, "-c"], input=message.read_bytes(), capture_output=True, timeout=30
+    )
+    return done.stdout.decode().strip()
+
+
+def wait_answering(spamc: str, target: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "oplguard serve exited"
+        if spamc_check(spamc, target, MESSAGES / "clean.eml") not in ("", "0/0"):
+            return
+        time.sleep(0.2)
+    raise AssertionError("oplguard serve did not answer")
+
+
+def test_two_workers_answer_on_tcp_and_unix(write_config: ConfigWriter, tmp_path: Path) -> None:
+    spamc = need("spamc")
+    port = free_port()
+    sock_path = tmp_path / "spamd.sock"
+    config = write_config(server=f'listen = ["127.0.0.1:{port}", "unix:{sock_path}"]\nworkers = 2')
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oplguard", "serve", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_answering(spamc, str(port), proc)
+        assert len(children(proc.pid)) == 2
+        for target in (str(port), str(sock_path)):
+            assert spamc_check(spamc, target, MESSAGES / "listed-deep.eml") == "8.0/5.0"
+            assert spamc_check(spamc, target, MESSAGES / "clean.eml") == "0.0/5.0"
+        # A worker that dies is replaced; the service keeps answering.
+        victim, survivor = children(proc.pid)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            now = children(proc.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(0.1)
+        assert survivor in children(proc.pid) and victim not in children(proc.pid)
+        assert len(children(proc.pid)) == 2
+        assert spamc_check(spamc, str(port), MESSAGES / "listed-deep.eml") == "8.0/5.0"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(DEADLINE_S) == 0
+        assert not sock_path.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", '"two"', "999"])
+def test_bad_worker_count_names_the_fix(write_config: ConfigWriter, value: str) -> None:
+    config = write_config(server=f"workers = {value}")
+    result = oplguard("check-config", str(config))
+    assert result.returncode == 78
+    assert "workers" in result.stderr
+    assert "fix:" in result.stderr or "write" in result.stderr
