@@ -15,6 +15,7 @@ from oplguard.mail.addresses import canonical_ip
 from oplguard.mail.auth import detect_auth
 from oplguard.mail.formats import Fields, Outcome, Row, rx
 from oplguard.mail.mta_table import FAMILY_GUARDS, FROM_ROWS, PAREN_ROWS, SIMTA_ROWS
+from oplguard.mail.prefilter import absent, needles
 
 # SA Message.pm MAX_HEADER_VALUE_LENGTH: longer values are cut there; it also
 # bounds the regex work on hostile input.
@@ -85,6 +86,8 @@ _MAPPED = rx(r"^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$", re.IGNORECASE)
 
 
 _SPACES = rx(r"\s+")
+_ENVFROM_HEAD = re.compile(r"^\s*<*")
+_ENVFROM_TAIL = re.compile(r">*\s*$")
 
 
 def clean(value: str) -> str:
@@ -180,8 +183,16 @@ def _prescan(text: str) -> Fields:
     return fields
 
 
+# Each family guard with the literals it needs (prefilter.py): most fields
+# carry none of " SMTPSVC", "Exim", "[XMail "..., so no regex runs.
+_FAMILIES = tuple((name, guard, needles(guard)) for name, guard in FAMILY_GUARDS)
+
+
 def _family(text: str) -> str:
-    return next((name for name, guard in FAMILY_GUARDS if guard.search(text)), "")
+    for name, guard, required in _FAMILIES:
+        if not absent(required, text) and guard.search(text):
+            return name
+    return ""
 
 
 def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
@@ -209,7 +220,7 @@ def _relay(fields: Fields, auth: str) -> Relay | Unparseable:
     rdns = fields["rdns"].rstrip(".")
     if rdns.lower() == "unknown" or rdns.startswith("["):
         rdns = ""
-    envfrom = re.sub(r">*\s*$", "", re.sub(r"^\s*<*", "", fields["envfrom"]))
+    envfrom = _ENVFROM_TAIL.sub("", _ENVFROM_HEAD.sub("", fields["envfrom"]))
     return Relay(
         ip=ip,
         rdns=_bang(rdns),

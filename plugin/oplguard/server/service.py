@@ -65,10 +65,13 @@ class ScoringService:
         if request.verb in (Verb.PING, Verb.SKIP):
             return render_response(request, None)
         scanner = self.scanner
-        # The upstream spamd (if any) scans while we do; it never raises.
-        scan, upstream = await asyncio.gather(
-            scanner.scan_async(request.body), ask(scanner.config.upstream, request)
-        )
+        upstream: Outcome | None = None
+        if scanner.config.upstream.address is None:  # no tasks to gather: the common case
+            scan = await scanner.scan_async(request.body)
+        else:  # the upstream spamd scans while we do; it never raises
+            scan, upstream = await asyncio.gather(
+                scanner.scan_async(request.body), ask(scanner.config.upstream, request)
+            )
         if scan.verdict.tempfail:
             mid = message_id(request.body)
             self._log_scan(request, scan, mid)
