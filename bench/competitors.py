@@ -137,6 +137,7 @@ def write_oplguard_config(folder: Path, work: workload.Workload, port: int, work
     server = f'[server]\nlisten = ["127.0.0.1:{port}"]\nmax_connections = 256\n'
     if workers != 1:
         server += f"workers = {workers}\n"
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench.toml"
     path.write_text(
         server + "\n"
@@ -171,11 +172,13 @@ def export_list(config: Path, fmt: str, output: Path) -> None:
 
 
 @contextmanager
-def oplguard(folder: Path, work: workload.Workload, workers: int = 1) -> Iterator[Server]:
+def oplguard(
+    folder: Path, work: workload.Workload, workers: int = 1, name: str = "oplguard"
+) -> Iterator[Server]:
     port = free_port()
-    config = write_oplguard_config(folder, work, port, workers)
+    config = write_oplguard_config(folder / name.replace(":", "-"), work, port, workers)
     command = [*oplguard_command(), "serve", "--config", str(config)]
-    with _running("oplguard", command, port) as server:
+    with _running(name, command, port) as server:
         server.notes = f"workers={workers}"
         yield server
 

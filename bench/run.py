@@ -194,6 +194,8 @@ def starter(
 ) -> AbstractContextManager[competitors.Server]:
     if name == "oplguard":
         return competitors.oplguard(folder, work, workers)
+    if name.startswith("oplguard:"):  # oplguard:N = oplguard with [server] workers = N
+        return competitors.oplguard(folder, work, int(name.partition(":")[2]), name)
     if name == "ceiling":
         return competitors.ceiling(folder)
     if name == "spamassassin":
@@ -253,7 +255,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--servers", default=",".join(competitors.SERVERS))
+    parser.add_argument(
+        "--servers",
+        default=",".join(competitors.SERVERS),
+        help="comma-separated; oplguard:N runs oplguard with [server] workers = N",
+    )
     parser.add_argument("--requests", type=int, default=2000, help="per closed-loop point")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--rate", type=float, default=100.0, help="open loop msgs/s (0: skip)")
