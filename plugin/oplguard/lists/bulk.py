@@ -51,6 +51,8 @@ def scan(chunk: bytes) -> Scan:
     a fast line is four runs joined by single dots from its first byte (a fifth
     after a ``/``), then a blank or the line's end.
     """
+    if not chunk.endswith(b"\n"):
+        raise ValueError("a chunk is whole lines, each ended by LF")
     data = np.frombuffer(chunk, dtype=np.uint8)
     ends = np.flatnonzero(data == _LF).astype(np.int32)
     starts = np.empty_like(ends)
@@ -101,7 +103,11 @@ class _Runs(NamedTuple):
         if len(data) and 0 <= int(data[0]) - _ZERO < 10:
             edges = np.concatenate((np.zeros(1, dtype=np.int32), edges))
         # The chunk ends with LF, so every run ends: edges alternate start, end.
-        starts, ends = edges[0::2], edges[1::2]
+        # A last empty run at the chunk's end (no line starts there) keeps every
+        # "next run" index valid, even in a chunk without digits.
+        sentinel = np.full(1, len(data) - 1, dtype=np.int32)
+        starts = np.concatenate((edges[0::2], sentinel))
+        ends = np.concatenate((edges[1::2], sentinel))
         length = ends - starts
         value = np.zeros(len(starts), dtype=np.uint16)
         for place, weight in enumerate((1, 10, 100)):
@@ -111,8 +117,9 @@ class _Runs(NamedTuple):
             ).astype(np.uint16)
         short = length <= 3
         octet = short & (value <= 255) & ((length == 1) | (data[starts] != _ZERO))  # "010": octal?
+        octet[-1] = False  # the sentinel
         value[~short] = 0xFFFF  # too long for an octet or a prefix length
-        return cls(starts, ends, value, octet, max(len(starts) - 1, 0))
+        return cls(starts, ends, value, octet, len(starts) - 1)
 
     def followed_by(self, data: Array, index: Array, separator: int) -> Array:
         """Run ``index`` is followed by ``separator`` and the next run right after it."""

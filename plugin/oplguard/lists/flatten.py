@@ -1,8 +1,8 @@
 """Flatten overlapping list entries into disjoint intervals, each with its best entry.
 
 Best = fewest addresses; on a tie an exclusion wins, then the earlier entry.
-NumPy does the common case (entries that overlap nothing) in bulk; only runs
-of overlapping entries go through a heap sweep.  Pure.
+NumPy does entries that overlap nothing and runs of nested CIDR blocks in
+bulk; only runs with crossing ranges go through a heap sweep.  Pure.
 """
 
 from __future__ import annotations
@@ -30,12 +30,19 @@ class Flat(NamedTuple):
     payloads: Array
 
 
-def flatten(first: Array, last: Array, payloads: Array, sizes: Array | None = None) -> Flat:
+def flatten(
+    first: Array,
+    last: Array,
+    payloads: Array,
+    sizes: Array | None = None,
+    blocks: Array | None = None,
+) -> Flat:
     """Flatten inclusive intervals ``first..last`` (any order, any overlap).
 
     ``first``/``last`` are order keys: the addresses themselves, or ranks that
-    keep order and adjacency (IPv6).  ``sizes`` orders entries by specificity
-    when the keys are ranks (default: ``last - first``).  Exclusions leave holes.
+    keep order and adjacency (IPv6).  When the keys are ranks, ``sizes`` orders
+    entries by specificity and ``blocks`` tells which are CIDR blocks (default:
+    both read from the keys).  Exclusions (payload HOLE) leave holes.
     """
     if len(first) == 0:
         return Flat(first, last, payloads)
@@ -49,22 +56,83 @@ def flatten(first: Array, last: Array, payloads: Array, sizes: Array | None = No
     fresh = np.ones(len(firsts) + 1, dtype=bool)
     np.greater(firsts[1:], np.maximum.accumulate(lasts)[:-1], out=fresh[1:-1])
     alone = fresh[:-1] & fresh[1:]
-    del fresh
     keep = alone & (pays != HOLE)
     if bool(alone.all()):
         if bool(keep.all()):
             return Flat(firsts, lasts, pays)
         return Flat(firsts[keep], lasts[keep], pays[keep])
     crowd = np.flatnonzero(~alone)
-    size = (lasts - firsts) if sizes is None else sizes[order]
-    swept = _sweep(firsts[crowd], lasts[crowd], pays[crowd], size[crowd], order[crowd])
-    del crowd, size, order
-    starts = np.concatenate((firsts[keep], swept.starts))
-    ends = np.concatenate((lasts[keep], swept.ends))
-    payload = np.concatenate((pays[keep], swept.payloads))
-    del firsts, lasts, pays, keep
+    run = np.cumsum(fresh[:-1])[crowd]
+    del fresh, alone
+    block = _blocks(firsts[crowd], lasts[crowd]) if blocks is None else blocks[order[crowd]]
+    # CIDR blocks nest or stay apart; a run with any other range is tangled.
+    tangled = np.isin(run, run[~block])
+    del run, block
+    pieces = [Flat(firsts[keep], lasts[keep], pays[keep])]
+    del keep
+    nested = crowd[~tangled]
+    pieces.append(_nested(firsts[nested], lasts[nested], pays[nested], order[nested]))
+    mixed = crowd[tangled]
+    size = (lasts[mixed] - firsts[mixed]) if sizes is None else sizes[order[mixed]]
+    pieces.append(_sweep(firsts[mixed], lasts[mixed], pays[mixed], size, order[mixed]))
+    del crowd, nested, mixed, size, order, firsts, lasts, pays
+    starts = np.concatenate([piece.starts for piece in pieces]).astype(first.dtype)
+    ends = np.concatenate([piece.ends for piece in pieces]).astype(first.dtype)
+    payload = np.concatenate([piece.payloads for piece in pieces])
+    del pieces
     by_start = np.argsort(starts, kind="stable")
     return Flat(starts[by_start], ends[by_start], payload[by_start])
+
+
+def _blocks(first: Array, last: Array) -> Array:
+    """Which intervals are CIDR blocks (a power of two long, aligned to it)."""
+    size = (last - first).astype(np.uint64)
+    found: Array = ((size & (size + np.uint64(1))) == 0) & ((first & size) == 0)
+    return found
+
+
+def _nested(first: Array, last: Array, payloads: Array, index: Array) -> Flat:
+    """Flatten entries that nest or stay apart (never cross), all at once.
+
+    Each address takes the innermost entry covering it: walking the starts and
+    ends as brackets, that is the open bracket on top of the stack, which is
+    the latest opened one at the current depth.
+    """
+    if len(first) == 0:
+        return Flat(first, last, payloads)
+    order = np.lexsort((index, payloads != HOLE, ~last, first))  # outer first, best first
+    first, last, payloads = first[order], last[order], payloads[order]
+    same = np.zeros(len(first), dtype=bool)
+    same[1:] = (first[1:] == first[:-1]) & (last[1:] == last[:-1])
+    first, last, payloads = first[~same], last[~same], payloads[~same]  # the best of equals
+    n = len(first)
+    entry = np.arange(n, dtype=np.int64)
+    # Events: an open at first, a close after last; at one place closes come
+    # first (inner first), then opens (outer first).
+    place = np.concatenate((first.astype(np.uint64), last.astype(np.uint64) + np.uint64(1)))
+    is_open = np.concatenate((np.ones(n, dtype=bool), np.zeros(n, dtype=bool)))
+    events = np.lexsort((np.concatenate((entry, n - entry)), is_open, place))
+    place, is_open = place[events], is_open[events]
+    owner_of = np.concatenate((entry, entry))[events]
+    depth = np.cumsum(np.where(is_open, 1, -1))
+    opens = np.flatnonzero(is_open)
+    span = np.int64(2 * n + 1)
+    keys = depth[opens] * span + opens
+    by_key = np.argsort(keys)
+    found = np.searchsorted(keys[by_key], depth * span + np.arange(2 * n), side="right") - 1
+    owner = np.where(depth > 0, owner_of[opens[by_key[np.maximum(found, 0)]]], -1)
+    # The owner after the last event at a place holds until the next place.
+    final = np.ones(2 * n, dtype=bool)
+    final[:-1] = place[1:] != place[:-1]
+    starts, owner = place[final], owner[final]
+    answer = np.where(owner >= 0, payloads[np.maximum(owner, 0)], HOLE).astype(np.uint32)
+    joined = np.ones(len(answer), dtype=bool)  # adjacent pieces of one payload join
+    joined[1:] = answer[1:] != answer[:-1]
+    heads = np.flatnonzero(joined)
+    ends = np.append(starts[heads[1:]] - np.uint64(1), starts[-1])
+    starts, answer = starts[heads], answer[heads]
+    listed = answer != HOLE
+    return Flat(starts[listed], ends[listed], answer[listed])
 
 
 def _sweep(first: Array, last: Array, payloads: Array, sizes: Array, index: Array) -> Flat:
@@ -178,7 +246,8 @@ def flatten128(
     if n:
         same[1:] = (np.diff(size_hi[by_size]) == 0) & (np.diff(size_lo[by_size]) == 0)
     size_rank[by_size] = np.arange(n, dtype=np.uint64) - _run_offset(same)
-    flat = flatten(rank[:n], rank[n:] - one, payloads, size_rank)
+    blocks = _blocks128(first_hi, first_lo, size_hi, size_lo)
+    flat = flatten(rank[:n], rank[n:] - one, payloads, size_rank, blocks)
     ends = flat.ends.astype(np.int64) + 1  # boundary after the end, minus one address
     end_hi, end_lo = bound_hi[ends], bound_lo[ends]
     borrow = (end_lo == 0).astype(np.uint64)
@@ -189,6 +258,15 @@ def flatten128(
         end_lo - one,
         flat.payloads,
     )
+
+
+def _blocks128(first_hi: U64, first_lo: U64, size_hi: U64, size_lo: U64) -> Array:
+    """``_blocks`` for 128-bit intervals given as first and size (last - first)."""
+    next_lo = size_lo + np.uint64(1)
+    next_hi = size_hi + (next_lo == 0).astype(np.uint64)
+    power = ((size_hi & next_hi) == 0) & ((size_lo & next_lo) == 0)
+    found: Array = power & ((first_hi & size_hi) == 0) & ((first_lo & size_lo) == 0)
+    return found
 
 
 def _run_offset(same: npt.NDArray[np.bool_]) -> U64:

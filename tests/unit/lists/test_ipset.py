@@ -214,3 +214,43 @@ def test_lookup_agrees_with_brute_force(
         expected = brute_force(items, version, value)
         assert built.lookup_int(version, value) == expected
         assert built.lookup(text) == expected
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> Span:
+    """CIDR blocks only: they nest or stay apart, the bulk (no sweep) path."""
+    version = draw(st.sampled_from([4, 6]))
+    base = V4_BASE if version == 4 else V6_BASE
+    bits = draw(st.integers(0, WINDOW_BITS))
+    start = draw(st.integers(0, (1 << WINDOW_BITS) - 1)) >> bits << bits
+    return version, base + start, base + start + (1 << bits) - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(blocks(), st.integers(-1, 5)), max_size=60))
+def test_nested_blocks_agree_with_brute_force(items: list[tuple[Span, int]]) -> None:
+    built = NetworkSet.build(items)
+    edges = [(v, x) for (v, first, last), _ in items for x in (first - 1, first, last, last + 1)]
+    for version, value in edges:
+        assert built.lookup_int(version, value) == brute_force(items, version, value)
+
+
+def test_equal_sizes_that_cross_go_to_the_earlier_entry() -> None:
+    crossed = NetworkSet.build([("192.0.2.10-192.0.2.20", 1), ("192.0.2.5-192.0.2.15", 2)])
+    assert [crossed.lookup(f"192.0.2.{n}") for n in (5, 9, 10, 15, 16)] == [2, 2, 1, 1, 1]
+
+
+def test_big_runs_of_nested_blocks() -> None:
+    # A /8 holding many /24s holding /32s, one exclusion: flattened without a sweep.
+    items: list[tuple[str | Span, int]] = [("10.0.0.0/8", 0)]
+    items += [(f"10.{n}.{n}.0/24", n + 1) for n in range(200)]
+    items += [(f"10.{n}.{n}.{n}", 1000 + n) for n in range(200)]
+    items += [("10.7.7.0/25", EXCLUDED)]
+    built = NetworkSet.build(items)
+    assert built.lookup("10.9.9.9") == 1009
+    assert built.lookup("10.9.9.10") == 10
+    assert built.lookup("10.7.7.8") is None  # the hole
+    assert built.lookup("10.7.7.7") == 1007  # more specific than the hole
+    assert built.lookup("10.7.7.200") == 8
+    assert built.lookup("10.250.0.1") == 0
+    assert built.lookup("11.0.0.0") is None
