@@ -9,19 +9,13 @@ says what is wrong.  Pure: bytes in, arrays out.
 
 from __future__ import annotations
 
-import socket
-from array import array
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from oplguard.lists.ipset import V6_BITS
-
 _ZERO, _SPACE, _TAB, _CR, _LF, _DOT, _SLASH = (ord(c) for c in "0 \t\r\n./")
 Array = npt.NDArray[Any]
-# ::ffff:0:0/96 holds IPv4-mapped addresses, which lists read as IPv4.
-MAPPED_V4 = 0xFFFF
 
 
 class Scan(NamedTuple):
@@ -128,49 +122,3 @@ class _Runs(NamedTuple):
             self.starts[after] == self.ends[index] + 1
         )
         return joined
-
-
-def ipv6_words(data: bytes, starts: list[int], words: list[int]) -> tuple[Array, Array]:
-    """(ok, bounds) of words that may be IPv6 ``address/len``; bounds is (n, 4) uint64.
-
-    ``ok`` is false for anything ``span_of`` treats specially (IPv4-mapped,
-    zone ids, host bits, bad syntax): the exact parser reads those lines.
-    """
-    packed, bits = bytearray(), array("H")
-    ok = np.ones(len(starts), dtype=bool)
-    for i, (start, end) in enumerate(zip(starts, words, strict=True)):
-        address, slash, length = data[start:end].partition(b"/")
-        try:
-            if (
-                not slash
-                or not length.isdigit()
-                or len(length) > 3
-                or b"." in address
-                or b"%" in address
-            ):
-                raise ValueError
-            packed += socket.inet_pton(socket.AF_INET6, address.decode("ascii"))
-            bits.append(int(length))
-        except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
-            ok[i] = False
-            packed += bytes(16)
-            bits.append(0)
-    halves = np.frombuffer(bytes(packed), dtype=">u8").astype(np.uint64).reshape(-1, 2)
-    width = np.frombuffer(bits, dtype=np.uint16).astype(np.int64)
-    ok &= width <= V6_BITS
-    mapped = (halves[:, 0] == 0) & (halves[:, 1] >> np.uint64(32) == MAPPED_V4)
-    ok &= ~mapped
-    host_hi = _mask(np.clip(64 - width, 0, 64))
-    host_lo = _mask(np.clip(128 - width, 0, 64))
-    ok &= ((halves[:, 0] & host_hi) == 0) & ((halves[:, 1] & host_lo) == 0)
-    bounds = np.stack(
-        (halves[:, 0], halves[:, 1], halves[:, 0] | host_hi, halves[:, 1] | host_lo), axis=1
-    )
-    return ok, bounds
-
-
-def _mask(bits: Array) -> Array:
-    """Low ``bits`` (0..64) bits set, as uint64."""
-    full = bits >= 64
-    shift = np.where(full, 0, bits).astype(np.uint64)
-    return np.where(full, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << shift) - np.uint64(1))

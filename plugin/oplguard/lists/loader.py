@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oplguard.errors import ListError
-from oplguard.lists import bulk
+from oplguard.lists import bulk, bulk6
 from oplguard.lists.builder import NONE6, Built, TableBuilder
 from oplguard.lists.entries import EntryTable, moment
 from oplguard.lists.flatten import HOLE
@@ -83,9 +83,12 @@ class _Reader:
     ) -> tuple[Array, Array]:
         """Lines whose first word is an IPv6 prefix: (mask, their (n, 4) bounds)."""
         fast = np.zeros(len(numbers), dtype=bool)
-        head = np.frombuffer(data, dtype=np.uint8)[scan.starts]
+        array = np.frombuffer(data, dtype=np.uint8)
+        head = array[scan.starts]
         maybe = np.flatnonzero(candidates & (scan.words > scan.starts) & _HEX_OR_COLON[head])
-        ok, bounds = bulk.ipv6_words(data, scan.starts[maybe].tolist(), scan.words[maybe].tolist())
+        if len(maybe) == 0:
+            return fast, NONE6[1]
+        ok, bounds = bulk6.ipv6_words(array, scan.starts[maybe], scan.words[maybe])
         fast[maybe[ok]] = True
         fast &= self._reasons(data, scan, fast, numbers)
         return fast, bounds[ok][fast[maybe[ok]]]

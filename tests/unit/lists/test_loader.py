@@ -12,6 +12,7 @@ import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 from oplguard.config import ListConfig
 from oplguard.errors import ListError
 from oplguard.lists import loader
-from oplguard.lists.bulk import ipv6_words, scan
+from oplguard.lists.bulk import scan
+from oplguard.lists.bulk6 import ipv6_words
 from oplguard.lists.formats import ListEntry, parse_text
 from oplguard.lists.ipset import EXCLUDED, NetworkSet, span_of
 from oplguard.lists.store import BlockList, load_list
@@ -200,12 +202,11 @@ def test_repeated_and_distinct_reasons_keep_their_entries(tmp_path: Path) -> Non
 
 
 # The bulk readers alone, against span_of, word by word.
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(v4_words(), v6_words(), st.text("0123456789./:abcdef", max_size=20))))
-def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
+def assert_words_read_as_span_of(words: list[str]) -> set[str]:
+    """Every word the bulk readers take, they read as span_of does; returns those words."""
     data = "".join(f"{word}\n" for word in [*words, ""]).encode()
     found = scan(data)
-    ok6, bounds6 = ipv6_words(data, found.starts.tolist(), found.words.tolist())
+    ok6, bounds6 = ipv6_words(np.frombuffer(data, dtype=np.uint8), found.starts, found.words)
     for i, word in enumerate(words):
         try:
             expected = span_of(word)
@@ -217,3 +218,33 @@ def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
             hi, lo, end_hi, end_lo = (int(x) for x in bounds6[i])
             assert expected == (6, hi << 64 | lo, end_hi << 64 | end_lo), word
         assert not (found.fast[i] and ok6[i])
+    taken = zip(words, found.fast[: len(words)], ok6[: len(words)], strict=True)
+    return {word for word, v4, v6 in taken if v4 or v6}
+
+
+EDGE_WORDS = [
+    "::/0", "::1/128", "1::/16", "1:2:3:4:5:6:7::/128", "::2:3:4:5:6:7:8/128", "1::2::3/64",
+    ":1::/64", "1::2:/64", "1:::2/64", "1:2:3:4:5:6:7:8::/64", "1:2:3:4::5:6:7:8/128",
+    "12345::/16", "::ffff:0:0/96", "::ffff:1.2.3.4/128", "::fffe:0:0/96", "2001:db8::/32/1",
+    "2001:db8::/", "2001:db8::/0x", "fe80::1%eth0/64", "2001:DB8::/32", "0:0:0:0:0:0:0:0/0",
+    "2001:db8::/064", "2001:db8::/0064", "1:2:3:4:5:6:7/112", "1:2:3:4:5:6:7:8:9/128",
+    "/64", "::/", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "8000::/1", "::8000:0:0:0/65",
+    "1.2.3.4", "1.2.3.4/32", "0.0.0.0/0", "1.2.3.4/24", "01.2.3.4", "1.2.3.4/", "::",
+]  # fmt: skip
+
+
+def test_bulk_edge_words_read_as_span_of_reads_them() -> None:
+    taken = assert_words_read_as_span_of(EDGE_WORDS)
+    assert taken == {
+        "::/0", "::1/128", "1::/16", "1:2:3:4:5:6:7::/128", "::2:3:4:5:6:7:8/128",
+        "::fffe:0:0/96", "2001:DB8::/32", "0:0:0:0:0:0:0:0/0", "2001:db8::/064",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "8000::/1", "::8000:0:0:0/65",
+        "1.2.3.4", "1.2.3.4/32", "0.0.0.0/0",
+    }  # fmt: skip
+    assert assert_words_read_as_span_of(["x", *EDGE_WORDS[::-1]]) == taken
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(v4_words(), v6_words(), st.text("0123456789./:abcdefABF%", max_size=24))))
+def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
+    assert_words_read_as_span_of(words)
