@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
-from oplguard.mail.prefilter import absent, needles
+from oplguard.mail.prefilter import needles
 
 Fields = dict[str, str]
 Pattern = re.Pattern[str]
@@ -68,10 +68,12 @@ class Format:
 
     def apply(self, text: str, fields: Fields) -> Outcome | None:
         """Try the row on ``text``; on a match set ``fields`` and say what it means."""
-        if absent(self.required, text):
-            return None
-        if any(guard.search(text) is None for guard in self.guards):
-            return None
+        for needle in self.required:  # inlined prefilter.absent: this runs ~40 times a field
+            if needle not in text:
+                return None
+        for guard in self.guards:
+            if guard.search(text) is None:
+                return None
         if self.unless is not None and self.unless.search(text):
             return None
         match = self.pattern.search(text)

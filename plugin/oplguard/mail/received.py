@@ -86,13 +86,18 @@ _MAPPED = rx(r"^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$", re.IGNORECASE)
 
 
 _SPACES = rx(r"\s+")
+# What _SPACES would change: a white-space character other than one lone space.
+_NEEDS_SPACE_FIX = rx(r"[\t\n\v\f\r]|  ")
 _ENVFROM_HEAD = re.compile(r"^\s*<*")
 _ENVFROM_TAIL = re.compile(r">*\s*$")
 
 
 def clean(value: str) -> str:
     """SA's first clean-up: cut, collapse white space, drop trailing ``;``."""
-    text = _SPACES.sub(" ", value[:MAX_RECEIVED_CHARS]).strip(" ")
+    text = value[:MAX_RECEIVED_CHARS]
+    if _NEEDS_SPACE_FIX.search(text) is not None:  # most unfolded fields need nothing
+        text = _SPACES.sub(" ", text)
+    text = text.strip(" ")
     # SA: 1 while s/\s?;$//
     while text.endswith(";"):
         text = text[:-1]

@@ -20,3 +20,36 @@ def test_integer_fast_path_agrees_with_ipaddress(ip: str) -> None:
     assert addresses.skip_reason(ip) == addresses._match(address, addresses._SKIP)
     assert addresses.is_private(ip) == (addresses._match(address, addresses._PRIVATE) is not None)
     assert addresses.canonical_ip(ip) == str(address)
+
+
+def _reference_clean(value: str) -> str:
+    """received.clean before its fast path: always collapse white space."""
+    from oplguard.mail.received import _SPACES, MAX_RECEIVED_CHARS
+
+    text = _SPACES.sub(" ", value[:MAX_RECEIVED_CHARS]).strip(" ")
+    while text.endswith(";"):
+        text = text[:-1]
+        if text.endswith(" "):
+            text = text[:-1]
+    return text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["from a by b; Tue, 1 Oct", "from a  by b", "from a\tby b ;", " from\r\na by b\x0b;; ",
+     "from a by b\x0c", "plain"],
+)  # fmt: skip
+def test_clean_fast_path_is_the_reference(value: str) -> None:
+    from oplguard.mail.received import clean
+
+    assert clean(value) == _reference_clean(value)
+
+
+def test_clean_fast_path_on_the_corpus() -> None:
+    from tests.unit.mail.corpus import samples, unfolded
+
+    from oplguard.mail.received import clean
+
+    for sample in samples():
+        value = unfolded(sample.value)
+        assert clean(value) == _reference_clean(value), sample
