@@ -76,6 +76,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return run(args, config_path(args.config))
 
 
+def cmd_lists_status(args: argparse.Namespace) -> int:
+    from oplguard.control.commands import cmd_lists_status as run
+
+    return run(args, config_path(args.config))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from oplguard.control.commands import cmd_status as run
 
@@ -277,6 +283,12 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--config")
     export.set_defaults(func=cmd_lists_export)
+    lists_status = lists_sub.add_parser(
+        "status", help="each list of the running service: entries, reload errors, DNS health"
+    )
+    lists_status.add_argument("--json", action="store_true")
+    lists_status.add_argument("--config")
+    lists_status.set_defaults(func=cmd_lists_status)
 
     web = sub.add_parser("web", help="run the IP lookup and delisting web service")
     web.add_argument("--config", help="config file (as for serve)")

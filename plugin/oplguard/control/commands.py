@@ -119,6 +119,17 @@ def cmd_trace(args: argparse.Namespace, config_path: Path) -> int:
     return run("trace", call, args)
 
 
+def cmd_lists_status(args: argparse.Namespace, config_path: Path) -> int:
+    from oplguard.lists.status import status_text as lists_text
+
+    def call(args: argparse.Namespace) -> int:
+        reply = ask(socket_path(args, config_path), {"cmd": "lists"})
+        print(json.dumps(reply["lists"], indent=2) if args.json else lists_text(reply["lists"]))
+        return 0
+
+    return run("lists status", call, args)
+
+
 def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     def call(args: argparse.Namespace) -> int:
         reply = ask(socket_path(args, config_path), {"cmd": "status"})

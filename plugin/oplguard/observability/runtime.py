@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from oplguard import __version__
 from oplguard.config import Config
 from oplguard.control.server import ControlServer, ControlSocketError
+from oplguard.lists.status import lists_status
 from oplguard.mail.headers import header_fields
 from oplguard.netparse import parse_listen
 from oplguard.observability.durations import parse_duration
@@ -42,9 +43,13 @@ class ServerLike(Protocol):
     config: Config
     tasks: set[asyncio.Task[None]]
     bound: list[tuple[Any, str]]
+    list_errors: dict[str, str]
 
     @property
     def lists(self) -> Any: ...
+
+    @property
+    def service(self) -> Any: ...
 
 
 class Observability:
@@ -164,6 +169,7 @@ class Observability:
             "set-level": self._set_level,
             "trace": self._trace,
             "status": lambda _req: self.status(),
+            "lists": lambda _req: {"lists": self.lists_status()},
         }
 
     def _set_level(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +182,16 @@ class Observability:
         for_s = parse_duration(str(request.get("for") or "30m"))
         return self.tracer.start(
             str(request.get("ip") or ""), str(request.get("sender") or ""), for_s
+        )
+
+    def lists_status(self) -> list[dict[str, Any]]:
+        """The ``oplguard lists status`` rows."""
+        server = self.server
+        return lists_status(
+            server.config,
+            server.lists.snapshot,
+            server.service.scanner.health,
+            server.list_errors,
         )
 
     def status(self) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class Server:
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.bound: list[tuple[Listener, str]] = []
+        self.list_errors: dict[str, str] = {}  # list name -> last reload error
         # Sockets bound by the parent of pre-forked workers (server/workers.py).
         self.inherited: dict[Listener, socket.socket] = {}
         # Tracking, metrics, log levels, traces and the control socket (issue 4).
@@ -128,6 +129,19 @@ class Server:
             errors = await asyncio.to_thread(lists.reload)
             for error in errors:
                 log.error("list reload: %s (keeping the last good version)", error)
+            self.note_list_errors(changed, errors)
+
+    def note_list_errors(self, changed: list[Path], errors: list[str]) -> None:
+        """Remember each changed list's outcome for ``oplguard lists status``."""
+        for list_cfg in self.config.lists:
+            if list_cfg.path not in changed:
+                continue
+            prefix = str(list_cfg.path)
+            failed = [e for e in errors if e.startswith(prefix)]
+            if failed:
+                self.list_errors[list_cfg.name] = failed[0]
+            else:
+                self.list_errors.pop(list_cfg.name, None)
 
     async def _open(self, listener: Listener) -> asyncio.Server:
         def callback(

@@ -1,0 +1,107 @@
+"""``oplguard lists status`` against a running service: entries, a broken list
+file (last good version keeps serving), and a DNS list whose server dies
+(probes fail, the circuit breaker switches it to monitor-only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ConfigWriter
+from tests.integration.dns import rbldnsd
+from tests.integration.harness import RunningServer
+from tests.integration.load import LISTED, check_request
+
+pytestmark = pytest.mark.integration
+DEADLINE_S = 30.0
+ZONES = {"opl4.zone": ("opl.test:ip4set", ":127.0.0.2:Open proxy\n192.0.2.99\n127.0.0.2\n")}
+
+
+def status(config: Path) -> list[dict[str, Any]]:
+    command = [str(Path(sys.executable).with_name("oplguard")), "lists", "status", "--json"]
+    done = subprocess.run(
+        [*command, "--config", str(config)], capture_output=True, timeout=DEADLINE_S, check=True
+    )
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    return rows
+
+
+def row(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(r for r in rows if r["name"] == name)
+
+
+def wait_for(config: Path, name: str, key: str, value: object) -> dict[str, Any]:
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        current = row(status(config), name)
+        if current[key] == value:
+            return current
+        assert time.monotonic() < deadline, f"{name}.{key} never became {value!r}: {current}"
+        time.sleep(0.3)
+
+
+def test_lists_status_shows_entries_errors_and_dns_health(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import socket
+
+    with rbldnsd(ZONES) as dns_port:
+        extra = f"""
+control_socket = "{tmp_path / "control.sock"}"
+
+[[dnsbls]]
+name = "opl-dns"
+zone = "opl.test"
+nameservers = ["127.0.0.1:{dns_port}"]
+timeout_s = 0.3
+
+[groups.dns_opl]
+lists = ["opl-dns"]
+action = "tag"
+symbol = "DNS_OPL"
+"""
+        # control_socket must be a top-level key: put it before the first table.
+        cfg = write_config(
+            top=extra.split("\n\n")[0],
+            extra=extra.split("\n\n", 1)[1],
+            server="list_probe_interval_s = 0.5",
+        )
+        server = RunningServer(cfg).__enter__()
+    try:
+        rows = status(cfg)
+        opl = row(rows, "opl")
+        assert (opl["kind"], opl["state"], opl["error"]) == ("file", "loaded", None)
+        assert opl["entries"] > 10
+        # rbldnsd is gone: the probes fail and the breaker makes the list monitor-only.
+        dns = wait_for(cfg, "opl-dns", "state", "monitor-only")
+        assert "probe" in dns["reason"]
+        # A list file turns bad: the last good version keeps serving, status says why.
+        (tmp_path / "lists" / "opl.txt").write_text("192.0.2.99\nthis is not an address\n")
+        bad = wait_for(cfg, "opl", "state", "error")
+        assert "opl.txt:2" in bad["error"]
+        assert bad["entries"] == opl["entries"]
+        with socket.create_connection(server.address(), timeout=DEADLINE_S) as sock:
+            sock.sendall(check_request(LISTED))
+            sock.shutdown(socket.SHUT_WR)
+            reply = sock.recv(65536)
+        assert reply.startswith(b"SPAMD/1.1 0 EX_OK\r\nSpam: True")
+    finally:
+        server.__exit__(None, None, None)
+
+
+def test_lists_status_without_a_running_service_exits_69(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    cfg = write_config(top=f'control_socket = "{tmp_path / "nobody.sock"}"')
+    command = [str(Path(sys.executable).with_name("oplguard")), "lists", "status"]
+    done = subprocess.run(
+        [*command, "--config", str(cfg)], capture_output=True, timeout=DEADLINE_S, check=False
+    )
+    assert done.returncode == 69
+    assert b"lists status" in done.stderr
