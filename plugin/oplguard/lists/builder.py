@@ -25,6 +25,9 @@ Family = tuple[Array, Array]
 NONE4: Family = (np.zeros(0, dtype=np.uint32), np.zeros((0, 2), dtype=np.uint32))
 NONE6: Family = (np.zeros(0, dtype=np.uint32), np.zeros((0, 4), dtype=np.uint64))
 # version -> (bound columns, dtype, array typecode)
+_SPENT = np.zeros(0, dtype=np.uint32)
+# Work on big columns this many items at a time, to keep temporaries small.
+BLOCK = 1 << 20
 _LAYOUT: dict[int, tuple[int, type, str]] = {4: (2, np.uint32, "I"), 6: (4, np.uint64, "Q")}
 
 
@@ -49,7 +52,7 @@ class TableBuilder:
     """One table's entries while a list loads, in file order."""
 
     is_exclusion: bool
-    done: dict[int, list[Family]] = field(default_factory=lambda: {4: [], 6: []})
+    done: dict[int, list[list[Array]]] = field(default_factory=lambda: {4: [], 6: []})
     pending: dict[int, tuple[array[int], array[int]]] = field(default_factory=_pending)
     meta_lines: array[int] = field(default_factory=lambda: array("I"))
     meta_ids: array[int] = field(default_factory=lambda: array("I"))
@@ -98,30 +101,33 @@ class TableBuilder:
                 order = np.argsort(lines, kind="stable")
                 lines, bounds = lines[order], bounds[order]
                 self.pending[version] = (array("I"), array(code))
-            if len(lines):
-                self.done[version].append((lines, bounds))
+            if len(lines) and version == 4:  # separate columns: joined one by one
+                self.done[4].append([lines, bounds[:, :1].copy(), bounds[:, 1:].copy()])
+            elif len(lines):
+                self.done[6].append([lines, bounds])
 
     def finish(self) -> Built:
-        """The EntryTable; the builder is spent."""
-        lines4, bounds4 = _concat(self.done.pop(4), NONE4)
-        lines6, bounds6 = _concat(self.done.pop(6), NONE6)
+        """The EntryTable; the builder is spent.  Columns are joined one at a time."""
+        parts4, parts6 = self.done.pop(4), self.done.pop(6)
+        lines4, lines6 = _column(parts4, 0, (0,)), _column(parts6, 0, (0,))
+        first4, last4 = _column(parts4, 1, (0, 1))[:, 0], _column(parts4, 2, (0, 1))[:, 0]
+        bounds6 = _column(parts6, 1, (0, 4), np.uint64)
         # Table index = file order across both families.
-        index4 = np.arange(len(lines4), dtype=np.uint32)
-        index4 += np.searchsorted(lines6, lines4).astype(np.uint32)
-        index6 = np.arange(len(lines6), dtype=np.uint32)
-        index6 += np.searchsorted(lines4, lines6).astype(np.uint32)
+        index4, index6 = _after(lines4, lines6), _after(lines6, lines4)
         lines = np.empty(len(lines4) + len(lines6), dtype=np.uint32)
         lines[index4], lines[index6] = lines4, lines6
         del lines4, lines6
-        offsets = lines - np.arange(len(lines), dtype=np.uint32)  # line = index + offset
-        steps = np.flatnonzero(np.diff(offsets, prepend=np.uint32(0)) != 0)
         meta_lines = np.frombuffer(self.meta_lines, dtype=np.uint32)
         by_line = np.argsort(meta_lines, kind="stable")  # bulk and exact reads interleave
         meta_at = np.searchsorted(lines, meta_lines[by_line])
         meta_ids = np.frombuffer(self.meta_ids, dtype=np.uint32)[by_line]
-        del lines, meta_lines, by_line
-        first4, last4 = np.ascontiguousarray(bounds4[:, 0]), np.ascontiguousarray(bounds4[:, 1])
-        del bounds4
+        del meta_lines, by_line
+        offsets = lines  # line = index + offset, computed in place
+        for start in range(0, len(offsets), BLOCK):
+            stop = min(start + BLOCK, len(offsets))
+            offsets[start:stop] -= np.arange(start, stop, dtype=np.uint32)
+        steps = np.flatnonzero(offsets[1:] != offsets[:-1]) + 1
+        steps = np.concatenate((np.zeros(min(len(offsets), 1), dtype=steps.dtype), steps))
         columns = Columns(view(first4), view(last4), view(index6), view(bounds6, "Q"))
         table = EntryTable(
             columns,
@@ -139,10 +145,23 @@ def _u32(column: array[int]) -> Array:
     return np.frombuffer(column, dtype=np.uint32)
 
 
-def _concat(parts: list[Family], empty: Family) -> Family:
+def _column(
+    parts: list[list[Array]], k: int, shape: tuple[int, ...], kind: type = np.uint32
+) -> Array:
+    """Column ``k`` of every part, joined; each part lets go of it at once."""
     if not parts:
-        return empty
-    lines = np.concatenate([lines for lines, _ in parts])
-    bounds = np.concatenate([bounds for _, bounds in parts])
-    parts.clear()
-    return lines, bounds
+        return np.zeros(shape, dtype=kind)
+    joined = np.concatenate([part[k] for part in parts])
+    for part in parts:
+        part[k] = _SPENT
+    return joined
+
+
+def _after(mine: Array, other: Array) -> Array:
+    """Index of each of ``mine`` among both (sorted, disjoint) line columns."""
+    index = np.arange(len(mine), dtype=np.uint32)
+    if len(other):
+        for start in range(0, len(mine), BLOCK):
+            block = mine[start : start + BLOCK]
+            index[start : start + BLOCK] += np.searchsorted(other, block).astype(np.uint32)
+    return index

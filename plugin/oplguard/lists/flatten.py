@@ -8,6 +8,7 @@ bulk; only runs with crossing ranges go through a heap sweep.  Pure.
 from __future__ import annotations
 
 import heapq
+import itertools
 from array import array
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -18,6 +19,8 @@ import numpy.typing as npt
 # Payload of an exclusion entry (rbldnsd "!") in uint32 payload columns: it
 # carves a hole, never matches.  Real payloads are entry indexes below it.
 HOLE = 0xFFFFFFFF
+# Work on big columns this many items at a time, to keep temporaries small.
+BLOCK = 1 << 20
 Array = npt.NDArray[Any]  # one column: uint32 (IPv4, payloads) or uint64 (ranks)
 U64 = npt.NDArray[np.uint64]
 
@@ -49,39 +52,92 @@ def flatten(
     if bool(np.all(first[1:] >= first[:-1])):  # published lists are often sorted
         order: Array = np.arange(len(first), dtype=np.uint32)
         firsts, lasts, pays = first, last, payloads
+        owned = False  # the caller's columns: never written to
     else:
-        order = np.argsort(first, kind="stable").astype(np.uint32)  # ties keep input order
-        firsts, lasts, pays = first[order], last[order], payloads[order]
+        firsts, order = _sort(first)
+        lasts, pays = last[order], payloads[order]
+        owned = True
     # A run of overlapping entries starts where no earlier entry reaches.
-    fresh = np.ones(len(firsts) + 1, dtype=bool)
-    np.greater(firsts[1:], np.maximum.accumulate(lasts)[:-1], out=fresh[1:-1])
+    fresh = _fresh(firsts, lasts)
     alone = fresh[:-1] & fresh[1:]
     keep = alone & (pays != HOLE)
-    if bool(alone.all()):
-        if bool(keep.all()):
-            return Flat(firsts, lasts, pays)
-        return Flat(firsts[keep], lasts[keep], pays[keep])
     crowd = np.flatnonzero(~alone)
-    run = np.cumsum(fresh[:-1])[crowd]
+    run = np.cumsum(fresh[:-1], dtype=np.uint32)[crowd]
     del fresh, alone
+    if len(crowd) == 0 and bool(keep.all()):
+        return Flat(firsts, lasts, pays)
     block = _blocks(firsts[crowd], lasts[crowd]) if blocks is None else blocks[order[crowd]]
     # CIDR blocks nest or stay apart; a run with any other range is tangled.
     tangled = np.isin(run, run[~block])
-    del run, block
-    pieces = [Flat(firsts[keep], lasts[keep], pays[keep])]
-    del keep
-    nested = crowd[~tangled]
-    pieces.append(_nested(firsts[nested], lasts[nested], pays[nested], order[nested]))
-    mixed = crowd[tangled]
+    nested, mixed = crowd[~tangled], crowd[tangled]
+    del block, crowd
     size = (lasts[mixed] - firsts[mixed]) if sizes is None else sizes[order[mixed]]
-    pieces.append(_sweep(firsts[mixed], lasts[mixed], pays[mixed], size, order[mixed]))
-    del crowd, nested, mixed, size, order, firsts, lasts, pays
-    starts = np.concatenate([piece.starts for piece in pieces]).astype(first.dtype)
-    ends = np.concatenate([piece.ends for piece in pieces]).astype(first.dtype)
-    payload = np.concatenate([piece.payloads for piece in pieces])
-    del pieces
+    pieces = [_sweep(firsts[mixed], lasts[mixed], pays[mixed], size, order[mixed])]
+    for start, stop in _batches(run[~tangled], BLOCK):  # bounded memory, run by run
+        part = nested[start:stop]
+        pieces.append(_nested(firsts[part], lasts[part], pays[part], order[part]))
+    del nested, mixed, size, order, run, tangled
+    singles = Flat(*(_compact(column, keep, owned) for column in (firsts, lasts, pays)))
+    del firsts, lasts, pays, keep
+    return _merge(singles, pieces)
+
+
+def _sort(keys: Array) -> tuple[Array, Array]:
+    """(sorted keys, the order that sorts them); equal keys keep their order.
+
+    Sorts ``key << 32 | index`` in one uint64 column: less memory than an
+    argsort and three gathers (keys are below 2**32: IPv4 or ranks).
+    """
+    packed = keys.astype(np.uint64) << np.uint64(32)
+    packed |= np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    order = packed.astype(np.uint32)  # the low half: the index
+    packed >>= np.uint64(32)
+    return packed.astype(keys.dtype), order
+
+
+def _fresh(firsts: Array, lasts: Array) -> Array:
+    """fresh[i]: no entry before i reaches firsts[i]; fresh[n] = True (blockwise running max)."""
+    fresh = np.ones(len(firsts) + 1, dtype=bool)
+    reach = 0
+    for start in range(0, len(firsts), BLOCK):
+        running = np.maximum.accumulate(lasts[start : start + BLOCK])
+        np.maximum(running, reach, out=running)
+        stop = min(start + BLOCK, len(firsts))
+        if start:
+            fresh[start] = firsts[start] > reach
+        np.greater(firsts[start + 1 : stop], running[:-1], out=fresh[start + 1 : stop])
+        reach = int(running[-1])
+    return fresh
+
+
+def _compact(column: Array, keep: Array, owned: bool) -> Array:
+    """``column[keep]``; when ``owned``, written over ``column`` a block at a time (no copy)."""
+    if not owned:
+        return column[keep]
+    size = 0
+    for start in range(0, len(column), BLOCK):
+        kept = column[start : start + BLOCK][keep[start : start + BLOCK]]
+        column[size : size + len(kept)] = kept
+        size += len(kept)
+    return column[:size].copy() if size < len(column) // 2 else column[:size]
+
+
+def _merge(singles: Flat, pieces: list[Flat]) -> Flat:
+    """Lone entries (in order) and the flattened runs (apart from them), in address order."""
+    starts = np.concatenate([piece.starts for piece in pieces]).astype(singles.starts.dtype)
+    if len(starts) == 0:
+        return singles
+    ends = np.concatenate([piece.ends for piece in pieces]).astype(singles.ends.dtype)
+    payloads = np.concatenate([piece.payloads for piece in pieces])
     by_start = np.argsort(starts, kind="stable")
-    return Flat(starts[by_start], ends[by_start], payload[by_start])
+    starts, ends, payloads = starts[by_start], ends[by_start], payloads[by_start]
+    at = np.searchsorted(singles.starts, starts)
+    return Flat(
+        np.insert(singles.starts, at, starts),
+        np.insert(singles.ends, at, ends),
+        np.insert(singles.payloads, at, payloads),
+    )
 
 
 def _blocks(first: Array, last: Array) -> Array:
@@ -102,29 +158,38 @@ def _nested(first: Array, last: Array, payloads: Array, index: Array) -> Flat:
         return Flat(first, last, payloads)
     order = np.lexsort((index, payloads != HOLE, ~last, first))  # outer first, best first
     first, last, payloads = first[order], last[order], payloads[order]
+    del order
     same = np.zeros(len(first), dtype=bool)
     same[1:] = (first[1:] == first[:-1]) & (last[1:] == last[:-1])
     first, last, payloads = first[~same], last[~same], payloads[~same]  # the best of equals
+    del same
     n = len(first)
-    entry = np.arange(n, dtype=np.int64)
+    entry = np.arange(n, dtype=np.int32)
     # Events: an open at first, a close after last; at one place closes come
     # first (inner first), then opens (outer first).
     place = np.concatenate((first.astype(np.uint64), last.astype(np.uint64) + np.uint64(1)))
     is_open = np.concatenate((np.ones(n, dtype=bool), np.zeros(n, dtype=bool)))
-    events = np.lexsort((np.concatenate((entry, n - entry)), is_open, place))
+    tie = np.concatenate((entry, n - entry))
+    events = np.lexsort((tie, is_open, place)).astype(np.int32)
+    del tie
     place, is_open = place[events], is_open[events]
     owner_of = np.concatenate((entry, entry))[events]
-    depth = np.cumsum(np.where(is_open, 1, -1))
-    opens = np.flatnonzero(is_open)
+    del events, entry
+    depth = np.cumsum(np.where(is_open, 1, -1).astype(np.int32), dtype=np.int32)
+    # The latest open at each depth: opens grouped by depth, in event order.
+    opens = np.flatnonzero(is_open).astype(np.int32)
+    opens = opens[np.argsort(depth[opens], kind="stable")]
     span = np.int64(2 * n + 1)
-    keys = depth[opens] * span + opens
-    by_key = np.argsort(keys)
-    found = np.searchsorted(keys[by_key], depth * span + np.arange(2 * n), side="right") - 1
-    owner = np.where(depth > 0, owner_of[opens[by_key[np.maximum(found, 0)]]], -1)
+    keys = depth[opens].astype(np.int64) * span + opens
+    found = np.searchsorted(keys, depth.astype(np.int64) * span + np.arange(2 * n), side="right")
+    del keys
+    owner = np.where(depth > 0, owner_of[opens[np.maximum(found - 1, 0)]], -1)
+    del found, opens, owner_of, depth, is_open
     # The owner after the last event at a place holds until the next place.
     final = np.ones(2 * n, dtype=bool)
     final[:-1] = place[1:] != place[:-1]
     starts, owner = place[final], owner[final]
+    del place, final
     answer = np.where(owner >= 0, payloads[np.maximum(owner, 0)], HOLE).astype(np.uint32)
     joined = np.ones(len(answer), dtype=bool)  # adjacent pieces of one payload join
     joined[1:] = answer[1:] != answer[:-1]
@@ -133,6 +198,17 @@ def _nested(first: Array, last: Array, payloads: Array, index: Array) -> Flat:
     starts, answer = starts[heads], answer[heads]
     listed = answer != HOLE
     return Flat(starts[listed], ends[listed], answer[listed])
+
+
+def _batches(run: Array, size: int) -> list[tuple[int, int]]:
+    """Cut sorted run ids into slices of about ``size`` items, never inside a run."""
+    cuts = [0]
+    while cuts[-1] < len(run):
+        at = min(cuts[-1] + size, len(run))
+        if at < len(run):
+            at = int(np.searchsorted(run, run[at], side="right"))  # finish that run
+        cuts.append(at)
+    return list(itertools.pairwise(cuts))
 
 
 def _sweep(first: Array, last: Array, payloads: Array, sizes: Array, index: Array) -> Flat:

@@ -164,8 +164,10 @@ def load(handle: IO[bytes], fmt: str, path: str, now: datetime) -> Loaded:
         reader.chunk(data, first_line)
     entries, exclusions = reader.entries.finish(), reader.exclusions.finish()
     networks = NetworkSet.of(*_columns(entries, exclusions))
+    loaded = Loaded(entries.table, exclusions.table, networks, reader.expired)
+    del reader, entries, exclusions  # the load's temporaries go before the heap is trimmed
     _give_back_free_memory()
-    return Loaded(entries.table, exclusions.table, networks, reader.expired)
+    return loaded
 
 
 def _give_back_free_memory() -> None:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from oplguard.config import ListConfig
 from oplguard.errors import ListError
-from oplguard.lists import loader
+from oplguard.lists import builder, flatten, loader
 from oplguard.lists.bulk import scan
 from oplguard.lists.bulk6 import ipv6_words
 from oplguard.lists.formats import ListEntry, parse_text
@@ -160,8 +160,10 @@ def list_files(draw: st.DrawFn) -> bytes:
 
 @pytest.fixture(autouse=True)
 def tiny_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of a few lines: every chunk boundary case shows up."""
+    """Chunks of a few lines, blocks of a few items: every boundary case shows up."""
     monkeypatch.setattr(loader, "CHUNK_BYTES", 97)
+    monkeypatch.setattr(builder, "BLOCK", 3)
+    monkeypatch.setattr(flatten, "BLOCK", 5)
 
 
 @settings(
