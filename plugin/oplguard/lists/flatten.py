@@ -124,20 +124,34 @@ def _compact(column: Array, keep: Array, owned: bool) -> Array:
 
 
 def _merge(singles: Flat, pieces: list[Flat]) -> Flat:
-    """Lone entries (in order) and the flattened runs (apart from them), in address order."""
+    """Lone entries (in order) and the flattened runs (apart from them), in address order.
+
+    Written block by block: a whole-column ``np.insert`` would hold index
+    arrays as big as the list on top of both copies.
+    """
     starts = np.concatenate([piece.starts for piece in pieces]).astype(singles.starts.dtype)
     if len(starts) == 0:
         return singles
     ends = np.concatenate([piece.ends for piece in pieces]).astype(singles.ends.dtype)
     payloads = np.concatenate([piece.payloads for piece in pieces])
     by_start = np.argsort(starts, kind="stable")
-    starts, ends, payloads = starts[by_start], ends[by_start], payloads[by_start]
-    at = np.searchsorted(singles.starts, starts)
-    return Flat(
-        np.insert(singles.starts, at, starts),
-        np.insert(singles.ends, at, ends),
-        np.insert(singles.payloads, at, payloads),
-    )
+    added = Flat(starts[by_start], ends[by_start], payloads[by_start])
+    del starts, ends, payloads, by_start
+    at = np.searchsorted(singles.starts, added.starts) + np.arange(len(added.starts))
+    total = len(singles.starts) + len(at)
+    merged = Flat(*(np.empty(total, dtype=column.dtype) for column in singles))
+    is_added = np.zeros(total, dtype=bool)
+    is_added[at] = True
+    taken = 0
+    for start in range(0, total, BLOCK):
+        lone = ~is_added[start : start + BLOCK]
+        count = int(lone.sum())
+        for out, column in zip(merged, singles, strict=True):
+            out[start : start + BLOCK][lone] = column[taken : taken + count]
+        taken += count
+    for out, column in zip(merged, added, strict=True):
+        out[at] = column
+    return merged
 
 
 def _blocks(first: Array, last: Array) -> Array:

@@ -274,8 +274,8 @@ class _Table4:
         cls, starts: npt.NDArray[Any], ends: npt.NDArray[Any], payloads: npt.NDArray[Any]
     ) -> _Table4:
         # buckets[k] = first interval starting at or after k << 16.
-        edges = np.arange(BUCKETS + 1, dtype=np.uint64) << np.uint64(V4_BITS - BUCKET_BITS)
-        buckets = np.searchsorted(starts.astype(np.uint64), edges)
+        edges = np.arange(BUCKETS, dtype=np.uint32) << np.uint32(V4_BITS - BUCKET_BITS)
+        buckets = np.append(np.searchsorted(starts, edges.astype(starts.dtype)), len(starts))
         return cls(view(starts, "I"), view(ends, "I"), view(payloads, "I"), view(buckets, "I"))
 
     def find(self, value: int) -> int | None:
