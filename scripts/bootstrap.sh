@@ -13,6 +13,9 @@ DEB_TEST=(spamc spamassassin spamd rbldnsd openssl postgresql)
 # The web service's tests: a real browser (Playwright drives Debian's chromium,
 # never its own download) and a real authoritative DNS server for PTR records.
 DEB_TEST+=(chromium nsd)
+# The Ansible roles' molecule scenarios (tests/ansible): rootful podman with runc and a test-host
+# image built with debootstrap (scripts/fleet/install.sh adds the controller venv itself).
+DEB_TEST+=(podman runc debootstrap)
 if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${DEB_TEST[@]}"; do

@@ -12,6 +12,9 @@ HERE=$(cd "$(dirname "$0")" && pwd); . "$HERE/env.sh"
 t0=$SECONDS
 LOGS="$FLEET_WORK/logs"
 mkdir -p "$LOGS"
+# One run at a time on a machine: the scenarios share container names, the fleet network and logs.
+exec 9>"$FLEET_WORK/test-all.lock"
+if ! flock -n 9; then fleet_log "another test-all.sh runs (lock $FLEET_WORK/test-all.lock): waiting"; flock 9; fi
 rm -f "$LOGS"/*.result
 JOBS=${FLEET_JOBS:-3}
 
