@@ -227,7 +227,7 @@ def blocks(draw: st.DrawFn) -> Span:
     return version, base + start, base + start + (1 << bits) - 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(blocks(), st.integers(-1, 5)), max_size=60), st.sampled_from([3, 1 << 20])
 )

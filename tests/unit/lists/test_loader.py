@@ -167,7 +167,7 @@ def tiny_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(list_files(), st.sampled_from(["plain", "ip4set", "ip6tset"]))
 def test_bulk_load_agrees_with_the_line_parser(tmp_path: Path, data: bytes, fmt: str) -> None:
@@ -246,7 +246,7 @@ def test_bulk_edge_words_read_as_span_of_reads_them() -> None:
     assert assert_words_read_as_span_of(["x", *EDGE_WORDS[::-1]]) == taken
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(v4_words(), v6_words(), st.text("0123456789./:abcdefABF%", max_size=24))))
 def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
     assert_words_read_as_span_of(words)
