@@ -19,39 +19,54 @@ _HEX = np.full(256, 255, dtype=np.uint8)
 for _digit, _char in enumerate("0123456789abcdef"):
     _HEX[ord(_char)] = _HEX[ord(_char.upper())] = _digit
 GROUPS = 8  # hextets in an address
+IP6TSET_BITS = 64  # rbldnsd ip6tset entries are /64s
 _BITS = 128
 # ::ffff:0:0/96 holds IPv4-mapped addresses, which lists read as IPv4.
 MAPPED_V4 = 0xFFFF
 
 
-def ipv6_words(data: Array, starts: Array, words: Array) -> tuple[Array, Array]:
+def ipv6_words(
+    data: Array, starts: Array, words: Array, ip6tset: bool = False
+) -> tuple[Array, Array]:
     """(ok, bounds) of the words ``data[starts:words]``; bounds is (n, 4) uint64.
 
     ``data`` is the chunk (uint8, ending with LF); ``ok`` is false for every
-    word the exact parser must read.
+    word the exact parser must read.  ``ip6tset``: words as rbldnsd's ip6tset
+    reads them (``ipset.ip6tset_span``): four groups alone mean a /64, and only
+    /64s are taken.
     """
     hexval = _HEX[data]
     is_hex = hexval < 16
     is_colon = data == _COLON
-    slash = _next(np.flatnonzero(data == _SLASH), starts, len(data))
-    ok = (slash < words) & (_next(np.flatnonzero(data == _SLASH), slash + 1, len(data)) >= words)
-    slash = np.where(ok, slash, starts)
+    slashes = np.flatnonzero(data == _SLASH)
+    slash = _next(slashes, starts, len(data))
+    has_slash = slash < words
+    ok = _next(slashes, slash + 1, len(data)) >= words  # at most one "/"
+    if not ip6tset:
+        ok &= has_slash
+    end = np.where(has_slash, slash, words)  # where the address ends
     other = _counts(~is_hex & ~is_colon)
-    ok &= other[slash] == other[starts]  # the address is hex digits and colons only
-    bits, ok_bits = _prefix(data, slash + 1, words)
-    ok &= ok_bits
+    ok &= (end > starts) & (other[end] == other[starts])  # hex digits and colons only
+    bits, ok_bits = _prefix(data, end + 1, words)
+    bits = np.where(has_slash, bits, IP6TSET_BITS)
+    ok &= ok_bits | ~has_slash
     pairs = np.flatnonzero(is_colon[:-1] & is_colon[1:])  # "::" (":::" counts twice)
     first_pair = _next(pairs, starts, len(data))
-    count = np.searchsorted(pairs, slash - 1) - np.searchsorted(pairs, starts)
+    count = np.searchsorted(pairs, end - 1) - np.searchsorted(pairs, starts)
     ok &= count <= 1
     ok &= is_hex[starts] | (first_pair == starts)  # no lone ":" before the first group
-    ok &= is_hex[slash - 1] | ((count == 1) & (first_pair == slash - 2))  # nor after the last
+    ok &= is_hex[end - 1] | ((count == 1) & (first_pair == end - 2))  # nor after the last
     runs = _hex_runs(is_hex)
-    r0, r1 = np.searchsorted(runs[0], starts), np.searchsorted(runs[0], slash)
+    r0, r1 = np.searchsorted(runs[0], starts), np.searchsorted(runs[0], end)
     groups = r1 - r0
     long_runs = _counts(runs[1] - runs[0] > 4)
     ok &= long_runs[r1] == long_runs[r0]  # a group is at most 4 hex digits
-    ok &= np.where(count == 0, groups == GROUPS, groups < GROUPS)
+    whole = np.where(count == 0, groups == GROUPS, groups < GROUPS)
+    if ip6tset:  # 2001:db8:1:2 (four groups: a /64) or a /64 written out
+        short = (count == 0) & (groups == IP6TSET_BITS // 16)
+        ok &= np.where(has_slash, whole & (bits == IP6TSET_BITS), short)
+    else:
+        ok &= whole
     hi, lo = _assemble(hexval, runs, r0, np.where(ok, groups, 0), first_pair)
     ok &= ~((hi == 0) & (lo >> np.uint64(32) == MAPPED_V4))  # mapped: read as IPv4
     host_hi = _mask(np.clip(64 - bits, 0, 64))

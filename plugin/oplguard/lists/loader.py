@@ -75,6 +75,8 @@ class _Reader:
             fast6, bounds6 = self._ipv6(data, scan, ~fast4, numbers)
         elif self.fmt == "ip4set":  # a value after the network: the exact parser reads it
             fast4 = scan.fast & (scan.words == scan.ends)
+        else:  # ip6tset: bare /64s in bulk; values and exclusions line by line
+            fast6, bounds6 = self._ipv6(data, scan, scan.words == scan.ends, numbers)
         slow = np.flatnonzero(~(fast4 | fast6))
         self._exact(data, slow, scan.starts[slow].tolist(), scan.ends[slow].tolist(), first_line)
         bounds4 = np.stack((scan.first[fast4], scan.last[fast4]), axis=1)
@@ -91,9 +93,11 @@ class _Reader:
         maybe = np.flatnonzero(candidates & (scan.words > scan.starts) & _HEX_OR_COLON[head])
         if len(maybe) == 0:
             return fast, NONE6[1]
-        ok, bounds = bulk6.ipv6_words(array, scan.starts[maybe], scan.words[maybe])
+        is_ip6tset = self.fmt == "ip6tset"
+        ok, bounds = bulk6.ipv6_words(array, scan.starts[maybe], scan.words[maybe], is_ip6tset)
         fast[maybe[ok]] = True
-        fast &= self._reasons(data, scan, fast, numbers)
+        if not is_ip6tset:
+            fast &= self._reasons(data, scan, fast, numbers)
         return fast, bounds[ok][fast[maybe[ok]]]
 
     def _reasons(self, data: bytes, scan: bulk.Scan, lines: Array, numbers: Array) -> Array:

@@ -23,7 +23,7 @@ from oplguard.lists import builder, flatten, loader
 from oplguard.lists.bulk import scan
 from oplguard.lists.bulk6 import ipv6_words
 from oplguard.lists.formats import ListEntry, parse_text
-from oplguard.lists.ipset import EXCLUDED, NetworkSet, span_of
+from oplguard.lists.ipset import EXCLUDED, NetworkSet, ip6tset_span, span_of
 from oplguard.lists.store import BlockList, load_list
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -106,6 +106,8 @@ def v6_words(draw: st.DrawFn) -> str:
         value &= ~((1 << (128 - min(bits, 128))) - 1)
     address = ipaddress.IPv6Address(value)
     text = draw(st.sampled_from([address.compressed, address.exploded, str(address).upper()]))
+    if draw(st.integers(0, 5)) == 0:  # rbldnsd ip6tset's own /64 form: four groups
+        return ":".join(address.exploded.split(":")[: draw(st.sampled_from([4, 4, 3]))])
     return text if draw(st.integers(0, 5)) == 0 else f"{text}/{bits}"
 
 
@@ -250,3 +252,32 @@ def test_bulk_edge_words_read_as_span_of_reads_them() -> None:
 @given(st.lists(st.one_of(v4_words(), v6_words(), st.text("0123456789./:abcdefABF%", max_size=24))))
 def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
     assert_words_read_as_span_of(words)
+
+
+IP6TSET_WORDS = [
+    "2001:db8:1:2", "2001:DB8:1:2", "2001:db8:1:2::/64", "2001:db8:1:2::/48", "2001:db8:1",
+    "2001:db8:1:2:3", "2001:db8::", "2001:db8::1", "1:2:3:4::/064", "1:2:3:4/64", "1:2:3:12345",
+    "::ffff:0:0/64", "0:0:0:0", "ffff:ffff:ffff:ffff", "2001:db8:1:2::5/64", "1.2.3.4",
+]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(v6_words(), st.sampled_from(IP6TSET_WORDS))))
+def test_ip6tset_words_read_as_rbldnsd_reads_them(words: list[str]) -> None:
+    words = [*IP6TSET_WORDS, *words]
+    data = "".join(f"{word}\n" for word in [*words, ""]).encode()
+    found = scan(data)
+    ok, bounds = ipv6_words(np.frombuffer(data, dtype=np.uint8), found.starts, found.words, True)
+    for i, word in enumerate(words):
+        try:
+            expected = ip6tset_span(word, False)
+        except ValueError:
+            expected = None
+        if ok[i]:
+            hi, lo, end_hi, end_lo = (int(x) for x in bounds[i])
+            assert expected == (6, hi << 64 | lo, end_hi << 64 | end_lo), word
+    taken = [word for word, bulk in zip(IP6TSET_WORDS, ok, strict=False) if bulk]
+    assert taken == [
+        "2001:db8:1:2", "2001:DB8:1:2", "2001:db8:1:2::/64", "1:2:3:4::/064", "0:0:0:0",
+        "ffff:ffff:ffff:ffff",
+    ]  # fmt: skip
