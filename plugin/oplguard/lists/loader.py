@@ -230,15 +230,22 @@ def _join(mine: Array, holes: Array) -> Array:
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
-    """Whole lines, about CHUNK_BYTES at a time, each with the number of its first line."""
-    line, tail = 1, b""
+    """Whole lines, about CHUNK_BYTES at a time, each with the number of its first line.
+
+    A line longer than a chunk (a binary file) is gathered in parts, not by
+    copying a growing tail again and again.
+    """
+    line, parts = 1, list[bytes]()
     while block := handle.read(CHUNK_BYTES):
-        data = tail + block
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut], line
-            line += data.count(b"\n", 0, cut)
-        tail = data[cut:]
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            parts.append(block)
+            continue
+        data = b"".join([*parts, block[:cut]])
+        parts = [block[cut:]]
+        yield data, line
+        line += data.count(b"\n")
+    tail = b"".join(parts)
     if tail:
         yield tail + b"\n", line
 
