@@ -73,8 +73,7 @@ class RemovalStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        for statement in SCHEMA:
-            db.execute(statement)
+        db.create_schema(SCHEMA)
 
     def submit(
         self, ip: str, lists: Sequence[str], contact: Contact

@@ -93,6 +93,19 @@ class Database:
                 if rows:
                     self._run(lambda s=statement, r=rows: cursor.executemany(self._sql(s), r))
 
+    def create_schema(self, statements: Sequence[str]) -> None:
+        """Run ``CREATE ... IF NOT EXISTS`` statements once, whoever else starts now.
+
+        PostgreSQL's IF NOT EXISTS is not safe against a concurrent creator (a
+        service and a CLI starting together fail with a unique violation on
+        pg_class), so creators queue on one advisory lock inside a transaction.
+        """
+        with self.lock, self.transaction():
+            if self.dialect == "postgresql":
+                self._run(lambda: self.conn.execute("SELECT pg_advisory_xact_lock(7830783)"))
+            for statement in statements:
+                self._run(lambda s=statement: self.conn.execute(self._sql(s)))
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             rows: list[tuple[Any, ...]] = self._run(

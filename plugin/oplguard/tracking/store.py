@@ -81,8 +81,7 @@ class TrackingStore:
 
     def create(self) -> None:
         types = _TYPES[self.db.dialect]
-        for statement in _SCHEMA:
-            self.db.execute(statement.format(**types))
+        self.db.create_schema([statement.format(**types) for statement in _SCHEMA])
 
     def insert(self, records: Sequence[TrackRecord]) -> None:
         """Write ``records`` in one transaction.
