@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +19,7 @@ from oplguard import config as config_mod
 from oplguard.config import Listener
 from oplguard.server.lifecycle import Server
 
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0  # generous: a loaded 2-core machine; polling only
 
 
 @dataclass
@@ -90,3 +94,37 @@ def need(program: str) -> str:
     if path is None:
         pytest.skip(f"{program} is not installed (scripts/bootstrap.sh --test installs it as root)")
     return path
+
+
+# ``oplguard serve`` as a child process, for signal and kill tests.
+
+
+def serve_process(config: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [
+        str(Path(sys.executable).with_name("oplguard")),
+        "serve",
+        "--config",
+        str(config),
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("oplguard serve did not start listening")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

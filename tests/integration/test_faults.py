@@ -10,8 +10,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,36 +18,11 @@ import pytest
 
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd
-from tests.integration.harness import RunningServer
+from tests.integration.harness import RunningServer, free_port, serve_process, wait_listening
 from tests.integration.load import CLEAN, LISTED, check_request, run_load
 
 pytestmark = pytest.mark.integration
 IO_TIMEOUT_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def serve_process(config: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [str(Path(sys.executable).with_name("oplguard")), "serve", "--config", str(config)]
-    command += ["--listen", f"127.0.0.1:{port}"]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + IO_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("oplguard serve did not start listening")
 
 
 def read_all(sock: socket.socket) -> bytes:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ConfigWriter
-from tests.integration.harness import RunningServer
+from tests.integration.harness import RunningServer, free_port, serve_process, wait_listening
 from tests.samples import message
 
 pytestmark = pytest.mark.integration
@@ -153,37 +151,6 @@ def test_reload_with_bad_config_keeps_serving(write_config: ConfigWriter) -> Non
             .replace("\n[server]\nbogus = 1\n", "")
         )
         assert server.reload() is True
-
-
-def serve_process(config: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [
-        str(Path(sys.executable).with_name("oplguard")),
-        "serve",
-        "--config",
-        str(config),
-        "--listen",
-        f"127.0.0.1:{port}",
-    ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + IO_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("oplguard serve did not start listening")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_cli_reloads_on_sighup_and_stops_on_sigterm(write_config: ConfigWriter) -> None:
