@@ -135,6 +135,10 @@ class TrackingWriter:
             except StoreError as err:
                 self._failed(err, "write")
                 return False
+            except Exception as err:  # a bug must not end the writer thread silently
+                log.exception("tracking: unexpected error while writing a batch")
+                self._failed(StoreError(f"unexpected {type(err).__name__}: {err}"), "write")
+                return False
             with self.wake:
                 for _ in batch:
                     self.queue.popleft()
