@@ -144,9 +144,3 @@ def list_tempfail(scan: Scan) -> ProtocolFailure:
         Status.EX_TEMPFAIL,
         f"Temporary failure: list {failure.list_name} unavailable ({failure.detail})",
     )
-
-
-def failure_reply(failure: ProtocolFailure) -> bytes:
-    """The error line for a protocol failure, logged with its reason."""
-    log.warning("protocol error status=%d message=%s", failure.status, failure.message)
-    return render_error(failure)

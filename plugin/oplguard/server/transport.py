@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from oplguard.errors import Status
 from oplguard.server.channel import Channel
-from oplguard.server.service import ScoringService, failure_reply
+from oplguard.server.service import ScoringService
 from oplguard.spamd import (
     NEED_DATA,
     Limits,
     ProtocolFailure,
     Request,
     SpamdConnection,
+    render_error,
     render_timeout,
 )
 
@@ -86,7 +87,7 @@ async def serve_connection(
                     reply = render_timeout(seconds)
                 else:
                     log.warning("bad request peer=%s: %s", peer, event.message)
-                    reply = failure_reply(event)
+                    reply = render_error(event)
             else:
                 verb = event.verb.value
                 log.debug(
