@@ -23,12 +23,15 @@ DEADLINE_S = 30.0
 ZONES = {"opl4.zone": ("opl.test:ip4set", ":127.0.0.2:Open proxy\n192.0.2.99\n127.0.0.2\n")}
 
 
+def oplguard(*args: str) -> bytes:
+    command = [str(Path(sys.executable).with_name("oplguard")), *args]
+    return subprocess.run(command, capture_output=True, timeout=DEADLINE_S, check=True).stdout
+
+
 def status(config: Path) -> list[dict[str, Any]]:
-    command = [str(Path(sys.executable).with_name("oplguard")), "lists", "status", "--json"]
-    done = subprocess.run(
-        [*command, "--config", str(config)], capture_output=True, timeout=DEADLINE_S, check=True
+    rows: list[dict[str, Any]] = json.loads(
+        oplguard("lists", "status", "--json", "--config", str(config))
     )
-    rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
 
 
@@ -86,6 +89,8 @@ symbol = "DNS_OPL"
         bad = wait_for(cfg, "opl", "state", "error")
         assert "opl.txt:2" in bad["error"]
         assert bad["entries"] == opl["entries"]
+        counters = json.loads(oplguard("status", "--json", "--config", str(cfg)))["counters"]
+        assert counters["oplguard_reloads"]["failed"] >= 1
         with socket.create_connection(server.address(), timeout=DEADLINE_S) as sock:
             sock.sendall(check_request(LISTED))
             sock.shutdown(socket.SHUT_WR)

@@ -142,6 +142,7 @@ class Server:
                 self.list_errors[list_cfg.name] = failed[0]
             else:
                 self.list_errors.pop(list_cfg.name, None)
+            self.obs.reloaded(not failed)
 
     async def _open(self, listener: Listener) -> asyncio.Server:
         def callback(
