@@ -25,6 +25,7 @@ from oplguard.lists.dnsbl import probe
 from oplguard.policy.scanner import Scanner
 from oplguard.policyd.protocol import CLOSED, PolicyConnection, PolicyRequest, render_reply
 from oplguard.policyd.service import PolicyService
+from oplguard.server.sockets import peer_of, remove_stale, sockname
 from oplguard.server.transport import AccessList
 
 log = logging.getLogger("oplguard.policyd")
@@ -142,7 +143,7 @@ class PolicyServer:
             server = await self._open(listener)
             self.servers.append(server)
             for sock in server.sockets:
-                self.bound.append((listener, _sockname(sock.getsockname())))
+                self.bound.append((listener, sockname(sock.getsockname())))
         for listener, address in self.bound:
             log.warning("policy service listening on %s (%s)", address, listener.kind)
         self._spawn(self._watch_lists())
@@ -157,7 +158,7 @@ class PolicyServer:
 
         if listener.kind == "unix":
             path = Path(listener.path)
-            await asyncio.to_thread(_remove_stale, path)
+            await asyncio.to_thread(remove_stale, path)
             server = await asyncio.start_unix_server(callback, path=str(path))
             os.chmod(path, UNIX_SOCKET_MODE)
             return server
@@ -166,7 +167,7 @@ class PolicyServer:
     async def _on_connect(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: Listener
     ) -> None:
-        host, peer = _peer(writer, listener)
+        host, peer = peer_of(writer, listener)
         busy = len(self.tasks) > self.config.policyd.max_connections
         if (listener.kind != "unix" and not self.access.allows(host)) or busy:
             why = "too many connections" if busy else "not in [policyd] allowed_ips"
@@ -249,26 +250,5 @@ class PolicyServer:
                 task.cancel()
         for listener in self.listeners:
             if listener.kind == "unix":
-                await asyncio.to_thread(_remove_stale, Path(listener.path))
+                await asyncio.to_thread(remove_stale, Path(listener.path))
         log.warning("policy service stopped")
-
-
-def _peer(writer: asyncio.StreamWriter, listener: Listener) -> tuple[str, str]:
-    if listener.kind == "unix":
-        return ("", "unix")
-    name = writer.get_extra_info("peername")
-    if not isinstance(name, tuple):
-        return ("", "unknown")
-    return (str(name[0]), _sockname(name))
-
-
-def _sockname(name: object) -> str:
-    if isinstance(name, tuple):
-        host, port = str(name[0]), name[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return str(name)
-
-
-def _remove_stale(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

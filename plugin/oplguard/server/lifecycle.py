@@ -26,6 +26,7 @@ from oplguard.observability.runtime import Observability
 from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.service import ScoringService
+from oplguard.server.sockets import peer_of, remove_stale, sockname
 from oplguard.server.transport import AccessList, ConnectionSettings, serve_connection
 from oplguard.spamd import Limits
 
@@ -89,7 +90,7 @@ class Server:
             server = await self._open(listener)
             self.servers.append(server)
             for sock in server.sockets:
-                self.bound.append((listener, _sockname(sock.getsockname())))
+                self.bound.append((listener, sockname(sock.getsockname())))
         for listener, address in self.bound:
             log.warning("listening on %s (%s)", address, listener.kind)
         await self.obs.start()
@@ -161,7 +162,7 @@ class Server:
             return await asyncio.start_server(callback, sock=shared)
         if listener.kind == "unix":
             path = Path(listener.path)
-            await asyncio.to_thread(_remove_stale, path)
+            await asyncio.to_thread(remove_stale, path)
             server = await asyncio.start_unix_server(callback, path=str(path))
             os.chmod(path, self.config.server.unix_socket_mode)
             return server
@@ -171,7 +172,7 @@ class Server:
     async def _on_connect(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: Listener
     ) -> None:
-        host, peer = _peer(writer, listener)
+        host, peer = peer_of(writer, listener)
         if listener.kind != "unix" and not self.access.allows(host):
             log.warning("unauthorized connection from %s: not in allowed_ips", peer)
             writer.close()
@@ -256,28 +257,6 @@ class Server:
                 task.cancel()
         for listener in self.listeners:
             if listener.kind == "unix":
-                await asyncio.to_thread(_remove_stale, Path(listener.path))
+                await asyncio.to_thread(remove_stale, Path(listener.path))
         await self.obs.stop(self.config.server.shutdown_grace_s)
         log.warning("stopped")
-
-
-def _peer(writer: asyncio.StreamWriter, listener: Listener) -> tuple[str, str]:
-    """(peer host, peer text for logs)."""
-    if listener.kind == "unix":
-        return ("", "unix")
-    name = writer.get_extra_info("peername")
-    if not isinstance(name, tuple):
-        return ("", "unknown")
-    return (str(name[0]), _sockname(name))
-
-
-def _sockname(name: object) -> str:
-    if isinstance(name, tuple):
-        host, port = str(name[0]), name[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return str(name)
-
-
-def _remove_stale(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
