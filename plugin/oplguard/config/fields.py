@@ -23,6 +23,27 @@ def toml_error_line(err: tomllib.TOMLDecodeError) -> int:
     return int(match.group(1)) if match else 0
 
 
+def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
+    """The text and parsed TOML of ``path``.
+
+    Raises:
+        ConfigError: unreadable, not UTF-8, or not TOML (with the line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {what}: {err}", path=str(path)) from err
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(
+            f"not valid TOML: {err}",
+            path=str(path),
+            line=toml_error_line(err),
+            fix="check quoting and brackets",
+        ) from err
+
+
 class Fields:
     """Reads values out of parsed TOML, locating each error's line."""
 

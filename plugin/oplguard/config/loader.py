@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from oplguard.config.fields import Fields, toml_error_line
+from oplguard.config.fields import Fields, read_toml
 from oplguard.config.model import (
     ACTIONS,
     BLOCKED_LIST_NAME,
@@ -32,7 +31,6 @@ from oplguard.config.model import (
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
 from oplguard.config.web import read_web
-from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen, parse_network
 
 # [server] workers: far beyond the cores of any mail filter host; a typo guard.
@@ -52,19 +50,7 @@ def load(path: Path | str) -> Config:
             message names the file, the line and the fix.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read config: {err}", path=str(path)) from err
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(
-            f"not valid TOML: {err}",
-            path=str(path),
-            line=toml_error_line(err),
-            fix="check quoting and brackets",
-        ) from err
+    text, data = read_toml(path, "config")
     return Builder(path, text).build(data)
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from oplguard.config.fields import Fields, toml_error_line
+from oplguard.config.fields import Fields, read_toml
 from oplguard.config.locate import locate
 from oplguard.config.model import (
     ACTIONS,
@@ -50,18 +49,7 @@ class SendersFile:
 
 def load_senders(path: Path) -> SendersFile:
     """Read a senders file: [[allowed_senders]], [[blocked_senders]], [groups.NAME]."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read senders file: {err}", path=str(path)) from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(
-            f"not valid TOML: {err}",
-            path=str(path),
-            line=toml_error_line(err),
-            fix="check quoting and brackets",
-        ) from err
+    text, data = read_toml(path, "senders file")
     builder = Fields(path, text)
     builder.check_keys("", data, {"allowed_senders", "blocked_senders", "groups"})
     switches = []
