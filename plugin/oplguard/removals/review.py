@@ -102,3 +102,19 @@ def _delist(lists: ListStore, hit: ListHit, request: RemovalRequest) -> str:
         is_exclusion=True,
     )
     return f"excluded {request.ip} from {hit.list_name} (inside listed {network})"
+
+
+def decide(
+    store: RemovalStore,
+    lists: ListStore,
+    action: str,
+    request_id: str,
+    *,
+    note: str,
+    actor: str,
+    now: float,
+) -> RemovalRequest:
+    """``approve`` or ``deny`` by name (the web page and the API take the action as text)."""
+    if action == "approve":
+        return approve(store, lists, request_id, note=note, actor=actor, now=now)
+    return deny(store, request_id, note=note, actor=actor, now=now)

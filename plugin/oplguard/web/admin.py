@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import ListError
 from oplguard.removals.model import PENDING, ReviewError
-from oplguard.removals.review import approve, deny
+from oplguard.removals.review import decide
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
     ADMIN_COOKIE,
@@ -93,20 +93,16 @@ async def admin_decide(request: Request) -> Response:
     note = form.get("note", "")
     actor = f"admin-web:{client_of(request)}"
     try:
-        if action == "approve":
-            await asyncio.to_thread(
-                approve,
-                state.store,
-                state.lists,
-                request_id,
-                note=note,
-                actor=actor,
-                now=time.time(),
-            )
-        else:
-            await asyncio.to_thread(
-                deny, state.store, request_id, note=note, actor=actor, now=time.time()
-            )
+        await asyncio.to_thread(
+            decide,
+            state.store,
+            state.lists,
+            action,
+            request_id,
+            note=note,
+            actor=actor,
+            now=time.time(),
+        )
     except ReviewError as err:
         raise HTTPException(409, str(err)) from err
     except ListError as err:

@@ -20,7 +20,7 @@ from oplguard.errors import InputError, ListError
 from oplguard.removals.intake import submit_request
 from oplguard.removals.model import NOT_LISTED, REQUEST_ID, STATUSES, ReviewError, parse_public_ip
 from oplguard.removals.ratelimit import RateLimited
-from oplguard.removals.review import approve, deny
+from oplguard.removals.review import decide
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
@@ -126,20 +126,16 @@ async def admin_decide(request: Request) -> Response:
     request_id = str(request.path_params["request_id"]).lower()
     actor = f"api:{client_of(request)}"
     try:
-        if action == "approve":
-            decided = await asyncio.to_thread(
-                approve,
-                state.store,
-                state.lists,
-                request_id,
-                note=note,
-                actor=actor,
-                now=time.time(),
-            )
-        else:
-            decided = await asyncio.to_thread(
-                deny, state.store, request_id, note=note, actor=actor, now=time.time()
-            )
+        decided = await asyncio.to_thread(
+            decide,
+            state.store,
+            state.lists,
+            action,
+            request_id,
+            note=note,
+            actor=actor,
+            now=time.time(),
+        )
     except ReviewError as err:
         status = 404 if "no removal request" in str(err) else 409
         return json_error(status, str(err))
