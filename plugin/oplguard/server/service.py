@@ -35,6 +35,8 @@ _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S[^\r\n]*)", re.IGNORECASE | re.
 # Message-IDs are logged, never bodies; cap what a sender can put in a log line.
 MAX_LOGGED_ID_CHARS = 200
 REWRITE_VERBS = frozenset({Verb.PROCESS, Verb.HEADERS})
+# Only these replies carry the report text; the others never render it.
+REPORT_VERBS = frozenset({Verb.REPORT, Verb.REPORT_IFSPAM})
 
 ScanHook = Callable[[Request, Scan, str], None]
 
@@ -95,7 +97,9 @@ class ScoringService:
             score=verdict.score,
             required_score=verdict.required_score,
             symbols=tuple(symbol.name for symbol in verdict.symbols),
-            report=merge_report(report_text(scan.verdict, self.hostname, lookup_url), upstream),
+            report=merge_report(report_text(scan.verdict, self.hostname, lookup_url), upstream)
+            if request.verb in REPORT_VERBS
+            else "",
             message=message,
         )
 
