@@ -12,11 +12,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Self
 
 import pytest
 
 from oplguard import config as config_mod
-from oplguard.config import Listener
+from oplguard.config import Config, Listener
 from oplguard.server.lifecycle import Server
 
 START_TIMEOUT_S = 30.0  # generous: a loaded 2-core machine; polling only
@@ -24,18 +25,22 @@ START_TIMEOUT_S = 30.0  # generous: a loaded 2-core machine; polling only
 
 @dataclass
 class RunningServer:
-    """A Server running on its own event loop in a thread."""
+    """A Server running on its own event loop in a thread (``make`` builds it)."""
 
     config_path: Path
     listeners: tuple[Listener, ...] | None = None
-    server: Server | None = None
+    server: Any = None
     loop: asyncio.AbstractEventLoop | None = None
     thread: threading.Thread | None = None
     started: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
-    def __enter__(self) -> RunningServer:
-        self.thread = threading.Thread(target=self._run, name="oplguard-server", daemon=True)
+    def make(self, cfg: Config) -> Any:
+        """The server to run: the spamd service (RunningPolicyd overrides it)."""
+        return Server(cfg, self.listeners)
+
+    def __enter__(self) -> Self:
+        self.thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self.thread.start()
         if not self.started.wait(START_TIMEOUT_S):
             raise RuntimeError("server did not start")
@@ -46,7 +51,7 @@ class RunningServer:
     def _run(self) -> None:
         async def main() -> None:
             try:
-                self.server = Server(config_mod.load(self.config_path), self.listeners)
+                self.server = self.make(config_mod.load(self.config_path))
                 self.loop = asyncio.get_running_loop()
                 await self.server.start()
             except BaseException as err:
