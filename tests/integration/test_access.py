@@ -3,7 +3,6 @@ spamc and aiospamc, certificates made with the real openssl."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -13,18 +12,12 @@ import pytest
 
 from oplguard.config import Listener
 from tests.conftest import ConfigWriter
+from tests.integration.conftest import openssl, self_signed
 from tests.integration.harness import RunningServer, need
 from tests.samples import message
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 30
-
-
-def openssl(*args: str) -> None:
-    program = shutil.which("openssl")
-    if program is None:
-        pytest.skip("openssl is not installed")
-    subprocess.run([program, *args], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +38,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "rogue-key",
         )
     }
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test CA",
-        "-keyout",
-        str(files["ca-key"]),
-        "-out",
-        str(files["ca"]),
-    )
+    self_signed(files["ca"], files["ca-key"], "/CN=test CA")
     for name, subject, ext in (
         ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
         ("client", "/CN=mx1.example.net", "extendedKeyUsage=clientAuth"),
@@ -96,21 +75,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "-out",
             str(files[name]),
         )
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=rogue",
-        "-keyout",
-        str(files["rogue-key"]),
-        "-out",
-        str(files["rogue"]),
-    )
+    self_signed(files["rogue"], files["rogue-key"], "/CN=rogue")
     return files
 
 
@@ -148,14 +113,8 @@ def test_spamc_with_a_ca_signed_client_certificate_is_served(
     assert rogue.returncode not in (0, 1)
 
 
-async def test_aiospamc_client_certificate(
-    pki: dict[str, Path], write_config: ConfigWriter
-) -> None:
-    cfg = write_config(
-        server=f'[server.tls]\ncert = "{pki["server"]}"\nkey = "{pki["server-key"]}"\n'
-        f'client_ca = "{pki["ca"]}"\n'
-    )
-    with RunningServer(cfg, (Listener("tls", "127.0.0.1", 0),)) as server:
+async def test_aiospamc_client_certificate(tls_server: RunningServer, pki: dict[str, Path]) -> None:
+    with tls_server as server:
         host, port = server.address("tls")
         reply = await aiospamc.check(
             message("listed-connecting.eml"),
