@@ -55,6 +55,30 @@ def test_slow_clients_are_timed_out_and_free_their_slots(write_config: ConfigWri
     assert (result.ok, result.failures) == (20, [])
 
 
+def test_answered_connections_that_are_still_closing_do_not_hold_slots(
+    write_config: ConfigWriter,
+) -> None:
+    # Clients that read their reply but never close keep the server's side in
+    # its bounded linger (server/channel.py).  A client that comes straight
+    # back with its next message must not be refused for that: the slot is
+    # given back when the reply is written.  (It was not, and CI's run_load
+    # with concurrency == max_connections got "too many connections".)
+    cfg = write_config(server="max_connections = 2\nrequest_timeout_s = 10")
+    with RunningServer(cfg) as server:
+        port = server.address()[1]
+        lingering = []
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT_S)
+            sock.sendall(check_request(LISTED))  # Content-length: no half-close needed
+            assert read_all(sock).startswith(b"SPAMD/1.1 0 EX_OK\r\nSpam: True")
+            lingering.append(sock)  # read to the server's FIN, left open
+        assert server.server is not None and len(server.server.tasks) == 2
+        result = asyncio.run(run_load(port, 6, concurrency=2))
+        for sock in lingering:
+            sock.close()
+    assert (result.ok, result.failures) == (6, [])
+
+
 def test_flood_above_the_limit_is_refused_and_served_ones_are_unaffected(
     write_config: ConfigWriter,
 ) -> None:

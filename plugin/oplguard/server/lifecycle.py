@@ -27,7 +27,7 @@ from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.service import ScoringService
 from oplguard.server.sockets import peer_of, remove_stale, sockname
-from oplguard.server.transport import AccessList, ConnectionSettings, serve_connection
+from oplguard.server.transport import AccessList, ConnectionSettings, answer_request
 from oplguard.spamd import Limits
 
 log = logging.getLogger("oplguard.server")
@@ -67,6 +67,11 @@ class Server:
         self.tls = tls_context(cfg) if any(item.kind == "tls" for item in self.listeners) else None
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
+        # Connections still being answered.  A connection that has written its
+        # reply and is only closing (server/channel.py lingers up to 2 s) no
+        # longer counts against max_connections: its client may already be
+        # back with the next message.
+        self.busy = 0
         self.background: set[asyncio.Task[None]] = set()
         self.reload_lock = asyncio.Lock()
         self.ready = asyncio.Event()
@@ -177,26 +182,28 @@ class Server:
             log.warning("unauthorized connection from %s: not in allowed_ips", peer)
             writer.close()
             return
-        if len(self.tasks) > self.config.server.max_connections or self.stopping.is_set():
-            log.warning(
-                "refused connection from %s: %d connections busy", peer, len(self.tasks) - 1
-            )
+        if self.busy >= self.config.server.max_connections or self.stopping.is_set():
+            log.warning("refused connection from %s: %d connections busy", peer, self.busy)
             await PlainChannel(reader, writer).write(BUSY_REPLY)
             await PlainChannel(reader, writer).close()
             return
         channel: Channel = PlainChannel(reader, writer)
-        if listener.kind == "tls":
-            assert self.tls is not None
-            tls_channel = TlsChannel(reader, writer, self.tls)
-            try:
-                async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
-                    await tls_channel.handshake()
-            except (TimeoutError, ConnectionError) as err:
-                log.warning("TLS handshake with %s failed: %s", peer, err or "timeout")
-                await PlainChannel(reader, writer).close()
-                return
-            channel = tls_channel
-        await serve_connection(channel, peer, self.service, self.settings)
+        self.busy += 1
+        try:
+            if listener.kind == "tls":
+                assert self.tls is not None
+                tls_channel = TlsChannel(reader, writer, self.tls)
+                try:
+                    async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
+                        await tls_channel.handshake()
+                except (TimeoutError, ConnectionError) as err:
+                    log.warning("TLS handshake with %s failed: %s", peer, err or "timeout")
+                    return
+                channel = tls_channel
+            await answer_request(channel, peer, self.service, self.settings)
+        finally:
+            self.busy -= 1
+            await channel.close()
 
     def _build(self) -> tuple[Config, ListStore, Scanner]:
         """Load config and lists into a new scanner (blocking; off the event loop)."""

@@ -1,4 +1,4 @@
-"""The asyncio adapter: read bytes -> SpamdConnection -> service -> write, close.
+"""The asyncio adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
 
 One request per connection.  Every wait has a timeout; a broad catch exists
 only here, per connection, and answers EX_SOFTWARE.
@@ -72,10 +72,10 @@ async def read_request(channel: Channel, settings: ConnectionSettings) -> Reques
         connection.receive_data(data)
 
 
-async def serve_connection(
+async def answer_request(
     channel: Channel, peer: str, service: ScoringService, settings: ConnectionSettings
 ) -> None:
-    """Answer one request on ``channel`` and close it."""
+    """Read one request from ``channel`` and write its reply; the caller closes."""
     verb = "request"
     try:
         async with asyncio.timeout(settings.child_timeout_s):
@@ -109,8 +109,6 @@ async def serve_connection(
     except Exception:
         log.exception("internal error while serving %s", peer)
         await _try_write(channel, b"SPAMD/1.0 70 Software error: internal error, see the log\r\n")
-    finally:
-        await channel.close()
 
 
 def _child_timeout(seconds: int, verb: str) -> bytes:
