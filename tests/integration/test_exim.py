@@ -14,36 +14,23 @@ import pytest
 
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
-from tests.integration.mta.common import free_port, swaks
+from tests.integration.mta.common import free_port, role_template, swaks
 from tests.integration.mta.exim import Exim, running_exim
 from tests.samples import message
 
 pytestmark = pytest.mark.integration
 
+
 # Fail open: ``warn spam = nobody:true/defer_ok`` (oplguard down: the check
 # is skipped, the message accepted unscanned).  Fail closed: ``require spam =
 # nobody:true`` (oplguard down: 451, the sender retries).  Exim folds
 # $spam_report with a space after each newline: hence "^ ?" in the pattern.
-DATA_ACL = r"""
-acl_check_data:
-  {spam_check}
-  warn    set acl_m_verdict = ${if match{$spam_report}{\N(?m)^ ?Verdict: (\w+) - (.+)$\N}{$1}}
-          set acl_m_reason  = ${if match{$spam_report}{\N(?m)^ ?Verdict: (\w+) - (.+)$\N}{$2}}
-  deny    condition     = ${if eq{$acl_m_verdict}{reject}}
-          message       = 5.7.1 $acl_m_reason
-  discard condition     = ${if eq{$acl_m_verdict}{delete}}
-          log_message   = oplguard: $acl_m_reason
-  warn    condition     = ${if def:spam_score_int}
-          add_header    = X-Spam-Score: $spam_score ($spam_bar)
-          add_header    = X-Oplguard-Verdict: $acl_m_verdict; reason="$acl_m_reason"
-  accept
-"""
-FAIL_OPEN = "warn    spam          = nobody:true/defer_ok"
-FAIL_CLOSED = "require spam          = nobody:true"
-
-
 def data_acl(defer_ok: bool = True) -> str:
-    return DATA_ACL.replace("{spam_check}", FAIL_OPEN if defer_ok else FAIL_CLOSED)
+    """acl_check_data: the statements the Ansible role oplguard_mta installs, then accept."""
+    statements = role_template(
+        "etc/exim4/oplguard_data.acl.j2", oplguard_mta_exim_fail_open=defer_ok
+    )
+    return "acl_check_data:\n" + statements + "  accept\n"
 
 
 @pytest.fixture

@@ -14,13 +14,17 @@ import pytest
 
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
-from tests.integration.mta.common import free_port, need_program, swaks
+from tests.integration.mta.common import free_port, need_program, role_template, swaks
 from tests.integration.mta.postfix import Postfix, running_postfix
 from tests.samples import message
 
 pytestmark = pytest.mark.integration
 
-HEADER_CHECKS = "/^X-Oplguard-Verdict: (delete|reject);/  DISCARD oplguard verdict ${1}\n"
+# What the Ansible role oplguard_mta installs, with its default verdicts.
+HEADER_CHECKS = role_template(
+    "etc/postfix/oplguard_header_checks.j2",
+    oplguard_mta_postfix_discard_verdicts=["delete", "reject"],
+)
 
 
 def filter_master(spamd_port: int, spamc_options: str = "") -> dict[str, list[str] | str]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jinja2
 import pytest
 
 READY_TIMEOUT_S = 30.0
@@ -160,3 +161,23 @@ def private_folder(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
     return folder
+
+
+ROLE_TEMPLATES = Path(__file__).resolve().parents[3] / "roles" / "oplguard_mta" / "templates"
+
+
+def role_template(name: str, **variables: object) -> str:
+    """Render a template of the Ansible role oplguard_mta, so that what these tests run against
+    the real MTA is exactly what the role installs (one source of truth).
+
+    Ansible's ``ansible_managed`` header and its ``comment`` filter only make the leading comment;
+    they are given plain stand-ins here.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ROLE_TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,  # Ansible's template module default
+    )
+    env.filters["comment"] = lambda text: "#\n# " + str(text) + "\n#"
+    return env.get_template(name).render(ansible_managed="Ansible managed", **variables)
