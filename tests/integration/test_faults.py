@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from oplguard.control.client import ask
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd
 from tests.integration.harness import RunningServer, free_port, serve_process, wait_listening
@@ -141,10 +142,12 @@ def test_list_and_config_reloads_under_load_lose_nothing(
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
-    write_config: ConfigWriter,
+    write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = serve_process(write_config(server="shutdown_grace_s = 10"), port)
+    control = tmp_path / "control.sock"
+    cfg = write_config(server="shutdown_grace_s = 10", top=f'control_socket = "{control}"')
+    proc = serve_process(cfg, port)
     in_flight: list[socket.socket] = []
     try:
         wait_listening(port, proc)
@@ -153,7 +156,12 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
             sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT_S)
             sock.sendall(b"CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n" % len(LISTED))
             in_flight.append(sock)
-        time.sleep(0.3)  # let the server accept them before the signal
+        # The signal must find them accepted (a connection still in the kernel's backlog when
+        # the listener closes is reset): wait until the service counts them.
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while ask(control, {"cmd": "status"})["connections_open"] < 3:
+            assert time.monotonic() < deadline, "the server never accepted the three connections"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + IO_TIMEOUT_S
         while True:  # new connections are refused once the listener is closed
