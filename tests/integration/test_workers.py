@@ -6,9 +6,11 @@ read from /proc (children of the serve process).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ import pytest
 
 from tests.conftest import ConfigWriter
 from tests.integration.harness import need
+from tests.integration.load import run_load
 from tests.integration.service_process import oplguard
 
 MESSAGES = Path(__file__).parents[1] / "data" / "messages"
@@ -102,6 +105,45 @@ def test_two_workers_answer_on_tcp_and_unix(write_config: ConfigWriter, tmp_path
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_two_workers_track_every_message_in_one_sqlite_database(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # Each worker has its own tracking writer on the same SQLite file (WAL, busy timeout), and
+    # the kernel spreads the 200 connections over both: no record may be lost to "database is
+    # locked", none written twice.
+    port = free_port()
+    database = tmp_path / "tracking.db"
+    config = write_config(
+        top=f'tracking_db = "sqlite:///{database}"',
+        server=f'listen = ["127.0.0.1:{port}"]\nworkers = 2',
+        extra='[tracking]\nbatch_interval_s = 0.05\nhost = "mx1.test"\n',
+    )
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oplguard", "serve", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_answering(need("spamc"), str(port), proc)
+        result = asyncio.run(run_load(port, 200, concurrency=8))
+        proc.send_signal(signal.SIGTERM)  # each worker flushes its queue before it exits
+        assert proc.wait(DEADLINE_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert (result.ok, result.failures) == (200, [])
+    with sqlite3.connect(database) as db:
+        hosts = db.execute("SELECT host, count(*) FROM oplguard_messages GROUP BY host").fetchall()
+        actions = dict(db.execute("SELECT action, count(*) FROM oplguard_messages GROUP BY action"))
+    # 200 + the one clean message wait_answering got an answer for
+    assert hosts == [("mx1.test", 201)]
+    assert actions["delete"] == 67  # run_load lists every third message (0, 3, ..., 198)
+    assert "database is locked" not in (tmp_path / "serve.log").read_text()
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5", '"two"', "999"])
