@@ -52,7 +52,13 @@ class PlainChannel:
 
     async def close(self) -> None:
         with contextlib.suppress(ConnectionError, OSError, TimeoutError):
-            if self.writer.can_write_eof() and not self.writer.is_closing():
+            # A client that has half-closed and whose bytes are all read (spamc does that)
+            # can send nothing more to be reset by: no linger needed.
+            if (
+                self.writer.can_write_eof()
+                and not self.writer.is_closing()
+                and not self.reader.at_eof()
+            ):
                 self.writer.write_eof()
                 async with asyncio.timeout(LINGER_S):
                     budget = LINGER_BYTES
