@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from oplguard import __version__
 from oplguard import config as config_mod
@@ -187,37 +188,58 @@ def cmd_lists_export(args: argparse.Namespace) -> int:
     chosen = [
         b for b in scanner.lists.snapshot.lists if not args.list or b.config.name in args.list
     ]
-    entries = [
+    entries = (
         export.ExportEntry(net, item.reason, block.config.category, block.config.name)
         for block in chosen
         for item in block.entries
         for net in export.networks_of(item.network)
-    ]
+    )
     now = datetime.now(UTC)
     allowed = [e.network for e in cfg.allowed_senders if e.is_active(now)]
-    kept = export.effective(entries, allowed)
+    kept = export.effective_iter(entries, allowed)
     if args.format == "rbldnsd":
-        files = export.to_rbldnsd(kept)
-        if args.output is None:
-            print(files["ip4set"] + files["ip6trie"], end="")
-            return 0
-        for kind, text in files.items():
-            _write(Path(f"{args.output}.{kind}"), text)
+        names = export.RBLDNSD_HEADERS
+        targets = {name: Path(f"{args.output}.{name}") for name in names} if args.output else {}
+        with _streams(targets) as streams:
+            later: list[str] = []  # standard output: the ip4set lines, then the ip6trie ones
+            for name, text in export.rbldnsd_lines(kept):
+                if name in streams:
+                    streams[name].write(text + "\n")
+                elif name == "ip4set":
+                    sys.stdout.write(text + "\n")
+                else:
+                    later.append(text + "\n")
+            sys.stdout.writelines(later)
         return 0
-    text = export.SINGLE_FILE[args.format](kept)
-    if args.output is None:
-        print(text, end="")
-    else:
-        _write(Path(args.output), text)
+    line = export.LINE_FORMATS[args.format]
+    targets = {"out": Path(args.output)} if args.output else {}
+    with _streams(targets) as streams:
+        stream = streams.get("out", sys.stdout)
+        for entry in kept:
+            stream.write(line(entry) + "\n")
     return 0
 
 
-def _write(path: Path, text: str) -> None:
-    """Write atomically: a reader (rbldnsd, postmap) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    print(f"wrote {path}", file=sys.stderr)
+@contextlib.contextmanager
+def _streams(targets: dict[str, Path]) -> Iterator[dict[str, TextIO]]:
+    """Files written atomically: each goes to a temporary name and replaces the target only
+    when everything was written, so a reader (rbldnsd, postmap) never sees half a file."""
+    temps = {key: path.with_name(f".{path.name}.tmp") for key, path in targets.items()}
+    with contextlib.ExitStack() as stack:
+        streams: dict[str, TextIO] = {
+            key: stack.enter_context(tmp.open("w", encoding="utf-8", buffering=1 << 20))
+            for key, tmp in temps.items()
+        }
+        try:
+            yield streams
+        except BaseException:
+            stack.close()
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+            raise
+    for key, path in targets.items():
+        temps[key].replace(path)
+        print(f"wrote {path}", file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from oplguard.lists.export import (
     ExportEntry,
+    Holes,
     carve,
     effective,
     networks_of,
@@ -55,3 +59,49 @@ def test_postfix_rspamd_and_plain_lines() -> None:
     assert to_postfix_cidr(entries) == "192.0.2.99/32\tREJECT open proxy\n"
     assert to_rspamd(entries) == "192.0.2.99/32 open proxy\n"
     assert to_plain(entries) == "192.0.2.99/32  open proxy\n"
+
+
+def naive_effective(entries: list[ExportEntry], allowed: list[str]) -> list[ExportEntry]:
+    """The reference: every entry against every hole (what effective() did before Holes)."""
+    holes = [net for text in allowed for net in networks_of(text)]
+    return [
+        ExportEntry(piece, e.reason, e.category, e.list_name)
+        for e in entries
+        for piece in carve(e.network, holes)
+    ]
+
+
+@st.composite
+def v4_networks(draw: st.DrawFn) -> str:
+    # A small address space, so that entries and holes overlap, nest and touch often.
+    address = draw(st.integers(0, 255)) + (192 << 24) + (2 << 8)
+    length = draw(st.integers(24, 32))
+    return str(ipaddress.ip_network((address, length), strict=False))
+
+
+@given(
+    entries=st.lists(v4_networks(), max_size=12),
+    allowed=st.lists(
+        v4_networks() | st.just("192.0.2.10-192.0.2.40") | st.just("2001:db8::/32"), max_size=6
+    ),
+)
+def test_bisected_holes_carve_exactly_like_every_hole_against_every_entry(
+    entries: list[str], allowed: list[str]
+) -> None:
+    listed = [entry(text) for text in entries]
+    assert effective(listed, allowed) == naive_effective(listed, allowed)
+
+
+def test_overlapping_and_adjacent_holes_are_merged() -> None:
+    holes = Holes(
+        ipaddress.ip_network(text)
+        for text in ("192.0.2.0/26", "192.0.2.32/27", "192.0.2.64/26", "192.0.2.200/32")
+    )
+    assert (holes.starts[4], holes.ends[4]) == (
+        [int(ipaddress.IPv4Address("192.0.2.0")), int(ipaddress.IPv4Address("192.0.2.200"))],
+        [int(ipaddress.IPv4Address("192.0.2.127")), int(ipaddress.IPv4Address("192.0.2.200"))],
+    )
+    assert holes.touching(ipaddress.ip_network("192.0.2.128/26")) == []
+    assert [str(n) for n in holes.touching(ipaddress.ip_network("192.0.2.192/26"))] == [
+        "192.0.2.200/32"
+    ]
