@@ -12,11 +12,12 @@ bootstrap-test:
 	@scripts/bootstrap.sh --test
 
 lint: bootstrap-test
-	$(VENV)/ruff check plugin tests bench
-	$(VENV)/ruff format --check plugin tests bench
+	$(VENV)/ruff check plugin tests bench roles
+	$(VENV)/ruff format --check plugin tests bench roles
 
 typecheck: bootstrap-test
 	$(VENV)/mypy
+	$(VENV)/mypy --strict roles/oplguard_mta/filter_plugins
 
 test: bootstrap-test
 	$(VENV)/pytest --cov --cov-report=term
