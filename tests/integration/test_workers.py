@@ -7,6 +7,7 @@ read from /proc (children of the serve process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,18 +70,29 @@ def wait_answering(spamc: str, target: str, proc: subprocess.Popen[bytes]) -> No
     raise AssertionError("oplguard serve did not answer")
 
 
+@contextlib.contextmanager
+def serving(config: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``oplguard serve`` as a real process, its output in ``log_path``; killed if still up."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "oplguard", "serve", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def test_two_workers_answer_on_tcp_and_unix(write_config: ConfigWriter, tmp_path: Path) -> None:
     spamc = need("spamc")
     port = free_port()
     sock_path = tmp_path / "spamd.sock"
     config = write_config(server=f'listen = ["127.0.0.1:{port}", "unix:{sock_path}"]\nworkers = 2')
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oplguard", "serve", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with serving(config, tmp_path / "serve.log") as proc:
         wait_answering(spamc, str(port), proc)
         assert len(children(proc.pid)) == 2
         for target in (str(port), str(sock_path)):
@@ -100,11 +113,6 @@ def test_two_workers_answer_on_tcp_and_unix(write_config: ConfigWriter, tmp_path
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(DEADLINE_S) == 0
         assert not sock_path.exists()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_two_workers_track_every_message_in_one_sqlite_database(
@@ -120,22 +128,11 @@ def test_two_workers_track_every_message_in_one_sqlite_database(
         server=f'listen = ["127.0.0.1:{port}"]\nworkers = 2',
         extra='[tracking]\nbatch_interval_s = 0.05\nhost = "mx1.test"\n',
     )
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oplguard", "serve", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with serving(config, tmp_path / "serve.log") as proc:
         wait_answering(need("spamc"), str(port), proc)
         result = asyncio.run(run_load(port, 200, concurrency=8))
         proc.send_signal(signal.SIGTERM)  # each worker flushes its queue before it exits
         assert proc.wait(DEADLINE_S) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
     assert (result.ok, result.failures) == (200, [])
     with sqlite3.connect(database) as db:
         hosts = db.execute("SELECT host, count(*) FROM oplguard_messages GROUP BY host").fetchall()
