@@ -3,6 +3,7 @@ and the answer it must get.  docs/robustness.md lists the same table."""
 
 from __future__ import annotations
 
+import errno
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -141,8 +142,10 @@ def exchange(port: int, data: bytes) -> bytes:
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered early and closed; read what it wrote
+        except OSError as err:  # the server answered early and closed; read what it wrote
+            # (a reset shows up at send or at shutdown, as EPIPE, ECONNRESET or ENOTCONN)
+            if err.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise
         chunks = []
         try:
             while chunk := sock.recv(65536):

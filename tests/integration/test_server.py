@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -65,8 +66,13 @@ def test_case_36_peer_outside_allowed_ips_gets_zero_bytes(write_config: ConfigWr
         port = server.address()[1]
         try:
             reply = exchange(port, b"PING SPAMC/1.5\r\n\r\n")
-        except (ConnectionResetError, BrokenPipeError):
-            reply = b""  # closed with our request unread: the kernel resets, still no answer
+        except OSError as err:
+            # Closed with our request unread: the kernel resets the connection, which shows
+            # up at send, shutdown or recv depending on timing (CI saw ENOTCONN at shutdown).
+            # Still no answer.
+            if err.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+                raise
+            reply = b""
         assert reply == b""
 
 
