@@ -71,7 +71,6 @@ class Holes:
         spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         for net in networks:
             spans[net.version].append((int(net.network_address), int(net.broadcast_address)))
-        self.networks = {4: list[Network](), 6: list[Network]()}
         self.starts: dict[int, list[int]] = {}
         self.ends: dict[int, list[int]] = {}
         for version, items in spans.items():
