@@ -223,23 +223,28 @@ def cmd_lists_export(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _streams(targets: dict[str, Path]) -> Iterator[dict[str, TextIO]]:
     """Files written atomically: each goes to a temporary name and replaces the target only
-    when everything was written, so a reader (rbldnsd, postmap) never sees half a file."""
+    when everything was written, so a reader (rbldnsd, postmap) never sees half a file.
+
+    Raises:
+        InputError: a target cannot be written (the message names it and why).
+    """
     temps = {key: path.with_name(f".{path.name}.tmp") for key, path in targets.items()}
-    with contextlib.ExitStack() as stack:
-        streams: dict[str, TextIO] = {
-            key: stack.enter_context(tmp.open("w", encoding="utf-8", buffering=1 << 20))
-            for key, tmp in temps.items()
-        }
-        try:
+    try:
+        with contextlib.ExitStack() as stack:
+            streams: dict[str, TextIO] = {
+                key: stack.enter_context(tmp.open("w", encoding="utf-8", buffering=1 << 20))
+                for key, tmp in temps.items()
+            }
             yield streams
-        except BaseException:
-            stack.close()
-            for tmp in temps.values():
-                tmp.unlink(missing_ok=True)
-            raise
-    for key, path in targets.items():
-        temps[key].replace(path)
-        print(f"wrote {path}", file=sys.stderr)
+        for key, path in targets.items():
+            temps[key].replace(path)
+            print(f"wrote {path}", file=sys.stderr)
+    except OSError as err:
+        where = next((str(targets[k]) for k, t in temps.items() if str(t) == err.filename), None)
+        raise InputError(f"cannot write {where or err.filename}: {err.strerror}") from err
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
 
 
 def parser() -> argparse.ArgumentParser:

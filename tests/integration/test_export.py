@@ -78,3 +78,15 @@ def test_single_file_exports(write_config: ConfigWriter, tmp_path: Path, fmt: st
     text = out.read_text()
     assert "192.0.2.99/32" in text
     assert "2001:db8:bad::/48" in text
+
+
+def test_unwritable_output_is_one_clear_line(
+    write_config: ConfigWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing-dir" / "out.txt"
+    args = ["lists", "export", "--format", "plain", "--config", str(write_config())]
+    assert main([*args, "--output", str(target)]) == 66  # EX_NOINPUT, as other InputErrors
+    assert capsys.readouterr().err == (
+        f"oplguard lists: cannot write {target}: No such file or directory\n"
+    )
+    assert not list(tmp_path.glob("**/*.tmp"))
