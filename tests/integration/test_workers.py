@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -17,13 +18,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from oplguard.control.client import ask
+from oplguard.control.relay import worker_socket
 from tests.conftest import ConfigWriter
 from tests.integration.harness import need
 from tests.integration.load import run_load
-from tests.integration.service_process import oplguard
+from tests.integration.service_process import oplguard, wait_for
 
 MESSAGES = Path(__file__).parents[1] / "data" / "messages"
 # Generous for a loaded 2-core machine; polling only, never asserted as a time.
@@ -150,3 +154,70 @@ def test_bad_worker_count_names_the_fix(write_config: ConfigWriter, value: str) 
     assert result.returncode == 78
     assert "workers" in result.stderr
     assert "fix:" in result.stderr or "write" in result.stderr
+
+
+def worker_levels(control: Path, slot: int) -> dict[str, str]:
+    """Ask one worker directly, on its own socket (not through the parent)."""
+    reply = ask(worker_socket(control, slot), {"cmd": "levels"})
+    return dict(reply["levels"])
+
+
+def status(config: Path) -> dict[str, Any]:
+    result = oplguard("status", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def scanned(status_reply: dict[str, Any]) -> float:
+    return sum(status_reply["counters"].get("oplguard_messages", {}).values())
+
+
+def test_control_socket_reaches_every_worker(write_config: ConfigWriter, tmp_path: Path) -> None:
+    # Before, the first worker to bind the control socket got every request: `log-level`
+    # changed one worker, `status` counted one worker's messages, and SIGUSR1 (no handler in
+    # the parent) killed the parent and left the workers orphaned.
+    port = free_port()
+    control = tmp_path / "control.sock"
+    config = write_config(
+        top=f'control_socket = "{control}"',
+        server=f'listen = ["127.0.0.1:{port}"]\nworkers = 2',
+    )
+    with serving(config, tmp_path / "serve.log") as proc:
+        wait_answering(need("spamc"), str(port), proc)
+        wait_for(lambda: len(status(config)["workers"]) == 2)
+        pids = set(children(proc.pid))
+        assert {row["pid"] for row in status(config)["workers"]} == pids
+
+        changed = oplguard("log-level", "relays", "debug", "--for", "10m", "--config", str(config))
+        assert changed.returncode == 0, changed.stderr
+        for slot in (0, 1):
+            assert worker_levels(control, slot)["relays"] == "DEBUG"
+
+        before = scanned(status(config))
+        result = asyncio.run(run_load(port, 40, concurrency=4))
+        assert (result.ok, result.failures) == (40, [])
+        after = status(config)
+        assert scanned(after) == before + 40  # the totals of both workers
+        assert after["connections_open"] == sum(w["connections_open"] for w in after["workers"])
+
+        proc.send_signal(signal.SIGUSR1)  # to the parent only: it passes it on
+        wait_for(lambda: all(worker_levels(control, s)["policy"] == "INFO" for s in (0, 1)))
+        assert proc.poll() is None
+        assert set(children(proc.pid)) == pids
+
+        # A worker that cannot answer is named; a change then says where it did not apply.
+        victim = status(config)["workers"][1]
+        os.kill(victim["pid"], signal.SIGSTOP)
+        try:
+            refused = oplguard("log-level", "web", "error", "--config", str(config), timeout=60)
+            assert refused.returncode == 65
+            assert f"applied on worker(s) 0 only; worker 1 (pid {victim['pid']})" in refused.stderr
+            shown = oplguard("status", "--config", str(config), timeout=60)
+            assert shown.returncode == 0
+            assert f"worker 1 (pid {victim['pid']}) did not answer" in shown.stdout
+        finally:
+            os.kill(victim["pid"], signal.SIGCONT)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(DEADLINE_S) == 0
+    assert sorted(p.name for p in tmp_path.glob("control.sock*")) == []

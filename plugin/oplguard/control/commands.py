@@ -93,7 +93,20 @@ def levels_text(reply: dict[str, Any]) -> str:
             lines.append(f"reverts at {reply['revert_at']}")
     for revert in reply.get("reverts", []):
         lines.append(f"pending: {revert['component']} -> {revert['level']} at {revert['at']}")
+    lines += _worker_lines(reply, "levels")
     return "\n".join(lines)
+
+
+def _worker_lines(reply: dict[str, Any], key: str) -> list[str]:
+    """With pre-forked workers: one that did not answer, or whose ``key`` differs, is shown."""
+    rows = reply.get("workers") or []
+    out = []
+    for row in rows:
+        if "error" in row:
+            out.append(f"worker {row['slot']} (pid {row['pid']}) did not answer: {row['error']}")
+        elif key in row and row[key] != reply.get(key):
+            out.append(f"worker {row['slot']} (pid {row['pid']}) differs: {row[key]}")
+    return out
 
 
 def cmd_trace(args: argparse.Namespace, config_path: Path) -> int:
@@ -148,6 +161,13 @@ def status_text(s: dict[str, Any]) -> str:
         "lists: " + (", ".join(f"{x['name']} ({x['entries']})" for x in s["lists"]) or "none"),
         "levels: " + ", ".join(f"{c}={v}" for c, v in s["levels"].items()),
     ]
+    if s.get("workers"):
+        each = (f"pid {w['pid']}: {w.get('connections_open', '?')} open" for w in s["workers"])
+        lines.append(
+            f"workers: {len(s['workers'])} ({', '.join(each)}); "
+            "connections, counters and tracking are their totals"
+        )
+        lines += ["  " + line for line in _worker_lines(s, "levels")]
     lines += [f"  reverts {r['component']} to {r['level']} at {r['at']}" for r in s["reverts"]]
     lines += [
         f"  tracing ip={t['ip'] or '-'} sender={t['sender'] or '-'} until {t['until']}"

@@ -26,6 +26,8 @@ log = logging.getLogger("oplguard.server")
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 SOCKET_MODE = 0o600
+# Control requests are rare and short: a small accept queue is plenty.
+LISTEN_BACKLOG = 16
 _PEERCRED = struct.Struct("3i")
 
 
@@ -63,6 +65,33 @@ def peer_uid(sock: socket.socket) -> int | None:
     return int(uid)
 
 
+def bind_private(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path``, mode 0600 from the moment it is reachable.
+
+    Bound under a temporary name, chmod-ed, then renamed into place.
+
+    Raises:
+        ControlSocketError: the path cannot be used.
+    """
+    check_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(temporary))
+        os.chmod(temporary, SOCKET_MODE)
+        sock.listen(LISTEN_BACKLOG)
+        os.rename(temporary, path)
+    except OSError as err:
+        sock.close()
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise ControlSocketError(f"cannot create control socket {path}: {err}") from err
+    return sock
+
+
 class ControlServer:
     """Serves control requests with a dict of command -> handler."""
 
@@ -81,19 +110,14 @@ class ControlServer:
         Raises:
             ControlSocketError: the path cannot be used.
         """
-        await asyncio.to_thread(check_path, self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+        sock = await asyncio.to_thread(bind_private, self.path)
         try:
             self.server = await asyncio.start_unix_server(
-                self._serve, path=str(temporary), limit=MAX_REQUEST_BYTES
+                self._serve, sock=sock, limit=MAX_REQUEST_BYTES
             )
-            os.chmod(temporary, SOCKET_MODE)
-            os.rename(temporary, self.path)
         except OSError as err:
-            raise ControlSocketError(f"cannot create control socket {self.path}: {err}") from err
+            sock.close()
+            raise ControlSocketError(f"cannot serve control socket {self.path}: {err}") from err
         self.inode = self.path.lstat().st_ino
         log.warning("control socket on %s (mode 0600)", self.path)
 

@@ -4,7 +4,9 @@ A Python process scores on one core.  With ``workers > 1`` the parent binds
 every listener once and forks N workers that accept on the shared sockets,
 as spamd's pre-forked children do (SO_REUSEPORT would not cover unix
 sockets).  Each worker is a complete ``Server``: own lists, own reload on
-SIGHUP.  The parent only forwards signals and replaces a worker that dies.
+SIGHUP.  The parent forwards signals (HUP, USR1/USR2), replaces a worker that
+dies, and answers the control socket by asking every worker
+(control/relay.py: each worker has its own socket next to the configured one).
 uvloop is used for the event loop when it is installed (the ``fast`` extra).
 """
 
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
+import selectors
 import signal
 import socket
 import time
@@ -24,6 +28,8 @@ from typing import Any
 
 from oplguard.config import Config, Listener
 from oplguard.config.loader import MAX_WORKERS
+from oplguard.control.relay import ControlRelay, Worker, worker_socket
+from oplguard.control.server import ControlSocketError
 
 log = logging.getLogger("oplguard.server")
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
@@ -32,6 +38,10 @@ LISTEN_BACKLOG = 128
 # a broken config or port would otherwise fork in a tight loop.
 RESPAWN_MIN_LIFETIME_S = 5.0
 RESPAWN_DELAY_S = 1.0
+# The parent's wait loop wakes on signals and control requests; this is only a backstop.
+WAKE_INTERVAL_S = 1.0
+# Signals the parent passes on to every worker (TERM and INT also stop the parent).
+FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def worker_count(configured: int) -> int:
@@ -97,7 +107,8 @@ def bind(listener: Listener, unix_mode: int) -> socket.socket:
 
 
 class Supervisor:
-    """The parent of the workers: binds, forks, forwards signals, replaces the dead."""
+    """The parent of the workers: binds, forks, forwards signals, replaces the dead,
+    relays the control socket."""
 
     def __init__(self, cfg: Config, listeners: tuple[Listener, ...], count: int) -> None:
         if count > MAX_WORKERS:
@@ -108,21 +119,32 @@ class Supervisor:
         self.children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
         self.stopping = False
         self.sockets: dict[Listener, socket.socket] = {}
+        self.relay: ControlRelay | None = None
+        self.wake: tuple[int, int] | None = None  # self-pipe for signal.set_wakeup_fd
 
     def run(self) -> int:
         mode = self.cfg.server.unix_socket_mode
         self.sockets = {listener: bind(listener, mode) for listener in self.listeners}
         for listener in self.listeners:
             log.warning("listening on %s with %d workers", listener, self.count)
+        self.relay = self._open_relay()
+        self.wake = os.pipe()
+        for fd in self.wake:
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wake[1])
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGHUP, self._forward)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes the loop
+        for signum in FORWARDED:
+            signal.signal(signum, self._forward)
         gc.freeze()  # keep the parent's objects out of the workers' copy-on-write pages
         try:
             for slot in range(self.count):
                 self._spawn(slot)
-            self._reap()
+            self._wait_loop()
         finally:
+            signal.set_wakeup_fd(-1)
+            self._close_parent_files()
             for listener, sock in self.sockets.items():
                 sock.close()
                 if listener.kind == "unix":
@@ -130,14 +152,49 @@ class Supervisor:
                         Path(listener.path).unlink()
         return 0
 
+    def _open_relay(self) -> ControlRelay | None:
+        if not self.cfg.control_socket:
+            return None
+        try:
+            relay = ControlRelay(Path(self.cfg.control_socket))
+        except ControlSocketError as err:
+            log.error("%s; log-level/trace/status are unavailable (scoring continues)", err)
+            return None
+        log.warning("control socket on %s (mode 0600), relayed to every worker", relay.path)
+        return relay
+
+    def _close_parent_files(self) -> None:
+        """The relay socket and the wake pipe: the parent's own, closed in a new worker too."""
+        if self.relay is not None:
+            self.relay.sock.close()
+        if self.wake is not None:
+            for fd in self.wake:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.wake = None
+
+    def _worker_config(self, slot: int) -> Config:
+        """The worker's config: its own control socket next to the configured one."""
+        if not self.cfg.control_socket:
+            return self.cfg
+        path = worker_socket(Path(self.cfg.control_socket), slot)
+        return dataclasses.replace(self.cfg, control_socket=str(path))
+
     def _spawn(self, slot: int) -> None:
+        cfg = self._worker_config(slot)
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.set_wakeup_fd(-1)
+                self._close_parent_files()
+                self.relay = None  # so that nothing here unlinks the parent's socket
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
-                run(_serve(self.cfg, self.listeners, self.sockets))
+                # Until the worker's loop takes them: a USR1/USR2 must not kill it.
+                for sig in (signal.SIGUSR1, signal.SIGUSR2):
+                    signal.signal(sig, signal.SIG_IGN)
+                run(_serve(cfg, self.listeners, self.sockets))
             except BaseException:  # the worker ends here (os._exit), never in the parent code
                 log.exception("worker %d failed", slot)
                 code = 1
@@ -146,12 +203,42 @@ class Supervisor:
                 os._exit(code)
         self.children[pid] = (slot, time.monotonic())
 
+    def workers(self) -> list[Worker]:
+        return sorted(
+            (Worker(slot, pid) for pid, (slot, _started) in self.children.items()),
+            key=lambda worker: worker.slot,
+        )
+
+    def _wait_loop(self) -> None:
+        """Until every worker is gone: reap and replace, answer control requests."""
+        assert self.wake is not None
+        wake_fd = self.wake[0]
+        with selectors.DefaultSelector() as selector:
+            selector.register(wake_fd, selectors.EVENT_READ, None)
+            if self.relay is not None:
+                selector.register(self.relay.fileno(), selectors.EVENT_READ, self.relay)
+            while self.children:
+                for key, _events in selector.select(WAKE_INTERVAL_S):
+                    if key.data is None:
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(wake_fd, 512)
+                    else:
+                        key.data.serve_one(self.workers())
+                self._reap()
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
+
     def _reap(self) -> None:
+        """Collect every worker that ended; replace it unless the service is stopping."""
         while self.children:
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
+                self.children.clear()
+                return
+            if pid == 0:
+                return
             slot, started = self.children.pop(pid, (-1, 0.0))
             if self.stopping or slot < 0:
                 continue

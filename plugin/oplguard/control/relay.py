@@ -1,0 +1,174 @@
+"""The control socket of pre-forked workers: the parent answers, every worker is asked.
+
+With ``[server] workers = N`` (server/workers.py) each worker serves its own
+control socket next to the configured one (``control.sock.worker0``, ...), and
+the parent binds the configured path.  Each request is relayed to every
+worker in turn and the replies are merged, so ``oplguard log-level``,
+``trace`` and ``status`` act on, and report, the whole service; without this
+they reached one worker chosen by the kernel.
+
+Blocking and one request at a time: it runs in the parent's wait loop, which
+has nothing else to do, and each worker gets ``WORKER_TIMEOUT_S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oplguard.control.client import ControlError, ask
+from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
+from oplguard.control.server import bind_private, peer_uid
+
+log = logging.getLogger("oplguard.server")
+
+# A worker busy scoring still answers within milliseconds; a hung one must
+# not hold the parent (which also reaps and replaces workers) for long.
+WORKER_TIMEOUT_S = 5.0
+# Commands that change state: every worker must take them, or the reply says which did not.
+CHANGES = frozenset({"set-level", "trace"})
+
+
+def worker_socket(path: Path, slot: int) -> Path:
+    """The control socket of worker ``slot`` when ``path`` is the service's."""
+    return path.with_name(f"{path.name}.worker{slot}")
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    slot: int
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One worker's reply (``reply``), or why it gave none (``error``)."""
+
+    worker: Worker
+    reply: dict[str, Any] | None
+    error: str = ""
+
+
+class ControlRelay:
+    """The parent's side: the configured control socket, relayed to every worker."""
+
+    def __init__(self, path: Path) -> None:
+        """Bind ``path`` (mode 0600).
+
+        Raises:
+            ControlSocketError: the path cannot be used.
+        """
+        self.path = path
+        self.sock = bind_private(path)
+        self.sock.setblocking(False)
+        self.inode = path.lstat().st_ino
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            if self.path.lstat().st_ino == self.inode:
+                self.path.unlink()
+
+    def serve_one(self, workers: Sequence[Worker]) -> None:
+        """Accept one waiting client (if any) and answer it; never raises on a bad client."""
+        try:
+            conn, _ = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        with conn:
+            conn.setblocking(True)
+            conn.settimeout(IO_TIMEOUT_S)
+            try:
+                uid = peer_uid(conn)
+                if uid is None or uid not in (0, os.geteuid()):
+                    log.warning("control socket: refused a request from uid %s", uid)
+                    reply = {"ok": False, "error": "permission denied: owner or root only"}
+                else:
+                    reply = self._answer(conn, workers)
+                conn.sendall(encode(reply))
+            except OSError as err:
+                log.warning("control socket: client went away: %s", err or "timeout")
+
+    def _answer(self, conn: socket.socket, workers: Sequence[Worker]) -> dict[str, Any]:
+        line = b""
+        while not line.endswith(b"\n") and len(line) <= MAX_REQUEST_BYTES:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            line += chunk
+        try:
+            request = decode(line)
+        except ValueError as err:
+            return {"ok": False, "error": f"bad request: {err}"}
+        answers = [self._ask(worker, request) for worker in workers]
+        return merge(str(request.get("cmd", "")), answers)
+
+    def _ask(self, worker: Worker, request: dict[str, Any]) -> Answer:
+        try:
+            reply = ask(worker_socket(self.path, worker.slot), request, WORKER_TIMEOUT_S)
+        except ControlError as err:
+            return Answer(worker, None, str(err))
+        return Answer(worker, reply)
+
+
+def merge(command: str, answers: Sequence[Answer]) -> dict[str, Any]:
+    """One reply for the client from every worker's (see the module doc)."""
+    answered = [a for a in answers if a.reply is not None]
+    failed = [a for a in answers if a.reply is None]
+    if not answered:
+        reason = failed[0].error if failed else "no worker is running"
+        return {"ok": False, "error": reason}
+    if command in CHANGES and failed:
+        done = ", ".join(str(a.worker.slot) for a in answered)
+        first = failed[0]
+        return {
+            "ok": False,
+            "error": f"applied on worker(s) {done} only; worker {first.worker.slot} "
+            f"(pid {first.worker.pid}): {first.error}",
+        }
+    reply = dict(answered[0].reply or {})
+    if command == "status":
+        _sum_status(reply, [a.reply for a in answered if a.reply is not None])
+    reply["workers"] = [_worker_row(command, a) for a in answers]
+    return {"ok": True, **reply}
+
+
+def _worker_row(command: str, answer: Answer) -> dict[str, Any]:
+    row: dict[str, Any] = {"slot": answer.worker.slot, "pid": answer.worker.pid}
+    if answer.reply is None:
+        row["error"] = answer.error
+        return row
+    for key in ("levels", "connections_open", "uptime_s"):
+        if key in answer.reply:
+            row[key] = answer.reply[key]
+    return row
+
+
+def _sum_status(into: dict[str, Any], replies: list[dict[str, Any]]) -> None:
+    """Connections, counters and tracking figures are the sums over the workers."""
+    into["connections_open"] = sum(int(r.get("connections_open", 0)) for r in replies)
+    counters: dict[str, dict[str, float]] = {}
+    for reply in replies:
+        for name, values in (reply.get("counters") or {}).items():
+            total = counters.setdefault(name, {})
+            for label, value in values.items():
+                total[label] = total.get(label, 0.0) + float(value)
+    into["counters"] = counters
+    tracked = [r["tracking"] for r in replies if r.get("tracking")]
+    if tracked:
+        summed: dict[str, Any] = {
+            key: sum(int(t.get(key, 0)) for t in tracked)
+            for key in ("written", "queued", "dropped", "errors", "pruned")
+        }
+        errors = [t["last_error"] for t in tracked if t.get("last_error")]
+        summed["last_error"] = errors[0] if errors else tracked[0].get("last_error")
+        into["tracking"] = summed
