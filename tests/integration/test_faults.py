@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.control.client import ask
+from oplguard.control.client import ControlError, ask
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd
 from tests.integration.harness import RunningServer, free_port, serve_process, wait_listening
@@ -141,6 +141,15 @@ def test_list_and_config_reloads_under_load_lose_nothing(
     assert (result.ok, result.refused, result.failures) == (400, 0, [])
 
 
+def open_connections(control: Path) -> int:
+    """The service's own count; -1 while its control socket is not up yet (it opens after the
+    listeners, so a listening port does not mean the socket is there)."""
+    try:
+        return int(ask(control, {"cmd": "status"})["connections_open"])
+    except ControlError:
+        return -1
+
+
 def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
@@ -159,7 +168,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
         # The signal must find them accepted (a connection still in the kernel's backlog when
         # the listener closes is reset): wait until the service counts them.
         deadline = time.monotonic() + IO_TIMEOUT_S
-        while ask(control, {"cmd": "status"})["connections_open"] < 3:
+        while open_connections(control) < 3:
             assert time.monotonic() < deadline, "the server never accepted the three connections"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)

@@ -184,7 +184,8 @@ def test_control_socket_reaches_every_worker(write_config: ConfigWriter, tmp_pat
     )
     with serving(config, tmp_path / "serve.log") as proc:
         wait_answering(need("spamc"), str(port), proc)
-        wait_for(lambda: len(status(config)["workers"]) == 2)
+        # Both workers up with their control sockets (a worker opens it after its listeners).
+        wait_for(lambda: sum("error" not in w for w in status(config)["workers"]) == 2)
         pids = set(children(proc.pid))
         assert {row["pid"] for row in status(config)["workers"]} == pids
 
