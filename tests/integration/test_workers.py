@@ -16,11 +16,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from oplguard.control.client import ask
 from oplguard.control.relay import worker_socket
@@ -172,15 +174,33 @@ def scanned(status_reply: dict[str, Any]) -> float:
     return sum(status_reply["counters"].get("oplguard_messages", {}).values())
 
 
-def test_control_socket_reaches_every_worker(write_config: ConfigWriter, tmp_path: Path) -> None:
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        return str(response.read().decode())
+
+
+def messages_total(exposition: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "oplguard_messages_total"
+    )
+
+
+def test_control_socket_and_metrics_cover_every_worker(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
     # Before, the first worker to bind the control socket got every request: `log-level`
-    # changed one worker, `status` counted one worker's messages, and SIGUSR1 (no handler in
-    # the parent) killed the parent and left the workers orphaned.
+    # changed one worker, `status` counted one worker's messages, /metrics showed one worker's
+    # counters, and SIGUSR1 (no handler in the parent) killed the parent.
     port = free_port()
     control = tmp_path / "control.sock"
+    metrics_port = free_port()
     config = write_config(
         top=f'control_socket = "{control}"',
         server=f'listen = ["127.0.0.1:{port}"]\nworkers = 2',
+        extra=f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n',
     )
     with serving(config, tmp_path / "serve.log") as proc:
         wait_answering(need("spamc"), str(port), proc)
@@ -200,6 +220,13 @@ def test_control_socket_reaches_every_worker(write_config: ConfigWriter, tmp_pat
         after = status(config)
         assert scanned(after) == before + 40  # the totals of both workers
         assert after["connections_open"] == sum(w["connections_open"] for w in after["workers"])
+        # One scrape, served by the parent: every worker's samples added up.
+        scraped = messages_total(scrape(metrics_port))
+        own = [
+            messages_total(ask(worker_socket(control, s), {"cmd": "metrics"})["text"])
+            for s in (0, 1)
+        ]
+        assert scraped == sum(own) == scanned(after)
 
         proc.send_signal(signal.SIGUSR1)  # to the parent only: it passes it on
         wait_for(lambda: all(worker_levels(control, s)["policy"] == "INFO" for s in (0, 1)))

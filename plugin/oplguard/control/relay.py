@@ -109,8 +109,11 @@ class ControlRelay:
             request = decode(line)
         except ValueError as err:
             return {"ok": False, "error": f"bad request: {err}"}
-        answers = [self._ask(worker, request) for worker in workers]
-        return merge(str(request.get("cmd", "")), answers)
+        return merge(str(request.get("cmd", "")), self.gather(request, workers))
+
+    def gather(self, request: dict[str, Any], workers: Sequence[Worker]) -> list[Answer]:
+        """Every worker's answer to ``request``, in slot order."""
+        return [self._ask(worker, request) for worker in workers]
 
     def _ask(self, worker: Worker, request: dict[str, Any]) -> Answer:
         try:

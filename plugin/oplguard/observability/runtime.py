@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import generate_latest
+
 from oplguard import __version__
 from oplguard.config import Config
 from oplguard.control.server import ControlServer, ControlSocketError
@@ -170,6 +172,8 @@ class Observability:
             "trace": self._trace,
             "status": lambda _req: self.status(),
             "lists": lambda _req: {"lists": self.lists_status()},
+            # For the parent of pre-forked workers, which merges them (observability/merged.py).
+            "metrics": lambda _req: {"text": generate_latest(self.metrics.registry).decode()},
         }
 
     def _set_level(self, request: dict[str, Any]) -> dict[str, Any]:

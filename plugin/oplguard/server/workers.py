@@ -25,11 +25,14 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from oplguard.config import Config, Listener
 from oplguard.config.loader import MAX_WORKERS
 from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
+from oplguard.netparse import parse_listen
+from oplguard.observability.merged import serve_merged
 
 log = logging.getLogger("oplguard.server")
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
@@ -120,6 +123,7 @@ class Supervisor:
         self.stopping = False
         self.sockets: dict[Listener, socket.socket] = {}
         self.relay: ControlRelay | None = None
+        self.scrapes: WSGIServer | None = None  # [metrics] listen, merged over the workers
         self.wake: tuple[int, int] | None = None  # self-pipe for signal.set_wakeup_fd
 
     def run(self) -> int:
@@ -128,6 +132,7 @@ class Supervisor:
         for listener in self.listeners:
             log.warning("listening on %s with %d workers", listener, self.count)
         self.relay = self._open_relay()
+        self.scrapes = self._open_metrics()
         self.wake = os.pipe()
         for fd in self.wake:
             os.set_blocking(fd, False)
@@ -163,10 +168,39 @@ class Supervisor:
         log.warning("control socket on %s (mode 0600), relayed to every worker", relay.path)
         return relay
 
+    def _open_metrics(self) -> WSGIServer | None:
+        """Scrapes of ``[metrics] listen`` are answered here, summed over every worker.
+
+        Needs the workers' control sockets; without ``control_socket`` the first
+        worker binds the port as it would alone (its own counters only).
+        """
+        listen = self.cfg.metrics.listen
+        if not listen or self.relay is None:
+            return None
+        _kind, host, port, _path = parse_listen(listen)
+        try:
+            server = serve_merged(host, port, self._worker_metrics)
+        except OSError as err:
+            log.error("metrics: cannot listen on %s: %s (scoring continues)", listen, err)
+            return None
+        log.warning("metrics on http://%s:%d/metrics, summed over the workers", host, port)
+        return server
+
+    def _worker_metrics(self) -> list[str]:
+        assert self.relay is not None
+        answers = self.relay.gather({"cmd": "metrics"}, self.workers())
+        for answer in answers:
+            if answer.reply is None:
+                log.warning("metrics: worker %d left out: %s", answer.worker.slot, answer.error)
+        return [str(a.reply["text"]) for a in answers if a.reply is not None]
+
     def _close_parent_files(self) -> None:
-        """The relay socket and the wake pipe: the parent's own, closed in a new worker too."""
+        """The relay and metrics sockets and the wake pipe: the parent's own, closed in a
+        new worker too."""
         if self.relay is not None:
             self.relay.sock.close()
+        if self.scrapes is not None:
+            self.scrapes.socket.close()
         if self.wake is not None:
             for fd in self.wake:
                 with contextlib.suppress(OSError):
@@ -174,11 +208,15 @@ class Supervisor:
             self.wake = None
 
     def _worker_config(self, slot: int) -> Config:
-        """The worker's config: its own control socket next to the configured one."""
+        """The worker's config: its own control socket next to the configured one, and no
+        metrics port when the parent serves it."""
         if not self.cfg.control_socket:
             return self.cfg
         path = worker_socket(Path(self.cfg.control_socket), slot)
-        return dataclasses.replace(self.cfg, control_socket=str(path))
+        metrics = self.cfg.metrics
+        if self.scrapes is not None:
+            metrics = dataclasses.replace(metrics, listen="")
+        return dataclasses.replace(self.cfg, control_socket=str(path), metrics=metrics)
 
     def _spawn(self, slot: int) -> None:
         cfg = self._worker_config(slot)
@@ -188,7 +226,7 @@ class Supervisor:
             try:
                 signal.set_wakeup_fd(-1)
                 self._close_parent_files()
-                self.relay = None  # so that nothing here unlinks the parent's socket
+                self.relay = self.scrapes = None  # nothing here may unlink or serve them
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
                 # Until the worker's loop takes them: a USR1/USR2 must not kill it.
@@ -217,17 +255,24 @@ class Supervisor:
             selector.register(wake_fd, selectors.EVENT_READ, None)
             if self.relay is not None:
                 selector.register(self.relay.fileno(), selectors.EVENT_READ, self.relay)
+            if self.scrapes is not None:
+                selector.register(self.scrapes.fileno(), selectors.EVENT_READ, self.scrapes)
             while self.children:
                 for key, _events in selector.select(WAKE_INTERVAL_S):
                     if key.data is None:
                         with contextlib.suppress(BlockingIOError):
                             os.read(wake_fd, 512)
-                    else:
+                    elif isinstance(key.data, ControlRelay):
                         key.data.serve_one(self.workers())
+                    elif isinstance(key.data, WSGIServer):
+                        key.data.handle_request()
                 self._reap()
         if self.relay is not None:
             self.relay.close()
             self.relay = None
+        if self.scrapes is not None:
+            self.scrapes.server_close()
+            self.scrapes = None
 
     def _reap(self) -> None:
         """Collect every worker that ended; replace it unless the service is stopping."""
