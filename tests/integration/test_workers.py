@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from oplguard.control.client import ask
+from oplguard.control.client import ControlError, ask
 from oplguard.control.relay import worker_socket
 from tests.conftest import ConfigWriter
 from tests.integration.harness import need
@@ -159,8 +159,12 @@ def test_bad_worker_count_names_the_fix(write_config: ConfigWriter, value: str) 
 
 
 def worker_levels(control: Path, slot: int) -> dict[str, str]:
-    """Ask one worker directly, on its own socket (not through the parent)."""
-    reply = ask(worker_socket(control, slot), {"cmd": "levels"})
+    """Ask one worker directly, on its own socket (not through the parent); {} while a new
+    worker has not opened it yet."""
+    try:
+        reply = ask(worker_socket(control, slot), {"cmd": "levels"})
+    except ControlError:
+        return {}
     return dict(reply["levels"])
 
 
@@ -232,6 +236,21 @@ def test_control_socket_and_metrics_cover_every_worker(
         wait_for(lambda: all(worker_levels(control, s)["policy"] == "INFO" for s in (0, 1)))
         assert proc.poll() is None
         assert set(children(proc.pid)) == pids
+
+        # A worker started in place of a dead one gets the live workers' levels and traces.
+        traced = oplguard("trace", "--ip", "192.0.2.99", "--for", "10m", "--config", str(config))
+        assert traced.returncode == 0, traced.stderr
+        timed = oplguard("log-level", "web", "debug", "--for", "10m", "--config", str(config))
+        assert timed.returncode == 0, timed.stderr
+        dead = status(config)["workers"][1]["pid"]
+        os.kill(dead, signal.SIGKILL)
+        wait_for(lambda: len(children(proc.pid)) == 2 and dead not in children(proc.pid))
+        wait_for(lambda: worker_levels(control, 1) == worker_levels(control, 0) != {}, DEADLINE_S)
+        fresh = ask(worker_socket(control, 1), {"cmd": "status"})
+        assert fresh["levels"]["web"] == "DEBUG" and fresh["levels"]["policy"] == "INFO"
+        assert [r["component"] for r in fresh["reverts"]] == ["web"]  # still reverts by itself
+        assert [t["ip"] for t in fresh["traces"]] == ["192.0.2.99"]
+        pids = set(children(proc.pid))
 
         # A worker that cannot answer is named; a change then says where it did not apply.
         victim = status(config)["workers"][1]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,29 @@ class ControlRelay:
         """Every worker's answer to ``request``, in slot order."""
         return [self._ask(worker, request) for worker in workers]
 
+    def sync(self, new: Worker, peers: Sequence[Worker]) -> bool:
+        """Give a worker started in place of a dead one the run-time state of a live one:
+        levels set by ``log-level`` (timed ones with the time they have left) and traces.
+
+        False while ``new`` does not answer yet (call again); True when done.
+        """
+        fresh = self._ask(new, {"cmd": "levels"}).reply
+        if fresh is None:
+            return False
+        donor = next(
+            (a for a in self.gather({"cmd": "status"}, peers) if a.reply is not None), None
+        )
+        if donor is None or donor.reply is None:
+            return True  # no live peer: the configured levels are all there is
+        for request in catch_up(donor.reply, fresh.get("levels", {}), datetime.now(UTC)):
+            answer = self._ask(new, request)
+            if answer.reply is None:
+                log.warning("worker %d: could not copy %s: %s", new.slot, request, answer.error)
+        log.warning(
+            "worker %d: levels and traces copied from worker %d", new.slot, donor.worker.slot
+        )
+        return True
+
     def _ask(self, worker: Worker, request: dict[str, Any]) -> Answer:
         try:
             reply = ask(worker_socket(self.path, worker.slot), request, WORKER_TIMEOUT_S)
@@ -175,3 +200,33 @@ def _sum_status(into: dict[str, Any], replies: list[dict[str, Any]]) -> None:
         errors = [t["last_error"] for t in tracked if t.get("last_error")]
         summed["last_error"] = errors[0] if errors else tracked[0].get("last_error")
         into["tracking"] = summed
+
+
+def catch_up(status: dict[str, Any], fresh: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+    """The control requests that give a fresh worker (levels ``fresh``) the levels and
+    traces in a live worker's ``status``."""
+    requests: list[dict[str, Any]] = []
+    reverts = {r["component"]: r["at"] for r in status.get("reverts", [])}
+    for component, level in sorted(status.get("levels", {}).items()):
+        if fresh.get(component) == level and component not in reverts:
+            continue
+        request = {"cmd": "set-level", "component": component, "level": level, "for": ""}
+        if component in reverts:
+            left = _seconds_left(reverts[component], now)
+            if left is None:
+                continue  # reverting now anyway
+            request["for"] = left
+        requests.append(request)
+    for trace in status.get("traces", []):
+        left = _seconds_left(trace["until"], now)
+        if left is not None:
+            requests.append(
+                {"cmd": "trace", "ip": trace["ip"], "sender": trace["sender"], "for": left}
+            )
+    return requests
+
+
+def _seconds_left(iso_time: str, now: datetime) -> str | None:
+    """``"123s"`` until ``iso_time`` (rounded up), or None when it has passed."""
+    left = math.ceil((datetime.fromisoformat(iso_time) - now).total_seconds())
+    return f"{left}s" if left > 0 else None

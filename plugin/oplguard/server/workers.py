@@ -125,6 +125,8 @@ class Supervisor:
         self.relay: ControlRelay | None = None
         self.scrapes: WSGIServer | None = None  # [metrics] listen, merged over the workers
         self.wake: tuple[int, int] | None = None  # self-pipe for signal.set_wakeup_fd
+        # Slots of workers started in place of dead ones, still to get the live levels.
+        self.unsynced: set[int] = set()
 
     def run(self) -> int:
         mode = self.cfg.server.unix_socket_mode
@@ -267,12 +269,24 @@ class Supervisor:
                     elif isinstance(key.data, WSGIServer):
                         key.data.handle_request()
                 self._reap()
+                self._sync_new_workers()
         if self.relay is not None:
             self.relay.close()
             self.relay = None
         if self.scrapes is not None:
             self.scrapes.server_close()
             self.scrapes = None
+
+    def _sync_new_workers(self) -> None:
+        """A replacement worker gets the levels and traces the live ones run with."""
+        if self.relay is None or self.stopping:
+            self.unsynced.clear()
+            return
+        for worker in self.workers():
+            if worker.slot in self.unsynced:
+                peers = [w for w in self.workers() if w.slot not in self.unsynced]
+                if self.relay.sync(worker, peers):
+                    self.unsynced.discard(worker.slot)
 
     def _reap(self) -> None:
         """Collect every worker that ended; replace it unless the service is stopping."""
@@ -297,6 +311,7 @@ class Supervisor:
                 time.sleep(RESPAWN_DELAY_S)
             if not self.stopping:
                 self._spawn(slot)
+                self.unsynced.add(slot)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True

@@ -3,10 +3,11 @@ tests/integration/test_workers.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from oplguard.control.relay import Answer, Worker, merge, worker_socket
+from oplguard.control.relay import Answer, Worker, catch_up, merge, worker_socket
 
 W0, W1 = Worker(0, 100), Worker(1, 101)
 
@@ -78,3 +79,32 @@ def test_when_no_worker_answers_the_first_reason_is_the_error() -> None:
     merged = merge("levels", [Answer(W0, None, "unknown level 'loud'"), Answer(W1, None, "x")])
     assert merged == {"ok": False, "error": "unknown level 'loud'"}
     assert merge("levels", []) == {"ok": False, "error": "no worker is running"}
+
+
+NOW = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
+
+
+def test_catch_up_copies_what_differs_timed_levels_with_the_time_left_and_traces() -> None:
+    live = {
+        "levels": {"relays": "DEBUG", "policy": "INFO", "web": "WARNING"},
+        "reverts": [{"component": "relays", "level": "WARNING", "at": "2026-12-03T12:09:59.5Z"}],
+        "traces": [
+            {"ip": "192.0.2.99", "sender": "", "until": "2026-12-03T12:30:00Z"},
+            {"ip": "", "sender": "@example.org", "until": "2026-12-03T11:59:00Z"},  # over
+        ],
+    }
+    fresh = {"relays": "WARNING", "policy": "WARNING", "web": "WARNING"}
+    assert catch_up(live, fresh, NOW) == [
+        {"cmd": "set-level", "component": "policy", "level": "INFO", "for": ""},
+        {"cmd": "set-level", "component": "relays", "level": "DEBUG", "for": "600s"},
+        {"cmd": "trace", "ip": "192.0.2.99", "sender": "", "for": "1800s"},
+    ]
+
+
+def test_catch_up_skips_a_revert_that_is_due() -> None:
+    live = {
+        "levels": {"relays": "DEBUG"},
+        "reverts": [{"component": "relays", "level": "WARNING", "at": "2026-12-03T12:00:00Z"}],
+    }
+    assert catch_up(live, {"relays": "WARNING"}, NOW) == []
+    assert catch_up({"levels": {"relays": "WARNING"}}, {"relays": "WARNING"}, NOW) == []
