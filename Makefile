@@ -1,6 +1,6 @@
 # One command surface: make serve | lint | typecheck | test | check
 VENV := .venv/bin
-.PHONY: serve bootstrap bootstrap-test lint typecheck test check bench molecule
+.PHONY: serve bootstrap bootstrap-test lint typecheck test test-compiled check bench molecule
 
 serve: bootstrap  ## start oplguard on 127.0.0.1:783 with the embedded sample config
 	$(VENV)/oplguard serve $(ARGS)
@@ -12,8 +12,8 @@ bootstrap-test:
 	@scripts/bootstrap.sh --test
 
 lint: bootstrap-test
-	$(VENV)/ruff check plugin tests bench roles
-	$(VENV)/ruff format --check plugin tests bench roles
+	$(VENV)/ruff check plugin tests bench roles setup.py scripts/backend
+	$(VENV)/ruff format --check plugin tests bench roles setup.py scripts/backend
 
 typecheck: bootstrap-test
 	$(VENV)/mypy
@@ -22,7 +22,10 @@ typecheck: bootstrap-test
 test: bootstrap-test
 	$(VENV)/pytest --cov --cov-report=term
 
-check: lint typecheck test  ## the whole suite, as CI runs it
+test-compiled: bootstrap-test  ## the mypyc build of the scoring core (setup.py) against its tests
+	scripts/compiled.sh test
+
+check: lint typecheck test test-compiled  ## the whole suite, as CI runs it
 
 molecule:  ## as root: Ansible lint + every molecule scenario (installs podman, builds the test image)
 	scripts/fleet/test-all.sh $(SCENARIOS)

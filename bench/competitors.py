@@ -1,6 +1,7 @@
 """The servers compared by ``bench.run``, each set up on loopback in a temp folder.
 
-- ``oplguard``: ``oplguard serve`` with the workload's list and allow-list.
+- ``oplguard``: ``oplguard serve`` with the workload's list and allow-list;
+  ``oplguard-mypyc`` the same with the mypyc build (setup.py, scripts/compiled.sh).
 - ``ceiling``: ``bench.ceiling``, a fixed reply (no parsing, no lookup).
 - ``spamassassin``: Debian's ``spamd`` with only the Check and DNSEval plugins
   and one rule, ``check_rbl`` of every untrusted relay IP against a local
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import workload
+
+REPO = Path(__file__).resolve().parents[1]
 
 # SpamAssassin and rspamd compile their setup at start (rspamd: ~10k TLD
 # suffixes); on a busy 2-core machine that has taken over 30 s.
@@ -113,10 +116,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _running(name: str, command: list[str], port: int, log: Path | None = None) -> Iterator[Server]:
+def _running(
+    name: str,
+    command: list[str],
+    port: int,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
     )
     try:
         _wait_ready(name, port, proc, log)
@@ -171,15 +184,26 @@ def export_list(config: Path, fmt: str, output: Path) -> None:
     )
 
 
+def compiled_env() -> dict[str, str]:
+    """The environment that runs the mypyc build of oplguard (setup.py), built if needed."""
+    subprocess.run([str(REPO / "scripts" / "compiled.sh"), "build"], check=True)
+    return {**os.environ, "PYTHONPATH": str(REPO / "build" / "compiled")}
+
+
 @contextmanager
 def oplguard(
-    folder: Path, work: workload.Workload, workers: int = 1, name: str = "oplguard"
+    folder: Path,
+    work: workload.Workload,
+    workers: int = 1,
+    name: str = "oplguard",
+    compiled: bool = False,
 ) -> Iterator[Server]:
     port = free_port()
     config = write_oplguard_config(folder / name.replace(":", "-"), work, port, workers)
     command = [*oplguard_command(), "serve", "--config", str(config)]
-    with _running(name, command, port) as server:
-        server.notes = f"workers={workers}"
+    env = compiled_env() if compiled else None
+    with _running(name, command, port, env=env) as server:
+        server.notes = f"workers={workers}" + (", mypyc build" if compiled else "")
         yield server
 
 
@@ -347,4 +371,4 @@ def rspamd(folder: Path, work: workload.Workload) -> Iterator[Server]:
         yield server
 
 
-SERVERS = ("oplguard", "ceiling", "spamassassin", "rspamd")
+SERVERS = ("oplguard", "oplguard-mypyc", "ceiling", "spamassassin", "rspamd")

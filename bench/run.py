@@ -192,10 +192,10 @@ def format_row(row: dict[str, Any]) -> str:
 def starter(
     name: str, folder: Path, work: workload.Workload, workers: int
 ) -> AbstractContextManager[competitors.Server]:
-    if name == "oplguard":
-        return competitors.oplguard(folder, work, workers)
-    if name.startswith("oplguard:"):  # oplguard:N = oplguard with [server] workers = N
-        return competitors.oplguard(folder, work, int(name.partition(":")[2]), name)
+    base, _, count = name.partition(":")  # oplguard:N = oplguard with [server] workers = N
+    if base in ("oplguard", "oplguard-mypyc"):  # -mypyc: the compiled build (setup.py)
+        compiled = base == "oplguard-mypyc"
+        return competitors.oplguard(folder, work, int(count or workers), name, compiled)
     if name == "ceiling":
         return competitors.ceiling(folder)
     if name == "spamassassin":
@@ -258,7 +258,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--servers",
         default=",".join(competitors.SERVERS),
-        help="comma-separated; oplguard:N runs oplguard with [server] workers = N",
+        help="comma-separated; oplguard:N runs oplguard with [server] workers = N; "
+        "oplguard-mypyc[:N] the mypyc build (scripts/compiled.sh)",
     )
     parser.add_argument("--requests", type=int, default=2000, help="per closed-loop point")
     parser.add_argument("--concurrency", default="1,8,32")

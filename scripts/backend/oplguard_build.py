@@ -1,0 +1,28 @@
+"""The build backend: setuptools, plus mypy when ``OPLGUARD_COMPILE=1`` asks for mypyc.
+
+An in-tree wrapper (pyproject.toml ``backend-path``) so that the ordinary
+install never downloads mypy; setup.py does the compiling.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools.build_meta import *  # noqa: F403 - the wrapped backend's other hooks
+
+# The mypy that compiles oplguard's scoring core (the one `make typecheck` uses).
+MYPYC = "mypy[mypyc]>=1.13"
+
+
+def _compile() -> list[str]:
+    return [MYPYC] if os.environ.get("OPLGUARD_COMPILE") == "1" else []
+
+
+# setuptools' own hooks would run setup.py to collect ``setup_requires`` (there are
+# none), and setup.py needs mypy before it is installed when compiling.
+def get_requires_for_build_wheel(config_settings: dict[str, str] | None = None) -> list[str]:
+    return _compile()
+
+
+def get_requires_for_build_editable(config_settings: dict[str, str] | None = None) -> list[str]:
+    return _compile()
