@@ -16,16 +16,37 @@ _FOLD_CHARS = " \t"
 Header = tuple[str, str]
 
 
+# Header sections are a few KB, bodies up to max_message_bytes: searches for the
+# end of the headers look at a growing prefix, so a big body is never scanned.
+HEADER_WINDOW = 8192
+
+
+def earliest(message: bytes, patterns: tuple[bytes, ...], window: int = HEADER_WINDOW) -> int:
+    """Where the first occurrence of any of ``patterns`` starts, or -1.
+
+    Looks in ``message[:window]``, then a window 8 times larger, and so on.  The
+    earliest occurrence wholly inside a window is the answer: one that crosses
+    the window's end starts after it.
+    """
+    size = len(message)
+    while True:
+        limit = min(window, size)
+        best = -1
+        for pattern in patterns:  # each search stops where the best so far would end
+            found = message.find(pattern, 0, limit if best == -1 else best + len(pattern) - 1)
+            if found != -1:
+                best = found
+        if best != -1 or limit == size:
+            return best
+        window *= 8
+
+
 def header_section(message: bytes) -> str:
     """The header section of ``message`` (up to the first empty line), as text."""
-    end = len(message)
-    for separator in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
-        found = message.find(separator)
-        if found != -1:
-            end = min(end, found)
     if message.startswith((b"\r\n", b"\n")):
-        end = 0
-    return message[:end].decode("latin-1")
+        return ""
+    end = earliest(message, (b"\r\n\r\n", b"\n\n", b"\n\r\n"))
+    return message[: len(message) if end == -1 else end].decode("latin-1")
 
 
 def header_fields(message: bytes) -> tuple[Header, ...]:

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import re
 
+from oplguard.mail.headers import HEADER_WINDOW, earliest
+
 _OWN_HEADER = re.compile(rb"^(x-spam-[a-z-]*|x-oplguard-verdict)\s*:", re.IGNORECASE)
 
 
-def header_end(message: bytes) -> int:
-    """Offset where the header section ends (the empty line starts, or len)."""
-    offset = 0
-    for line in message.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            return offset
-        offset += len(line)
-    return offset
+# An empty line other than the first starts right after a line end: after LF ("\n\n",
+# "\n\r\n") or after a lone CR ("\r\r\n"); lines end as bytes.splitlines cuts them.
+_EMPTY_LINE_AFTER = (b"\n\r\n", b"\n\n", b"\r\r\n")
+
+
+def header_end(message: bytes, window: int = HEADER_WINDOW) -> int:
+    """Offset where the header section ends (the empty line starts, or len).
+
+    Reads only the header section (mail/headers.py ``earliest``), not the body.
+    """
+    if message.startswith((b"\n", b"\r\n")):
+        return 0
+    found = earliest(message, _EMPTY_LINE_AFTER, window)
+    return len(message) if found == -1 else found + 1
 
 
 def newline_of(message: bytes) -> bytes:

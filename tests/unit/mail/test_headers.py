@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from oplguard.mail.headers import header_fields, values_of
+from oplguard.mail.headers import earliest, header_fields, header_section, values_of
 
 
 @pytest.mark.parametrize("newline", [b"\r\n", b"\n"], ids=["crlf", "lf"])
@@ -55,3 +57,26 @@ def test_message_without_body_keeps_its_last_field() -> None:
         ("Subject", "a"),
         ("Received", "from b"),
     )
+
+
+def _section_by_full_search(message: bytes) -> str:
+    """The definition: the earliest separator anywhere in the message."""
+    end = len(message)
+    for separator in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
+        found = message.find(separator)
+        if found != -1:
+            end = min(end, found)
+    if message.startswith((b"\r\n", b"\n")):
+        end = 0
+    return message[:end].decode("latin-1")
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"A: 1", b" x", b""]), max_size=14))
+def test_header_section_reads_a_growing_prefix_with_the_same_result(parts: list[bytes]) -> None:
+    message = b"".join(parts)
+    assert header_section(message) == _section_by_full_search(message)
+    for window in (1, 2, 3, 5):  # no separator may be lost where two windows meet
+        end = earliest(message, (b"\r\n\r\n", b"\n\n", b"\n\r\n"), window)
+        expected = _section_by_full_search(message)
+        if not message.startswith((b"\r\n", b"\n")):
+            assert message[: len(message) if end == -1 else end].decode("latin-1") == expected

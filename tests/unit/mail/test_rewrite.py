@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oplguard.mail.rewrite import add_headers, header_end
 
@@ -55,3 +57,32 @@ def test_body_bytes_are_untouched() -> None:
 def test_header_end_finds_the_empty_line() -> None:
     assert header_end(b"A: 1\r\nB: 2\r\n\r\nbody") == 12
     assert header_end(b"A: 1\nB: 2") == 9
+
+
+def _header_end_by_lines(message: bytes) -> int:
+    """The definition: the first line (as bytes.splitlines cuts them) that is empty."""
+    offset = 0
+    for line in message.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            return offset
+        offset += len(line)
+    return offset
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"\r", b"\n", b"\r\n", b"A: 1", b" x", b"\x0c", b"\x1c", b""]), max_size=12
+    )
+)
+def test_header_end_is_the_first_empty_line_by_the_line_definition(parts: list[bytes]) -> None:
+    message = b"".join(parts)
+    expected = _header_end_by_lines(message)
+    assert header_end(message) == expected
+    for window in (1, 2, 3, 5):  # the search window grows: no line end may fall between
+        assert header_end(message, window) == expected
+
+
+def test_header_end_reads_line_ends_as_splitlines_does() -> None:
+    assert header_end(b"A: 1\r\r\nbody") == 5  # "A: 1\r" then an empty CRLF line
+    assert header_end(b"A: 1\r\nB") == 7  # the LF belongs to the CRLF: no empty line
+    assert header_end(b"\nA: 1") == 0
