@@ -12,7 +12,8 @@ import os
 
 from setuptools import setup
 
-# The per-message path: Received parsing, trust walk, policy, the spamd codec.
+# The per-message path: Received parsing, trust walk, policy, the spamd codec and the
+# connection handling around it.
 # (lists/ipset.py stays Python: NumPy does its work already.)
 COMPILED = [
     "plugin/oplguard/netparse.py",
@@ -28,12 +29,14 @@ COMPILED = [
             "prefilter",
             "received",
             "relays",
+            "rewrite",
         )
     ),
     *(
         f"plugin/oplguard/policy/{name}.py"
         for name in ("engine", "explain", "lookup", "report", "scanner", "senders", "verdict")
     ),
+    *(f"plugin/oplguard/server/{name}.py" for name in ("channel", "service", "transport")),
     *(
         f"plugin/oplguard/spamd/{name}.py"
         for name in ("__init__", "body", "connection", "messages", "render")
