@@ -36,13 +36,28 @@ class ConnectionSettings:
     child_timeout_s: float
 
 
+# Mail hosts talk to the service from a handful of addresses: their answers are
+# kept (the list is rebuilt, and so emptied, on reload), up to this many.
+ACCESS_CACHE_SIZE = 1024
+
+
 class AccessList:
     """spamd's ``allowed_ips``: peers outside it get no answer at all."""
 
     def __init__(self, networks: tuple[str, ...]) -> None:
         self.networks = tuple(_network(text) for text in networks)
+        self.known: dict[str, bool] = {}
 
     def allows(self, host: str) -> bool:
+        answer = self.known.get(host)
+        if answer is None:
+            answer = self._allows(host)
+            if len(self.known) >= ACCESS_CACHE_SIZE:
+                self.known.clear()  # a scan of many sources: start over, stay bounded
+            self.known[host] = answer
+        return answer
+
+    def _allows(self, host: str) -> bool:
         try:
             address = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
