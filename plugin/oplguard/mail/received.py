@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
 from oplguard.mail.addresses import canonical_ip
@@ -125,6 +125,17 @@ class Branch:
     prefix: str
     rows: tuple[Row, ...]
     reads_envfrom: bool = False
+    # The rows SA tries for each family (see _family), worked out once here
+    # rather than testing every row's family for every field.  Same rows, same order.
+    by_family: dict[str, tuple[Row, ...]] = field(
+        default_factory=dict, init=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        for family in ("", *(name for name, _guard in FAMILY_GUARDS)):
+            self.by_family[family] = tuple(
+                row for row in self.rows if not row.family or row.family == family
+            )
 
 
 BRANCHES = (
@@ -207,10 +218,7 @@ def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
     rest = text[len(branch.prefix) :]
     if branch.reads_envfrom and (found := _ENVFROM.search(rest)):
         fields["envfrom"] = found.group(1)
-    family = _family(rest)
-    for candidate in branch.rows:
-        if candidate.family and candidate.family != family:
-            continue
+    for candidate in branch.by_family[_family(rest)]:
         outcome = candidate.apply(rest, fields)
         if outcome is not None:
             return outcome, candidate.name
