@@ -86,8 +86,9 @@ _MAPPED = rx(r"^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$", re.IGNORECASE)
 
 
 _SPACES = rx(r"\s+")
-# What _SPACES would change: a white-space character other than one lone space.
-_NEEDS_SPACE_FIX = rx(r"[\t\n\v\f\r]|  ")
+# What _SPACES would change: a white-space character (ASCII \s) other than one
+# lone space.  Substring tests: a regex alternation scans ten times slower.
+_SPACE_FIXES = ("  ", "\t", "\n", "\r", "\x0b", "\x0c")
 _ENVFROM_HEAD = re.compile(r"^\s*<*")
 _ENVFROM_TAIL = re.compile(r">*\s*$")
 
@@ -95,7 +96,7 @@ _ENVFROM_TAIL = re.compile(r">*\s*$")
 def clean(value: str) -> str:
     """SA's first clean-up: cut, collapse white space, drop trailing ``;``."""
     text = value[:MAX_RECEIVED_CHARS]
-    if _NEEDS_SPACE_FIX.search(text) is not None:  # most unfolded fields need nothing
+    if _needs_space_fix(text):  # most unfolded fields need nothing
         text = _SPACES.sub(" ", text)
     text = text.strip(" ")
     # SA: 1 while s/\s?;$//
@@ -104,6 +105,13 @@ def clean(value: str) -> str:
         if text.endswith(" "):
             text = text[:-1]
     return text
+
+
+def _needs_space_fix(text: str) -> bool:
+    for spaces in _SPACE_FIXES:  # noqa: SIM110 - a loop is cheaper than any() over a generator
+        if spaces in text:
+            return True
+    return False
 
 
 def strip_date(text: str) -> str:
