@@ -7,7 +7,6 @@ envfrom, id, auth``); the IP is canonicalised (spec ★), MTA shapes come from a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
@@ -163,11 +162,20 @@ def _from_by_without_ip(text: str) -> bool:
     return found is not None and _BRACKET_V4.fullmatch(found.group(1)) is None
 
 
-EARLY_SKIPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    ("not-from", _not_from),
-    ("with-local-for", lambda text: _WITH_LOCAL_FOR.search(text) is not None),
-    ("from-by-without-ip", _from_by_without_ip),
-)
+def _with_local_for(text: str) -> bool:
+    # The substring test first: the regex starts with \b, so it cannot skip ahead.
+    return "with local for" in text and _WITH_LOCAL_FOR.search(text) is not None
+
+
+def _early_skip(text: str) -> str:
+    """The rule of SA's first skip checks that applies to ``text`` (in SA's order), or ""."""
+    if _not_from(text):
+        return "not-from"
+    if _with_local_for(text):
+        return "with-local-for"
+    if _from_by_without_ip(text):
+        return "from-by-without-ip"
+    return ""
 
 
 def parse_received(value: str) -> ParseResult:
@@ -177,9 +185,8 @@ def parse_received(value: str) -> ParseResult:
     ``Fetch`` or ``Unparseable``, as SpamAssassin 4.0 would classify it.
     """
     text = clean(value)
-    for rule, applies in EARLY_SKIPS:
-        if applies(text):
-            return Skipped(rule)
+    if rule := _early_skip(text):
+        return Skipped(rule)
     text = strip_date(text)
     fields = _prescan(text)
     auth = detect_auth(text)
@@ -200,11 +207,19 @@ def _prescan(text: str) -> Fields:
     fields: Fields = dict.fromkeys(FIELD_NAMES, "")
     if found := _ID.search(text):
         fields["id"] = found.group(1)
-    if found := _HELO_EQ.search(text) or _HELO_WORD.search(text):
+    if found := _helo(text):
         fields["helo"] = found.group(1)
     if found := _BY.search(text):
         fields["by"] = found.group(1)
     return fields
+
+
+def _helo(text: str) -> re.Match[str] | None:
+    # Substring tests first: both regexes start with \b, so they cannot skip ahead.
+    found = _HELO_EQ.search(text) if "helo=" in text else None
+    if found is None and ("HELO " in text or "EHLO " in text):
+        found = _HELO_WORD.search(text)
+    return found
 
 
 # Each family guard with the literals it needs (prefilter.py): most fields
@@ -224,13 +239,22 @@ def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
     if branch is None:
         return None, ""
     rest = text[len(branch.prefix) :]
-    if branch.reads_envfrom and (found := _ENVFROM.search(rest)):
+    if branch.reads_envfrom and (found := _envfrom(rest)):
         fields["envfrom"] = found.group(1)
     for candidate in branch.by_family[_family(rest)]:
         outcome = candidate.apply(rest, fields)
         if outcome is not None:
             return outcome, candidate.name
     return None, ""
+
+
+def _envfrom(text: str) -> re.Match[str] | None:
+    # _ENVFROM ignores ASCII case, so it cannot skip ahead to a literal; its
+    # keywords in lower case are in text.lower() whenever it matches.
+    lowered = text.lower()
+    if "return-path" in lowered or "envelope-" in lowered:
+        return _ENVFROM.search(text)
+    return None
 
 
 def _relay(fields: Fields, auth: str) -> Relay | Unparseable:

@@ -53,3 +53,41 @@ def test_clean_fast_path_on_the_corpus() -> None:
     for sample in samples():
         value = unfolded(sample.value)
         assert clean(value) == _reference_clean(value), sample
+
+
+SUBSTRING_GATED = [
+    "from a ([1.2.3.4] helo=x.example) by b", "from a (HELO x) (1.2.3.4) by b",
+    "from a (EHLO x) by b", "from a (ehlo x) by b", "from a by b with local for c",
+    "from a by b with local for", "from a by b with local fork",
+    "from a (Envelope-From <x@y>) by b", "from a (RETURN-PATH: <x@y>) by b",
+    "from a (envelope-sender=x@y) by b",
+    "from a (\u0130nvelope-from x) by b", "from a (\u212aenvelope-from x) by b",
+]  # fmt: skip
+
+
+def _assert_gates_agree(text: str) -> None:
+    from oplguard.mail import received as r
+
+    def span(found: object) -> object:
+        return found.span() if hasattr(found, "span") else found
+
+    assert span(r._helo(text)) == span(r._HELO_EQ.search(text) or r._HELO_WORD.search(text))
+    assert span(r._envfrom(text)) == span(r._ENVFROM.search(text))
+    assert r._with_local_for(text) == (r._WITH_LOCAL_FOR.search(text) is not None)
+
+
+@pytest.mark.parametrize("text", SUBSTRING_GATED)
+def test_substring_gates_give_the_regex_answers(text: str) -> None:
+    """_helo, _envfrom, _with_local_for test a literal before the regex; same answers."""
+    _assert_gates_agree(text)
+
+
+def test_substring_gates_on_the_corpus() -> None:
+    from tests.unit.mail.corpus import samples, unfolded
+
+    from oplguard.mail import received as r
+
+    for sample in samples():
+        text = r.clean(unfolded(sample.value))
+        _assert_gates_agree(text)
+        _assert_gates_agree(text.removeprefix("from "))
