@@ -21,6 +21,9 @@ from oplguard.mail.prefilter import absent, needles
 MAX_RECEIVED_CHARS = 8192
 # A trailing RFC 5322 date is at most ~40 characters; look for it in this tail.
 DATE_WINDOW_CHARS = 256
+# White space _DATE can match after its separator run: the five spaces of
+# "Tue, 1 Oct 2024 10:00:01 +0000", and a final newline before its "$".
+DATE_MAX_SPACES = 6
 FIELD_NAMES = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id")
 
 
@@ -113,9 +116,31 @@ def _needs_space_fix(text: str) -> bool:
     return False
 
 
+def _date_search_start(text: str) -> int:
+    """Where to search for _DATE: no match can start before this.
+
+    The regex tries every position of the window (4 us a field).  A match is a
+    [\\s;] run, then at most DATE_MAX_SPACES white space to the end: so it starts
+    in the run holding the space before those, or later.  Found with rfind
+    when " " is the only white space (always, after clean()).
+    """
+    start = max(0, len(text) - DATE_WINDOW_CHARS)
+    for other in _SPACE_FIXES[1:]:
+        if other in text:
+            return start
+    cut = len(text)
+    for _ in range(DATE_MAX_SPACES + 1):
+        cut = text.rfind(" ", start, cut)
+        if cut < 0:
+            return start
+    while cut > start and text[cut - 1] in " ;":
+        cut -= 1
+    return cut
+
+
 def strip_date(text: str) -> str:
     """Drop a trailing ``; <RFC 5322 date>`` and fix ``)by`` (SA, after the skip checks)."""
-    date = _DATE.search(text, max(0, len(text) - DATE_WINDOW_CHARS))
+    date = _DATE.search(text, _date_search_start(text))
     if date is not None:
         start = date.start()
         # The separator run is [\s;]+, and SA takes the leftmost start of it.
