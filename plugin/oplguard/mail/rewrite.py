@@ -11,14 +11,29 @@ import re
 _OWN_HEADER = re.compile(rb"^(x-spam-[a-z-]*|x-oplguard-verdict)\s*:", re.IGNORECASE)
 
 
+# An empty line ("\r\n" or "\n", as bytes.splitlines ends lines at \r\n, \r
+# or \n) starts the message or follows one of these line ends.  The likely one
+# is searched for first, so that the others only search the header section.
+_EMPTY_LINE_AFTER = {
+    b"\r\n": (b"\n\r\n", b"\n\n", b"\r\r\n"),
+    b"\n": (b"\n\n", b"\n\r\n", b"\r\r\n"),
+}
+
+
 def header_end(message: bytes) -> int:
-    """Offset where the header section ends (the empty line starts, or len)."""
-    offset = 0
-    for line in message.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            return offset
-        offset += len(line)
-    return offset
+    """Offset where the header section ends (the empty line starts, or len).
+
+    Searched for, rather than splitting the whole message (body too) into lines.
+    """
+    if message.startswith((b"\n", b"\r\n")):
+        return 0
+    end = len(message)
+    for pair in _EMPTY_LINE_AFTER[newline_of(message)]:
+        # Only an empty line before the best one so far matters.
+        found = message.find(pair, 0, end - 2 + len(pair))
+        if found >= 0:
+            end = found + 1
+    return end
 
 
 def newline_of(message: bytes) -> bytes:

@@ -55,3 +55,24 @@ def test_body_bytes_are_untouched() -> None:
 def test_header_end_finds_the_empty_line() -> None:
     assert header_end(b"A: 1\r\nB: 2\r\n\r\nbody") == 12
     assert header_end(b"A: 1\nB: 2") == 9
+
+
+def _reference_header_end(message: bytes) -> int:
+    """header_end before its fast path: split the whole message into lines."""
+    offset = 0
+    for line in message.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            return offset
+        offset += len(line)
+    return offset
+
+
+def test_header_end_is_the_line_split_answer() -> None:
+    """Seeded messages of line-end soup (lone \\r too): same offset as splitting lines."""
+    import random
+
+    rng = random.Random(7)
+    pieces = [b"a", b"B: 1", b"\r\n", b"\n", b"\r", b" "]
+    for _ in range(20000):
+        message = b"".join(rng.choice(pieces) for _ in range(rng.randrange(10)))
+        assert header_end(message) == _reference_header_end(message), message
