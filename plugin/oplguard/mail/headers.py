@@ -14,15 +14,24 @@ _FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)", re.DOTALL)
 _FOLD_CHARS = " \t"
 
 Header = tuple[str, str]
+# The empty line after the header section, the message's own style first
+# (told by a \r near the start), so the others only search the header section.
+_SEPARATORS = {
+    True: (b"\r\n\r\n", b"\n\n", b"\n\r\n"),
+    False: (b"\n\n", b"\r\n\r\n", b"\n\r\n"),
+}
+_NEWLINE_PROBE = 1000
 
 
 def header_section(message: bytes) -> str:
     """The header section of ``message`` (up to the first empty line), as text."""
     end = len(message)
-    for separator in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
-        found = message.find(separator)
+    for separator in _SEPARATORS[message.find(b"\r", 0, _NEWLINE_PROBE) != -1]:
+        # Only a separator before the best one so far matters: a bounded search
+        # stops at the header end instead of scanning the body.
+        found = message.find(separator, 0, end - 1 + len(separator))
         if found != -1:
-            end = min(end, found)
+            end = found
     if message.startswith((b"\r\n", b"\n")):
         end = 0
     return message[:end].decode("latin-1")

@@ -55,3 +55,30 @@ def test_message_without_body_keeps_its_last_field() -> None:
         ("Subject", "a"),
         ("Received", "from b"),
     )
+
+
+def _reference_header_section(message: bytes) -> str:
+    """header_section before its bounded searches: each separator over the whole message."""
+    end = len(message)
+    for separator in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
+        found = message.find(separator)
+        if found != -1:
+            end = min(end, found)
+    if message.startswith((b"\r\n", b"\n")):
+        end = 0
+    return message[:end].decode("latin-1")
+
+
+def test_header_section_is_the_whole_message_search() -> None:
+    """Seeded messages of line-end soup give the same section as unbounded searches."""
+    import random
+
+    from oplguard.mail.headers import header_section
+
+    rng = random.Random(11)
+    pieces = [b"a", b"B: 1", b"\r\n", b"\n", b"\r", b" "]
+    for _ in range(20000):
+        message = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        if rng.random() < 0.05:
+            message = b"x" * 1000 + message
+        assert header_section(message) == _reference_header_section(message), message
