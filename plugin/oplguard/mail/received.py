@@ -128,11 +128,11 @@ def _date_search_start(text: str) -> int:
     for other in _SPACE_FIXES[1:]:
         if other in text:
             return start
-    cut = len(text)
-    for _ in range(DATE_MAX_SPACES + 1):
-        cut = text.rfind(" ", start, cut)
-        if cut < 0:
-            return start
+    # One C call: the text before the (DATE_MAX_SPACES + 1)th-last space.
+    parts = text.rsplit(" ", DATE_MAX_SPACES + 1)
+    cut = len(parts[0])
+    if len(parts) <= DATE_MAX_SPACES + 1 or cut < start:
+        return start
     while cut > start and text[cut - 1] in " ;":
         cut -= 1
     return cut
