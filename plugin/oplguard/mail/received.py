@@ -14,7 +14,7 @@ from oplguard.mail.addresses import canonical_ip
 from oplguard.mail.auth import detect_auth
 from oplguard.mail.formats import Fields, Outcome, Row, rx
 from oplguard.mail.mta_table import FAMILY_GUARDS, FROM_ROWS, PAREN_ROWS, SIMTA_ROWS
-from oplguard.mail.prefilter import absent, needles
+from oplguard.mail.prefilter import needles
 
 # SA Message.pm MAX_HEADER_VALUE_LENGTH: longer values are cut there; it also
 # bounds the regex work on hostile input.
@@ -254,14 +254,20 @@ _FAMILIES = tuple((name, guard, needles(guard)) for name, guard in FAMILY_GUARDS
 
 def _family(text: str) -> str:
     for name, guard, required in _FAMILIES:
-        if not absent(required, text) and guard.search(text):
-            return name
+        for needle in required:  # inlined prefilter.absent: this runs 8 times a field
+            if needle not in text:
+                break
+        else:
+            if guard.search(text):
+                return name
     return ""
 
 
 def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
-    branch = next((b for b in BRANCHES if text.startswith(b.prefix)), None)
-    if branch is None:
+    for branch in BRANCHES:  # a loop: next() over a generator costs more
+        if text.startswith(branch.prefix):
+            break
+    else:
         return None, ""
     rest = text[len(branch.prefix) :]
     if branch.reads_envfrom and (found := _envfrom(rest)):
