@@ -62,9 +62,18 @@ class Format:
     # Literals the pattern and every guard need (prefilter.py): a row whose
     # keywords are absent is skipped without running a regex.
     required: tuple[str, ...] = field(default=(), init=False, compare=False)
+    # ``groups`` read once: (group number, field names) for the groups that set a field.
+    targets: tuple[tuple[int, tuple[str, ...]], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required", needles(self.pattern, *self.guards))
+        targets = tuple(
+            (index, tuple(filter(None, names.split("+"))))
+            for index, names in enumerate(self.groups, start=1)
+        )
+        object.__setattr__(self, "targets", tuple(t for t in targets if t[1]))
 
     def apply(self, text: str, fields: Fields) -> Outcome | None:
         """Try the row on ``text``; on a match set ``fields`` and say what it means."""
@@ -79,9 +88,10 @@ class Format:
         match = self.pattern.search(text)
         if match is None:
             return None
-        for index, names in enumerate(self.groups, start=1):
-            for name in filter(None, names.split("+")):
-                fields[name] = match.group(index) or ""
+        for index, names in self.targets:
+            value = match.group(index) or ""
+            for name in names:
+                fields[name] = value
         if self.fixup is not None:
             self.fixup(fields, match)
         return self.outcome
