@@ -113,22 +113,29 @@ class Custom:
 Row = Format | Custom
 
 
+# Compiled once (with re's default flags, as the re.search calls were): the
+# fix-ups run for every Exim and Sendmail field.
+_SUB_HELO = re.compile(r"helo=(\S+)")
+_SUB_IDENT = re.compile(r"ident=(\S*)")
+_IDENT_PREFIXES = (re.compile(r"^IDENT:([^@]*)@"), re.compile(r"^([^@]*)@"))
+
+
 def fixup_sub_clause(fields: Fields, match: re.Match[str]) -> None:
     """Exim "(helo=x ident=y)": SA removes helo= first, then looks for ident=."""
     sub = fields.pop("sub", "")
-    helo = re.search(r"helo=(\S+)", sub)
+    helo = _SUB_HELO.search(sub)
     if helo:
         fields["helo"] = helo.group(1)
         sub = sub[: helo.start()] + sub[helo.end() :]
-    ident = re.search(r"ident=(\S*)", sub)
+    ident = _SUB_IDENT.search(sub)
     if ident:
         fields["ident"] = ident.group(1)
 
 
 def fixup_sendmail_ident(fields: Fields, match: re.Match[str]) -> None:
     """Sendmail "(IDENT:user@host [ip])": the ident moves out of the rDNS."""
-    for prefix in (r"^IDENT:([^@]*)@", r"^([^@]*)@"):
-        found = re.match(prefix, fields["rdns"])
+    for prefix in _IDENT_PREFIXES:
+        found = prefix.match(fields["rdns"])
         if found:
             fields["ident"] = found.group(1)
             fields["rdns"] = fields["rdns"][found.end() :]
