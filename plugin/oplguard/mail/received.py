@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from oplguard.mail.addresses import IP_ADDRESS as IP
 from oplguard.mail.addresses import canonical_ip
 from oplguard.mail.auth import detect_auth
-from oplguard.mail.formats import Fields, Outcome, Row, rx
+from oplguard.mail.formats import Fields, Format, Outcome, Row, rx
 from oplguard.mail.mta_table import FAMILY_GUARDS, FROM_ROWS, PAREN_ROWS, SIMTA_ROWS
 from oplguard.mail.prefilter import needles
 
@@ -158,15 +158,18 @@ class Branch:
     rows: tuple[Row, ...]
     reads_envfrom: bool = False
     # The rows SA tries for each family (see _family), worked out once here
-    # rather than testing every row's family for every field.  Same rows, same order.
-    by_family: dict[str, tuple[Row, ...]] = field(
+    # rather than testing every row's family for every field.  Same rows, same
+    # order, each with its needles (Format.required) so _dispatch can skip it.
+    by_family: dict[str, tuple[tuple[tuple[str, ...], Row], ...]] = field(
         default_factory=dict, init=False, compare=False, hash=False
     )
 
     def __post_init__(self) -> None:
         for family in ("", *(name for name, _guard in FAMILY_GUARDS)):
             self.by_family[family] = tuple(
-                row for row in self.rows if not row.family or row.family == family
+                (row.required if isinstance(row, Format) else (), row)
+                for row in self.rows
+                if not row.family or row.family == family
             )
 
 
@@ -272,10 +275,14 @@ def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
     rest = text[len(branch.prefix) :]
     if branch.reads_envfrom and (found := _envfrom(rest)):
         fields["envfrom"] = found.group(1)
-    for candidate in branch.by_family[_family(rest)]:
-        outcome = candidate.apply(rest, fields)
-        if outcome is not None:
-            return outcome, candidate.name
+    for required, candidate in branch.by_family[_family(rest)]:
+        for needle in required:  # most rows lack a keyword: no apply() call then
+            if needle not in rest:
+                break
+        else:
+            outcome = candidate.apply(rest, fields)
+            if outcome is not None:
+                return outcome, candidate.name
     return None, ""
 
 
