@@ -62,9 +62,18 @@ class Format:
     # Literals the pattern and every guard need (prefilter.py): a row whose
     # keywords are absent is skipped without running a regex.
     required: tuple[str, ...] = field(default=(), init=False, compare=False)
+    # ``groups`` read once: (group number, field names) for the groups that set a field.
+    targets: tuple[tuple[int, tuple[str, ...]], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required", needles(self.pattern, *self.guards))
+        targets = tuple(
+            (index, tuple(filter(None, names.split("+"))))
+            for index, names in enumerate(self.groups, start=1)
+        )
+        object.__setattr__(self, "targets", tuple(t for t in targets if t[1]))
 
     def apply(self, text: str, fields: Fields) -> Outcome | None:
         """Try the row on ``text``; on a match set ``fields`` and say what it means."""
@@ -79,9 +88,10 @@ class Format:
         match = self.pattern.search(text)
         if match is None:
             return None
-        for index, names in enumerate(self.groups, start=1):
-            for name in filter(None, names.split("+")):
-                fields[name] = match.group(index) or ""
+        for index, names in self.targets:
+            value = match.group(index) or ""
+            for name in names:
+                fields[name] = value
         if self.fixup is not None:
             self.fixup(fields, match)
         return self.outcome
@@ -103,22 +113,29 @@ class Custom:
 Row = Format | Custom
 
 
+# Compiled once (with re's default flags, as the re.search calls were): the
+# fix-ups run for every Exim and Sendmail field.
+_SUB_HELO = re.compile(r"helo=(\S+)")
+_SUB_IDENT = re.compile(r"ident=(\S*)")
+_IDENT_PREFIXES = (re.compile(r"^IDENT:([^@]*)@"), re.compile(r"^([^@]*)@"))
+
+
 def fixup_sub_clause(fields: Fields, match: re.Match[str]) -> None:
     """Exim "(helo=x ident=y)": SA removes helo= first, then looks for ident=."""
     sub = fields.pop("sub", "")
-    helo = re.search(r"helo=(\S+)", sub)
+    helo = _SUB_HELO.search(sub)
     if helo:
         fields["helo"] = helo.group(1)
         sub = sub[: helo.start()] + sub[helo.end() :]
-    ident = re.search(r"ident=(\S*)", sub)
+    ident = _SUB_IDENT.search(sub)
     if ident:
         fields["ident"] = ident.group(1)
 
 
 def fixup_sendmail_ident(fields: Fields, match: re.Match[str]) -> None:
     """Sendmail "(IDENT:user@host [ip])": the ident moves out of the rDNS."""
-    for prefix in (r"^IDENT:([^@]*)@", r"^([^@]*)@"):
-        found = re.match(prefix, fields["rdns"])
+    for prefix in _IDENT_PREFIXES:
+        found = prefix.match(fields["rdns"])
         if found:
             fields["ident"] = found.group(1)
             fields["rdns"] = fields["rdns"][found.end() :]

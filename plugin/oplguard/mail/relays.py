@@ -159,8 +159,15 @@ class _Walk:
                         self.found_msa = msa = True
         self.allow_fetch_restart = self.in_trusted
         self.relays.append(
-            ChainRelay(
-                **{name: getattr(relay, name) for name in RELAY_FIELDS},
+            ChainRelay(  # Relay's fields, spelled out: a dict of them costs more
+                ip=ip,
+                rdns=relay.rdns,
+                helo=relay.helo,
+                by=relay.by,
+                ident=relay.ident,
+                envfrom=relay.envfrom,
+                id=relay.id,
+                auth=relay.auth,
                 msa=msa,
                 hop=len(self.relays) + 1,
                 trusted=self.in_trusted,
@@ -177,9 +184,6 @@ class _Walk:
             self.relays.clear()
 
 
-RELAY_FIELDS = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id", "auth")
-
-
 def originating_relays(
     fields: tuple[Header, ...], names: tuple[str, ...]
 ) -> Iterator[tuple[Relay, str]]:
@@ -188,10 +192,13 @@ def originating_relays(
     SA takes the first IP of the last occurrence only; we take them all, in
     the order of ``names``, then of the fields, then within each value.
     """
+    lowered = tuple(field_name.lower() for field_name, _value in fields)
     for name in names:
         wanted = name.lower()
-        for field_name, value in fields:
-            if field_name.lower() == wanted:
+        if wanted not in lowered:  # the common case: one C-level scan, no loop
+            continue
+        for (field_name, value), field_lower in zip(fields, lowered, strict=True):
+            if field_lower == wanted:
                 for ip in find_ips(value):
                     yield Relay(ip=ip), f"{field_name}: {value}"
 

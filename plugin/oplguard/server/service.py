@@ -43,7 +43,13 @@ ScanHook = Callable[[Request, Scan, str], None]
 
 def message_id(message: bytes) -> str:
     """The Message-ID of ``message`` (header section only), or ""."""
-    match = _MESSAGE_ID.search(message, 0, header_end(message))
+    end = header_end(message)
+    # The regex ignores case, so it cannot skip ahead: start it at the first
+    # "message-id:" (bytes.lower folds ASCII only, as a bytes pattern does).
+    start = message[:end].lower().find(b"message-id:")
+    if start < 0:
+        return ""
+    match = _MESSAGE_ID.search(message, start, end)
     if match is None:
         return ""
     return match.group(1).decode("latin-1").strip()[:MAX_LOGGED_ID_CHARS]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from oplguard.mail import addresses
@@ -53,3 +55,92 @@ def test_clean_fast_path_on_the_corpus() -> None:
     for sample in samples():
         value = unfolded(sample.value)
         assert clean(value) == _reference_clean(value), sample
+
+
+SUBSTRING_GATED = [
+    "from a ([1.2.3.4] helo=x.example) by b", "from a (HELO x) (1.2.3.4) by b",
+    "from a (EHLO x) by b", "from a (ehlo x) by b", "from a by b with local for c",
+    "from a by b with local for", "from a by b with local fork",
+    "from a (Envelope-From <x@y>) by b", "from a (RETURN-PATH: <x@y>) by b",
+    "from a (envelope-sender=x@y) by b",
+    "from a (\u0130nvelope-from x) by b", "from a (\u212aenvelope-from x) by b",
+]  # fmt: skip
+
+
+def _assert_gates_agree(text: str) -> None:
+    from oplguard.mail import received as r
+
+    def span(found: object) -> object:
+        return found.span() if hasattr(found, "span") else found
+
+    assert span(r._helo(text)) == span(r._HELO_EQ.search(text) or r._HELO_WORD.search(text))
+    assert span(r._envfrom(text)) == span(r._ENVFROM.search(text))
+    assert r._with_local_for(text) == (r._WITH_LOCAL_FOR.search(text) is not None)
+
+
+@pytest.mark.parametrize("text", SUBSTRING_GATED)
+def test_substring_gates_give_the_regex_answers(text: str) -> None:
+    """_helo, _envfrom, _with_local_for test a literal before the regex; same answers."""
+    _assert_gates_agree(text)
+
+
+def test_substring_gates_on_the_corpus() -> None:
+    from tests.unit.mail.corpus import samples, unfolded
+
+    from oplguard.mail import received as r
+
+    for sample in samples():
+        text = r.clean(unfolded(sample.value))
+        _assert_gates_agree(text)
+        _assert_gates_agree(text.removeprefix("from "))
+
+
+def _reference_strip_date(text: str) -> str:
+    """received.strip_date before its fast path: search the whole window."""
+    from oplguard.mail.received import _DATE, DATE_WINDOW_CHARS
+
+    date = _DATE.search(text, max(0, len(text) - DATE_WINDOW_CHARS))
+    if date is not None:
+        start = date.start()
+        while start > 0 and text[start - 1] in " ;":
+            start -= 1
+        text = text[:start]
+    return text.replace(")by ", ") by ", 1)
+
+
+DATE_GLUE = [" ", "  ", "; ", ";", " ;", "\t", "\n", ""]
+DATE_PARTS = [["Tue,", ""], ["1", "01", "x"], ["Oct", "Okt"], ["2024"], ["10:00:01", "10:00"],
+              ["+0000", "GMT"], ["", "(UTC)", "x y"]]  # fmt: skip
+
+
+def _random_field(rng: random.Random) -> str:
+    """A field ending in a date or something close to one."""
+    tokens = [rng.choice(choices) for choices in DATE_PARTS]
+    tokens = [t for t in tokens if t and rng.random() < 0.95]
+    glue = [" " if rng.random() < 0.85 else rng.choice(DATE_GLUE) for _ in tokens]
+    tail = "".join(token + space for token, space in zip(tokens, glue, strict=True))
+    tail = tail.rstrip(" ") if rng.random() < 0.9 else tail
+    head = "from a by b" + " x" * rng.randrange(8) + rng.choice(DATE_GLUE)
+    if rng.random() < 0.1:
+        head = "y" * rng.randrange(200, 260) + head
+    return head + tail
+
+
+def test_strip_date_fast_path_on_random_fields() -> None:
+    """The date search starts late when it can; same answers as the whole window."""
+    from oplguard.mail.received import strip_date
+
+    rng = random.Random(5)
+    for _ in range(20000):
+        text = _random_field(rng)
+        assert strip_date(text) == _reference_strip_date(text), text
+
+
+def test_strip_date_fast_path_on_the_corpus() -> None:
+    from tests.unit.mail.corpus import samples, unfolded
+
+    from oplguard.mail.received import clean, strip_date
+
+    for sample in samples():
+        text = clean(unfolded(sample.value))
+        assert strip_date(text) == _reference_strip_date(text), sample

@@ -66,3 +66,25 @@ def test_no_corpus_match_is_filtered_away() -> None:
                     assert not prefilter.absent(rule.required, rest), (rule.name, rest)
                     checked += 1
     assert checked > 100
+
+
+def test_auth_gates_are_needles_of_their_rules() -> None:
+    """Each gated auth rule needs one of the gates: a field with none can only match the rest."""
+    from oplguard.mail import auth
+
+    for rule in AUTH_RULES:
+        if rule in auth._UNGATED:
+            continue
+        assert any(gate in needle for gate in auth._GATES for needle in rule.required), rule.name
+
+
+def test_auth_gate_gives_the_plain_loop_answers_on_the_corpus() -> None:
+    from oplguard.mail.auth import detect_auth
+
+    def plain(text: str) -> str:
+        return next((f for rule in AUTH_RULES if (f := rule.detect(text)) is not None), "")
+
+    texts = [strip_date(clean(unfolded(s.value))) for s in samples()]
+    assert sum(1 for text in texts if plain(text)) > 10
+    for text in texts:
+        assert detect_auth(text) == plain(text), text
