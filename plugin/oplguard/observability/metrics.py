@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -103,19 +104,30 @@ class Metrics:
         )
         r.register(_Live(levels, gauges))
         self.http: WSGIServer | None = None
+        self.children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, kept: prometheus-client looks labels up under a lock on
+        every call, and a message makes several.  Label values come from the config (actions,
+        list names, scopes, hop labels), so the cache is bounded by it."""
+        key = (id(metric), values)
+        found = self.children.get(key)
+        if found is None:
+            found = self.children[key] = metric.labels(*values)
+        return found
 
     def observe(self, scan: Scan) -> None:
         """Count one scored message."""
         verdict = scan.verdict
-        self.messages.labels(verdict.action).inc()
+        self.child(self.messages, verdict.action).inc()
         for hit in verdict.hits:
-            self.hits.labels(hit.list_name, hop_label(hit.hop)).inc()
+            self.child(self.hits, hit.list_name, hop_label(hit.hop)).inc()
         for entry in verdict.allowed:
-            self.allow_overrides.labels(entry.scope).inc()
+            self.child(self.allow_overrides, entry.scope).inc()
         for timing in scan.lookups:
-            self.lookup_seconds.labels(timing.list_name).observe(timing.elapsed_s)
+            self.child(self.lookup_seconds, timing.list_name).observe(timing.elapsed_s)
         for failure in verdict.failures:
-            self.lookup_errors.labels(failure.list_name).inc()
+            self.child(self.lookup_errors, failure.list_name).inc()
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Counter totals by label, for ``oplguard status``."""
