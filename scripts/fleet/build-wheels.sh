@@ -21,13 +21,10 @@ quiet() { grep -v -e '^WARNING: Location' -e '^ *$' || true; }
 # 1. the package, from a clean copy of the source (no build/ or egg-info of the work tree)
 mkdir -p "$work/src" "$work/stage"
 SRC=${OPLGUARD_SOURCE_DIR:-$FLEET_REPO}
-cp -p "$SRC/pyproject.toml" "$SRC/README.md" "$work/src/"
-for f in LICENSE LICENSE.txt CHANGELOG.md; do [ -f "$SRC/$f" ] && cp -p "$SRC/$f" "$work/src/"; done
-for d in plugin src; do
-  [ -d "$SRC/$d" ] || continue
-  (cd "$SRC" && tar --exclude='__pycache__' --exclude='*.egg-info' --exclude='*.pyc' -cf - "$d") \
-    | tar -C "$work/src" -xf -
-done
+parts=()
+for f in "${PACKAGE_SOURCE[@]}"; do [ -e "$SRC/$f" ] && parts+=("$f"); done
+(cd "$SRC" && tar --exclude='__pycache__' --exclude='*.egg-info' --exclude='*.pyc' -cf - "${parts[@]}") \
+  | tar -C "$work/src" -xf -
 export SOURCE_DATE_EPOCH=315532800   # 1980-01-01, the zip epoch: file times do not change the wheel
 if "$PY" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 68)' 2>/dev/null; then
   isolation=--no-build-isolation

@@ -65,3 +65,8 @@ CONF
     if cmp -s "$f.new.$$" "$f"; then rm -f "$f.new.$$"; else mv -f "$f.new.$$" "$f"; fi
   done
 }
+
+# What a wheel of oplguard is built from (build-wheels.sh, test-all.sh's snapshot): the package,
+# its metadata, setup.py and the in-tree build backend that pyproject.toml names.
+PACKAGE_SOURCE=(pyproject.toml setup.py MANIFEST.in README.md LICENSE LICENSE.txt CHANGELOG.md
+  plugin src scripts/backend)

@@ -35,7 +35,7 @@ snapshot_source() {
   local src=$FLEET_WORK/src
   rm -rf "$src" && mkdir -p "$src"
   local parts=() f
-  for f in pyproject.toml README.md LICENSE LICENSE.txt CHANGELOG.md plugin src; do
+  for f in "${PACKAGE_SOURCE[@]}"; do
     [ -e "$FLEET_REPO/$f" ] && parts+=("$f")
   done
   (cd "$FLEET_REPO" && tar --exclude='__pycache__' --exclude='*.egg-info' --exclude='*.pyc' -cf - "${parts[@]}") \
