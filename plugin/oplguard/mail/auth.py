@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from oplguard.mail.addresses import IP_ADDRESS as IP
 from oplguard.mail.formats import Pattern, rx
-from oplguard.mail.prefilter import absent, needles
+from oplguard.mail.prefilter import absent, any_in, needles
 
 Namer = Callable[[re.Match[str]], str]
 
@@ -168,16 +168,9 @@ _GATES = _fewest({gate for rule in AUTH_RULES if (gate := _gate(rule))})
 _UNGATED = tuple(rule for rule in AUTH_RULES if not _gate(rule))
 
 
-def _gated_rules_may_match(text: str) -> bool:
-    for gate in _GATES:  # noqa: SIM110 - a loop is cheaper than any() over a generator
-        if gate in text:
-            return True
-    return False
-
-
 def detect_auth(text: str) -> str:
     """SA's ``auth`` value for a cleaned field (``from …`` still on), or ""."""
-    rules = AUTH_RULES if _gated_rules_may_match(text) else _UNGATED
+    rules = AUTH_RULES if any_in(_GATES, text) else _UNGATED
     for rule in rules:
         found = rule.detect(text)
         if found is not None:

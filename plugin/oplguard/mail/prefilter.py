@@ -84,3 +84,11 @@ def absent(required: tuple[str, ...], text: str) -> bool:
         if needle not in text:
             return True
     return False
+
+
+def any_in(candidates: tuple[str, ...], text: str) -> bool:
+    """True when one of ``candidates`` occurs in ``text``."""
+    for candidate in candidates:  # noqa: SIM110 - a loop is cheaper than any() over a generator
+        if candidate in text:
+            return True
+    return False

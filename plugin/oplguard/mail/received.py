@@ -14,7 +14,7 @@ from oplguard.mail.addresses import canonical_ip
 from oplguard.mail.auth import detect_auth
 from oplguard.mail.formats import Fields, Format, Outcome, Row, rx
 from oplguard.mail.mta_table import FAMILY_GUARDS, FROM_ROWS, PAREN_ROWS, SIMTA_ROWS
-from oplguard.mail.prefilter import needles
+from oplguard.mail.prefilter import any_in, needles
 
 # SA Message.pm MAX_HEADER_VALUE_LENGTH: longer values are cut there; it also
 # bounds the regex work on hostile input.
@@ -98,7 +98,7 @@ _ENVFROM_TAIL = re.compile(r">*\s*$")
 def clean(value: str) -> str:
     """SA's first clean-up: cut, collapse white space, drop trailing ``;``."""
     text = value[:MAX_RECEIVED_CHARS]
-    if _needs_space_fix(text):  # most unfolded fields need nothing
+    if any_in(_SPACE_FIXES, text):  # most unfolded fields need nothing
         text = _SPACES.sub(" ", text)
     text = text.strip(" ")
     # SA: 1 while s/\s?;$//
@@ -107,13 +107,6 @@ def clean(value: str) -> str:
         if text.endswith(" "):
             text = text[:-1]
     return text
-
-
-def _needs_space_fix(text: str) -> bool:
-    for spaces in _SPACE_FIXES:  # noqa: SIM110 - a loop is cheaper than any() over a generator
-        if spaces in text:
-            return True
-    return False
 
 
 def _date_search_start(text: str) -> int:
