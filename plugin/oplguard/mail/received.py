@@ -269,11 +269,11 @@ def _dispatch(text: str, fields: Fields) -> tuple[Outcome | None, str]:
     if branch.reads_envfrom and (found := _envfrom(rest)):
         fields["envfrom"] = found.group(1)
     for required, candidate in branch.by_family[_family(rest)]:
-        for needle in required:  # most rows lack a keyword: no apply() call then
+        for needle in required:  # most rows lack a keyword: no call at all then
             if needle not in rest:
                 break
         else:
-            outcome = candidate.apply(rest, fields)
+            outcome = candidate.decide(rest, fields)  # needles checked: not again in apply()
             if outcome is not None:
                 return outcome, candidate.name
     return None, ""
