@@ -13,10 +13,8 @@ has nothing else to do, and each worker gets ``WORKER_TIMEOUT_S``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from typing import Any
 
 from oplguard.control.client import ControlError, ask
 from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
-from oplguard.control.server import bind_private, peer_uid
+from oplguard.control.server import bind_private, peer_uid, refusal, unlink_if_same
 
 log = logging.getLogger("oplguard.server")
 
@@ -76,9 +74,7 @@ class ControlRelay:
 
     def close(self) -> None:
         self.sock.close()
-        with contextlib.suppress(OSError):
-            if self.path.lstat().st_ino == self.inode:
-                self.path.unlink()
+        unlink_if_same(self.path, self.inode)
 
     def serve_one(self, workers: Sequence[Worker]) -> None:
         """Accept one waiting client (if any) and answer it; never raises on a bad client."""
@@ -90,12 +86,7 @@ class ControlRelay:
             conn.setblocking(True)
             conn.settimeout(IO_TIMEOUT_S)
             try:
-                uid = peer_uid(conn)
-                if uid is None or uid not in (0, os.geteuid()):
-                    log.warning("control socket: refused a request from uid %s", uid)
-                    reply = {"ok": False, "error": "permission denied: owner or root only"}
-                else:
-                    reply = self._answer(conn, workers)
+                reply = refusal(peer_uid(conn)) or self._answer(conn, workers)
                 conn.sendall(encode(reply))
             except OSError as err:
                 log.warning("control socket: client went away: %s", err or "timeout")

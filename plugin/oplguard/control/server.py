@@ -65,6 +65,21 @@ def peer_uid(sock: socket.socket) -> int | None:
     return int(uid)
 
 
+def refusal(uid: int | None) -> dict[str, Any] | None:
+    """The reply for a peer that is neither this service's user nor root (logged), else None."""
+    if uid is not None and uid in (0, os.geteuid()):
+        return None
+    log.warning("control socket: refused a request from uid %s", uid)
+    return {"ok": False, "error": "permission denied: owner or root only"}
+
+
+def unlink_if_same(path: Path, inode: int) -> None:
+    """Remove the socket at ``path`` unless another process has replaced it since."""
+    with contextlib.suppress(OSError):
+        if path.lstat().st_ino == inode:
+            path.unlink()
+
+
 def bind_private(path: Path) -> socket.socket:
     """A listening Unix socket at ``path``, mode 0600 from the moment it is reachable.
 
@@ -125,21 +140,16 @@ class ControlServer:
         if self.server is None:
             return
         self.server.close()
-        with contextlib.suppress(OSError):
-            if self.path.lstat().st_ino == self.inode:
-                self.path.unlink()
+        unlink_if_same(self.path, self.inode)
         self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             sock = writer.get_extra_info("socket")
-            uid = peer_uid(sock) if sock is not None else None
-            if uid is None or uid not in (0, os.geteuid()):
+            refused = refusal(peer_uid(sock) if sock is not None else None)
+            if refused is not None:
                 self.on_refused()
-                log.warning("control socket: refused a request from uid %s", uid)
-                writer.write(
-                    encode({"ok": False, "error": "permission denied: owner or root only"})
-                )
+                writer.write(encode(refused))
                 return
             reply = await self._answer(reader)
             writer.write(encode(reply))
