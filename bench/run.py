@@ -194,6 +194,8 @@ def starter(
 ) -> AbstractContextManager[competitors.Server]:
     base, _, count = name.partition(":")  # oplguard:N = oplguard with [server] workers = N
     if base in ("oplguard", "oplguard-mypyc"):  # -mypyc: the compiled build (setup.py)
+        if count and not count.isdigit():
+            raise SystemExit(f"bad server {name!r}: write {base}:N with N workers, e.g. {base}:2")
         compiled = base == "oplguard-mypyc"
         return competitors.oplguard(folder, work, int(count or workers), name, compiled)
     if name == "ceiling":
