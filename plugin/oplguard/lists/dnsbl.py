@@ -3,7 +3,9 @@
 Known provider error answers (127.255.255.0/24) and anything outside
 127.0.0.0/8 are errors, never hits: a naive filter that reads them as
 "listed" rejects all mail.  Every query has a timeout; answers are cached for
-their TTL.  Only this module and the server await network I/O.
+their TTL.  Each source carries its circuit breaker (``lists.health``): a list
+known to be unreachable is not queried, and the queries waiting on it when it
+trips are answered at once.  Only this module and the server await network I/O.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import dns.asyncresolver
@@ -22,6 +24,7 @@ import dns.rdatatype
 import dns.resolver
 
 from oplguard.config import DnsblConfig
+from oplguard.lists.health import PROBE_CLEAN, PROBE_LISTED, ListHealth
 
 log = logging.getLogger("oplguard.lists")
 
@@ -33,6 +36,9 @@ LIST_ANSWERS = ipaddress.ip_network("127.0.0.0/8")
 # Negative answers are cached this long when the zone gives no SOA minimum.
 NEGATIVE_TTL_S = 60.0
 MAX_CACHE_ENTRIES = 100_000
+# The server's probe loop wakes this often and probes the lists that are due
+# (lists.health: every list_probe_interval_s, or every few seconds when suspect).
+PROBE_TICK_S = 1.0
 
 
 class Resolver(Protocol):
@@ -50,6 +56,9 @@ class DnsblAnswer:
     category: str = ""
     detail: str = ""
     elapsed_s: float = 0.0
+    # False when the server gave no answer at all (timeout, network error, the
+    # budget ran out, the breaker is open): unreachable, which is not wrong.
+    answered: bool = True
 
 
 def query_name(ip: str, zone: str) -> str:
@@ -131,42 +140,51 @@ def split_server(text: str) -> tuple[str, int]:
     return text, 53
 
 
-class DnsblSource:
-    """One DNSBL zone with its resolver and a TTL-respecting cache."""
+class BreakerOpen(Exception):
+    """The list's breaker opened while this query waited: answer it at once."""
 
-    def __init__(self, cfg: DnsblConfig, resolver: Resolver | None = None) -> None:
+    def __init__(self) -> None:
+        super().__init__("the list's breaker opened while waiting")
+
+
+class DnsblSource:
+    """One DNSBL zone with its resolver, a TTL-respecting cache and its circuit breaker."""
+
+    def __init__(
+        self, cfg: DnsblConfig, resolver: Resolver | None = None, health: ListHealth | None = None
+    ) -> None:
         self.config = cfg
         self.resolver = resolver or DnsPythonResolver(cfg.nameservers)
         self.cache: dict[str, tuple[float, DnsblAnswer]] = {}
+        self.health = health if health is not None else ListHealth(cfg.name)
+        # One future per query in flight, resolved when the breaker opens.
+        self.waiting: set[asyncio.Future[None]] = set()
 
     async def query(self, ip: str, use_cache: bool = True) -> DnsblAnswer:
-        """The answer for ``ip``; never raises on network trouble."""
+        """The answer for ``ip``; never raises on network trouble.
+
+        With ``use_cache`` (relay lookups) a list known to be unreachable is
+        not queried; without it (probes) the query is always sent.
+        """
         now = time.monotonic()
         cached = self.cache.get(ip) if use_cache else None
         if cached is not None and cached[0] > now:
             return cached[1]
+        if use_cache and self.health.is_unreachable:
+            return DnsblAnswer(ERROR, detail=self.health.note_skipped(), answered=False)
         started = time.perf_counter()
         name = query_name(ip, self.config.zone)
         try:
-            codes, ttl = await self.resolver.resolve_a(name, self.config.timeout_s)
-        except (dns.exception.DNSException, OSError, ValueError) as err:
+            codes, ttl = await self._resolve(name)
+        except BreakerOpen:
+            detail = self.health.note_skipped()
             elapsed = time.perf_counter() - started
-            log.warning(
-                "dnsbl %s: query %s failed after %.3fs: %s",
-                self.config.name,
-                name,
-                elapsed,
-                type(err).__name__,
-            )
-            return DnsblAnswer(ERROR, detail=f"{type(err).__name__}: {err}", elapsed_s=elapsed)
+            return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
+        except (dns.exception.DNSException, OSError, ValueError) as err:
+            return self._unanswered(name, err, time.perf_counter() - started)
+        self.health.note_answered()
         answer = classify(codes, self.config) if codes else DnsblAnswer(CLEAN)
-        answer = DnsblAnswer(
-            answer.status,
-            answer.codes,
-            answer.category,
-            answer.detail,
-            time.perf_counter() - started,
-        )
+        answer = replace(answer, elapsed_s=time.perf_counter() - started)
         log.debug(
             "dnsbl %s: %s -> %s %s in %.3fs",
             self.config.name,
@@ -181,29 +199,88 @@ class DnsblSource:
             self.cache[ip] = (now + max(0.0, ttl), answer)
         return answer
 
+    async def _resolve(self, name: str) -> tuple[tuple[str, ...], float]:
+        """The resolver's answer, or BreakerOpen as soon as the breaker opens."""
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lookup = asyncio.ensure_future(self.resolver.resolve_a(name, self.config.timeout_s))
+        self.waiting.add(gate)
+        try:
+            await asyncio.wait((lookup, gate), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.waiting.discard(gate)
+            if not lookup.done():
+                lookup.cancel()
+        if not lookup.done():
+            raise BreakerOpen
+        return lookup.result()
+
+    def _unanswered(self, name: str, err: BaseException, elapsed: float) -> DnsblAnswer:
+        detail = f"{type(err).__name__}: {err}"
+        log.warning(
+            "dnsbl %s: query %s failed after %.3fs: %s",
+            self.config.name,
+            name,
+            elapsed,
+            type(err).__name__,
+        )
+        self.note_unanswered(detail)
+        return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
+
+    def note_unanswered(self, detail: str) -> None:
+        """Count a query without an answer; if that opens the breaker, release the waiters."""
+        self.health.note_unanswered(detail)
+        if self.health.is_unreachable:
+            for gate in self.waiting:
+                if not gate.done():
+                    gate.set_result(None)
+
 
 async def probe(source: DnsblSource) -> tuple[bool, bool]:
-    """RFC 5782 §5 test entries: (127.0.0.2 listed, 127.0.0.1 not listed)."""
-    listed = await source.query("127.0.0.2", use_cache=False)
-    clean = await source.query("127.0.0.1", use_cache=False)
-    return listed.status == LISTED, clean.status == CLEAN
+    """RFC 5782 §5 test entries, both at once: (127.0.0.2 listed, 127.0.0.1 not listed).
+
+    Feeds the source's breaker: an unanswered probe counts as unreachable,
+    never as a wrong answer.
+    """
+    listed, clean = await asyncio.gather(
+        source.query(PROBE_LISTED, use_cache=False), source.query(PROBE_CLEAN, use_cache=False)
+    )
+    unanswered = not (listed.answered and clean.answered)
+    listed_ok, clean_ok = listed.status == LISTED, clean.status == CLEAN
+    source.health.probe(listed_ok, clean_ok, unanswered)
+    return listed_ok, clean_ok
+
+
+async def probe_due(sources: Sequence[DnsblSource], interval_s: float) -> None:
+    """Probe, in parallel, each list whose next probe is due; the server calls this each
+    PROBE_TICK_S.  ``interval_s`` for healthy lists, a few seconds for the others."""
+    now = time.monotonic()
+    due = [source for source in sources if source.health.next_probe <= now]
+    if not due:
+        return
+    await asyncio.gather(*(probe(source) for source in due))
+    now = time.monotonic()
+    for source in due:
+        source.health.next_probe = now + source.health.probe_delay(interval_s)
 
 
 async def query_all(
     sources: Iterable[DnsblSource], ips: Iterable[str], deadline_s: float
 ) -> dict[tuple[str, str], DnsblAnswer]:
-    """Every (list, ip) pair in parallel; pairs unanswered by the deadline are errors."""
+    """Every (list, ip) pair in parallel within the per-message budget ``deadline_s``;
+    pairs unanswered by then are errors (and count as unanswered for the list's breaker)."""
     pairs = [(source, ip) for source in sources for ip in ips]
     if not pairs:
         return {}
-    tasks = {(s.config.name, ip): asyncio.ensure_future(s.query(ip)) for s, ip in pairs}
+    tasks = {(s, ip): asyncio.ensure_future(s.query(ip)) for s, ip in pairs}
     done, pending = await asyncio.wait(tasks.values(), timeout=deadline_s)
     for task in pending:
         task.cancel()
     results = {}
-    for key, task in tasks.items():
+    for (source, ip), task in tasks.items():
         if task in done and not task.cancelled() and task.exception() is None:
-            results[key] = task.result()
-        else:
-            results[key] = DnsblAnswer(ERROR, detail=f"no answer within the {deadline_s}s deadline")
+            results[(source.config.name, ip)] = task.result()
+            continue
+        detail = f"no answer within the per-message deadline of {deadline_s:g}s"
+        source.note_unanswered(detail)
+        results[(source.config.name, ip)] = DnsblAnswer(ERROR, detail=detail, answered=False)
     return results

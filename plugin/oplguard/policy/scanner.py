@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import BLOCKED_LIST_NAME, Config, GroupConfig
+from oplguard.config import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupConfig
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
@@ -122,6 +122,21 @@ def groups_of(config: Config) -> tuple[GroupConfig, ...]:
     return groups
 
 
+def lookup_failure(
+    cfg: DnsblConfig, health: ListHealth, ip: str, hop: int, answer: DnsblAnswer
+) -> LookupFailure:
+    """A DNS list that could not answer for ``ip``, with the error policy that applies.
+
+    A monitor-only list does not count: its hits score 0, so its errors must
+    neither score nor defer mail (``on_error`` becomes ``ignore``, and the
+    detail says why).  An unreachable list keeps its ``on_error``.
+    """
+    if health.state == MONITOR_ONLY:
+        detail = f"{answer.detail} (list monitor-only, its errors do not count: {health.reason})"
+        return LookupFailure(cfg.name, ip, hop, detail, "ignore", cfg.error_symbol)
+    return LookupFailure(cfg.name, ip, hop, answer.detail, cfg.on_error, cfg.error_symbol)
+
+
 class Scanner:
     """Scores messages with one config and the current list snapshot."""
 
@@ -141,9 +156,14 @@ class Scanner:
         self.blocked = SenderSet.build(config.blocked_senders)
         used = {name for group in self.policy.groups if group.enabled for name in group.lists}
         self.dns_configs = {cfg.name: cfg for cfg in config.dnsbls}
-        self.dns_sources = [DnsblSource(cfg) for cfg in config.dnsbls if cfg.name in used]
         old = health or {}
         self.health = {cfg.name: old.get(cfg.name) or ListHealth(cfg.name) for cfg in config.dnsbls}
+        # Each source shares its list's breaker, kept across reloads by name.
+        self.dns_sources = [
+            DnsblSource(cfg, health=self.health[cfg.name])
+            for cfg in config.dnsbls
+            if cfg.name in used
+        ]
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
@@ -170,10 +190,9 @@ class Scanner:
                 self.health[name].record(answer.status == LISTED)
                 continue
             self.health[name].record_error()
-            source = self.dns_configs[name]
             failures.append(
-                LookupFailure(
-                    name, ip, hops.get(ip, 0), answer.detail, source.on_error, source.error_symbol
+                lookup_failure(
+                    self.dns_configs[name], self.health[name], ip, hops.get(ip, 0), answer
                 )
             )
         monitor = frozenset(n for n, h in self.health.items() if h.state == MONITOR_ONLY)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
 from oplguard.lists.health import MONITOR_ONLY
 from oplguard.policy.engine import ListHitLike
-from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner
+from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner, lookup_failure
 from oplguard.policy.verdict import LookupFailure
 from oplguard.policyd.decision import (
     DUNNO,
@@ -85,10 +85,7 @@ class PolicyService:
                 health.record(answer.status == LISTED)
                 continue
             health.record_error()
-            cfg = scanner.dns_configs[name]
-            failures.append(
-                LookupFailure(name, ip, 1, answer.detail, cfg.on_error, cfg.error_symbol)
-            )
+            failures.append(lookup_failure(scanner.dns_configs[name], health, ip, 1, answer))
         return tuple(failures)
 
     def _log(self, request: PolicyRequest, decision: Decision, elapsed_s: float) -> None:
