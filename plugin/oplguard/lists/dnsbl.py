@@ -36,6 +36,14 @@ LIST_ANSWERS = ipaddress.ip_network("127.0.0.0/8")
 # Negative answers are cached this long when the zone gives no SOA minimum.
 NEGATIVE_TTL_S = 60.0
 MAX_CACHE_ENTRIES = 100_000
+# A query waiting longer than STALL_FACTOR times the list's usual latency (at
+# least STALL_MIN_S, at most its timeout_s) while the server answers nothing
+# else counts as unanswered: three such in a row open the breaker well before
+# the timeout.  Loopback rbldnsd answers in about a millisecond.
+STALL_MIN_S = 0.25
+STALL_FACTOR = 5.0
+LATENCY_WEIGHT = 0.1
+FIRST = asyncio.FIRST_COMPLETED
 # The server's probe loop wakes this often and probes the lists that are due
 # (lists.health: every list_probe_interval_s, or every few seconds when suspect).
 PROBE_TICK_S = 1.0
@@ -140,6 +148,14 @@ def split_server(text: str) -> tuple[str, int]:
     return text, 53
 
 
+@dataclass(slots=True)
+class Attempt:
+    """One query sent: when, and whether it already counted as unanswered (stalled)."""
+
+    sent: float
+    counted: bool = False
+
+
 class BreakerOpen(Exception):
     """The list's breaker opened while this query waited: answer it at once."""
 
@@ -159,6 +175,8 @@ class DnsblSource:
         self.health = health if health is not None else ListHealth(cfg.name)
         # One future per query in flight, resolved when the breaker opens.
         self.waiting: set[asyncio.Future[None]] = set()
+        self.last_answer = 0.0  # time.monotonic() of the server's last answer
+        self.latency_s = 0.0  # moving average of answered queries
 
     async def query(self, ip: str, use_cache: bool = True) -> DnsblAnswer:
         """The answer for ``ip``; never raises on network trouble.
@@ -174,15 +192,16 @@ class DnsblSource:
             return DnsblAnswer(ERROR, detail=self.health.note_skipped(), answered=False)
         started = time.perf_counter()
         name = query_name(ip, self.config.zone)
+        attempt = Attempt(time.monotonic())
         try:
-            codes, ttl = await self._resolve(name)
+            codes, ttl = await self._resolve(name, attempt)
         except BreakerOpen:
             detail = self.health.note_skipped()
             elapsed = time.perf_counter() - started
             return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
         except (dns.exception.DNSException, OSError, ValueError) as err:
-            return self._unanswered(name, err, time.perf_counter() - started)
-        self.health.note_answered()
+            return self._unanswered(name, err, time.perf_counter() - started, attempt)
+        self._answered(time.perf_counter() - started)
         answer = classify(codes, self.config) if codes else DnsblAnswer(CLEAN)
         answer = replace(answer, elapsed_s=time.perf_counter() - started)
         log.debug(
@@ -199,13 +218,25 @@ class DnsblSource:
             self.cache[ip] = (now + max(0.0, ttl), answer)
         return answer
 
-    async def _resolve(self, name: str) -> tuple[tuple[str, ...], float]:
-        """The resolver's answer, or BreakerOpen as soon as the breaker opens."""
+    async def _resolve(self, name: str, attempt: Attempt) -> tuple[tuple[str, ...], float]:
+        """The resolver's answer, or BreakerOpen as soon as the breaker opens.
+
+        A query still waiting after ``stall_s`` while the server has answered
+        nothing since it was sent counts as unanswered at once: a stalled server
+        is detected in a fraction of the timeout, before the requests waiting
+        on it fill every connection slot.
+        """
         gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lookup = asyncio.ensure_future(self.resolver.resolve_a(name, self.config.timeout_s))
+        waits = (lookup, gate)
         self.waiting.add(gate)
         try:
-            await asyncio.wait((lookup, gate), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waits, timeout=self.stall_s, return_when=FIRST)
+            if not done and self.last_answer < attempt.sent:
+                attempt.counted = True
+                self.note_unanswered(f"no answer for {self.stall_s:.2f}s, nor to any other query")
+            if not done:
+                await asyncio.wait(waits, return_when=FIRST)
         finally:
             self.waiting.discard(gate)
             if not lookup.done():
@@ -214,7 +245,20 @@ class DnsblSource:
             raise BreakerOpen
         return lookup.result()
 
-    def _unanswered(self, name: str, err: BaseException, elapsed: float) -> DnsblAnswer:
+    @property
+    def stall_s(self) -> float:
+        """How long a query may wait before it counts as a stall (see ``_resolve``)."""
+        typical = max(STALL_MIN_S, STALL_FACTOR * self.latency_s)
+        return min(typical, self.config.timeout_s)
+
+    def _answered(self, elapsed: float) -> None:
+        self.last_answer = time.monotonic()
+        self.latency_s += LATENCY_WEIGHT * (elapsed - self.latency_s)
+        self.health.note_answered()
+
+    def _unanswered(
+        self, name: str, err: BaseException, elapsed: float, attempt: Attempt
+    ) -> DnsblAnswer:
         detail = f"{type(err).__name__}: {err}"
         log.warning(
             "dnsbl %s: query %s failed after %.3fs: %s",
@@ -223,7 +267,8 @@ class DnsblSource:
             elapsed,
             type(err).__name__,
         )
-        self.note_unanswered(detail)
+        if not attempt.counted:
+            self.note_unanswered(detail)
         return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
 
     def note_unanswered(self, detail: str) -> None:
