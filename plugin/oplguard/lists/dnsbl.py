@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -36,13 +37,16 @@ LIST_ANSWERS = ipaddress.ip_network("127.0.0.0/8")
 # Negative answers are cached this long when the zone gives no SOA minimum.
 NEGATIVE_TTL_S = 60.0
 MAX_CACHE_ENTRIES = 100_000
-# A query waiting longer than STALL_FACTOR times the list's usual latency (at
-# least STALL_MIN_S, at most its timeout_s) while the server answers nothing
-# else counts as unanswered: three such in a row open the breaker well before
-# the timeout.  Loopback rbldnsd answers in about a millisecond.
+# A query waiting longer than STALL_FACTOR times the slowest of the list's last
+# LATENCY_SAMPLES answers (at least STALL_MIN_S, at most its timeout_s) while the
+# server answers nothing else counts as unanswered: three such in a row open the
+# breaker well before the timeout.  Loopback rbldnsd answers in about a
+# millisecond; a resolver's cache misses raise the threshold by themselves.
+# Until MIN_LATENCY_SAMPLES answers are known, only timeouts count.
 STALL_MIN_S = 0.25
-STALL_FACTOR = 5.0
-LATENCY_WEIGHT = 0.1
+STALL_FACTOR = 2.0
+LATENCY_SAMPLES = 50
+MIN_LATENCY_SAMPLES = 5
 FIRST = asyncio.FIRST_COMPLETED
 # The server's probe loop wakes this often and probes the lists that are due
 # (lists.health: every list_probe_interval_s, or every few seconds when suspect).
@@ -176,7 +180,7 @@ class DnsblSource:
         # One future per query in flight, resolved when the breaker opens.
         self.waiting: set[asyncio.Future[None]] = set()
         self.last_answer = 0.0  # time.monotonic() of the server's last answer
-        self.latency_s = 0.0  # moving average of answered queries
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
     async def query(self, ip: str, use_cache: bool = True) -> DnsblAnswer:
         """The answer for ``ip``; never raises on network trouble.
@@ -231,10 +235,13 @@ class DnsblSource:
         waits = (lookup, gate)
         self.waiting.add(gate)
         try:
-            done, _ = await asyncio.wait(waits, timeout=self.stall_s, return_when=FIRST)
-            if not done and self.last_answer < attempt.sent:
+            stall = self.stall_s
+            done, _ = await asyncio.wait(waits, timeout=stall, return_when=FIRST)
+            # A late wake-up means our own event loop was starved, not the server.
+            on_time = time.monotonic() - attempt.sent < 2 * stall
+            if not done and on_time and self.last_answer < attempt.sent:
                 attempt.counted = True
-                self.note_unanswered(f"no answer for {self.stall_s:.2f}s, nor to any other query")
+                self.note_unanswered(f"no answer for {stall:.2f}s, nor to any other query")
             if not done:
                 await asyncio.wait(waits, return_when=FIRST)
         finally:
@@ -248,12 +255,14 @@ class DnsblSource:
     @property
     def stall_s(self) -> float:
         """How long a query may wait before it counts as a stall (see ``_resolve``)."""
-        typical = max(STALL_MIN_S, STALL_FACTOR * self.latency_s)
-        return min(typical, self.config.timeout_s)
+        if len(self.latencies) < MIN_LATENCY_SAMPLES:
+            return self.config.timeout_s
+        slowest = max(STALL_MIN_S, STALL_FACTOR * max(self.latencies))
+        return min(slowest, self.config.timeout_s)
 
     def _answered(self, elapsed: float) -> None:
         self.last_answer = time.monotonic()
-        self.latency_s += LATENCY_WEIGHT * (elapsed - self.latency_s)
+        self.latencies.append(elapsed)
         self.health.note_answered()
 
     def _unanswered(

@@ -63,6 +63,7 @@ class ListHealth:
     unanswered: int = 0  # queries in a row without an answer
     skipped: int = 0  # lookups answered by the open breaker without a query
     next_probe: float = 0.0  # time.monotonic() of the next probe
+    monitor_reason: str = ""  # why it was monitor-only before it became unreachable
 
     @property
     def hit_rate(self) -> float:
@@ -103,15 +104,25 @@ class ListHealth:
         self.errors += 1
 
     def note_answered(self) -> None:
-        """The server answered a query (right or wrong): it is reachable."""
+        """The server answered a query (right or wrong): it is reachable.
+
+        A list that was monitor-only before the outage is monitor-only again
+        (its answers were wrong; an outage does not make them right).
+        """
         self.unanswered = 0
-        if self.state == UNREACHABLE:
+        if self.state != UNREACHABLE:
+            return
+        if self.monitor_reason:
+            reason, self.monitor_reason = self.monitor_reason, ""
+            self.trip(MONITOR_ONLY, reason)  # recovers as before: by probe or by hit rate
+        else:
             self.recover("its DNS server answers again")
 
     def note_unanswered(self, detail: str) -> None:
         """A query got no answer; the last of UNANSWERED_TO_TRIP in a row opens the breaker."""
         self.unanswered += 1
         if self.unanswered >= UNANSWERED_TO_TRIP and self.state != UNREACHABLE:
+            self.monitor_reason = self.reason if self.state == MONITOR_ONLY else ""
             self.trip(
                 UNREACHABLE, f"no answer to {self.unanswered} queries in a row (last: {detail})"
             )

@@ -25,6 +25,9 @@ from oplguard.policy.verdict import LookupFailure, Verdict
 
 log = logging.getLogger("oplguard.policy")
 
+# Share of a request's deadline (child_timeout_s) that DNS lists may take at most.
+DNS_SHARE_OF_REQUEST = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class LocalEntry:
@@ -165,6 +168,14 @@ class Scanner:
             if cfg.name in used
         ]
 
+    @property
+    def dns_budget_s(self) -> float:
+        """How long one message may wait for all its DNS lists together: ``[scoring]
+        lookup_deadline_s``, and never more than half of the request's own deadline
+        (``child_timeout_s``), so the local lists' verdict is always answered in time."""
+        request = DNS_SHARE_OF_REQUEST * self.config.server.child_timeout_s
+        return min(self.config.scoring.lookup_deadline_s, request)
+
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
         found: list[ListHitLike] = list(snapshot.lookup(ip, now))
@@ -228,7 +239,7 @@ class Scanner:
         answers: dict[tuple[str, str], DnsblAnswer] = {}
         if self.dns_sources and chain.checked:
             ips = list(dict.fromkeys(relay.ip for relay in chain.checked))
-            answers = await query_all(self.dns_sources, ips, self.config.scoring.lookup_deadline_s)
+            answers = await query_all(self.dns_sources, ips, self.dns_budget_s)
         return self._evaluate(chain, started, when, answers)
 
     def scan(self, message: bytes, now: datetime | None = None) -> Scan:

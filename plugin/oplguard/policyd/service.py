@@ -56,7 +56,7 @@ class PolicyService:
         now = datetime.now(UTC)
         wanted = reject_lists(scanner.policy)
         sources = [s for s in scanner.dns_sources if s.config.name in wanted]
-        answers = await query_all(sources, [ip], scanner.config.scoring.lookup_deadline_s)
+        answers = await query_all(sources, [ip], scanner.dns_budget_s)
         failures = self._record(answers, ip)
         snapshot = scanner.lists.snapshot
         dns_hits = [

@@ -10,7 +10,16 @@ import time
 import dns.exception
 
 from oplguard.config import DnsblConfig
-from oplguard.lists.dnsbl import CLEAN, ERROR, LISTED, DnsblSource, probe, probe_due, query_all
+from oplguard.lists.dnsbl import (
+    CLEAN,
+    ERROR,
+    LISTED,
+    MIN_LATENCY_SAMPLES,
+    DnsblSource,
+    probe,
+    probe_due,
+    query_all,
+)
 from oplguard.lists.health import (
     FAST_PROBE_INTERVAL_S,
     HEALTHY,
@@ -111,7 +120,8 @@ async def test_a_stalled_server_opens_the_breaker_well_before_the_timeout() -> N
     # Issue 20: each request held its connection slot for the whole DNS timeout.
     resolver = FakeResolver()
     dnsbl = source(resolver, timeout_s=30.0)
-    assert (await dnsbl.query("192.0.2.99")).status == LISTED
+    for n in range(MIN_LATENCY_SAMPLES):  # its usual latency is known
+        assert (await dnsbl.query(f"192.0.2.{n + 100}")).answered
     resolver.down = True
     waiting = [
         asyncio.ensure_future(dnsbl.query(f"192.0.2.{n}")) for n in range(UNANSWERED_TO_TRIP)
@@ -126,6 +136,8 @@ async def test_a_stalled_server_opens_the_breaker_well_before_the_timeout() -> N
 async def test_a_slow_query_while_others_are_answered_is_not_a_stall() -> None:
     resolver = FakeResolver()
     dnsbl = source(resolver, timeout_s=30.0)
+    for n in range(MIN_LATENCY_SAMPLES):
+        await dnsbl.query(f"192.0.2.{n + 100}")
     resolver.down = True
     slow = asyncio.ensure_future(dnsbl.query("192.0.2.1"))
     await asyncio.sleep(0.01)  # sent, and hanging
@@ -136,3 +148,12 @@ async def test_a_slow_query_while_others_are_answered_is_not_a_stall() -> None:
     assert not slow.done()
     assert (dnsbl.health.state, dnsbl.health.unanswered) == (HEALTHY, 0)
     slow.cancel()
+
+
+async def test_no_stall_is_called_before_the_usual_latency_is_known() -> None:
+    resolver = FakeResolver()
+    dnsbl = source(resolver, timeout_s=30.0)
+    assert dnsbl.stall_s == 30.0
+    for n in range(MIN_LATENCY_SAMPLES):
+        await dnsbl.query(f"192.0.2.{n}")
+    assert dnsbl.stall_s < 1.0

@@ -115,3 +115,17 @@ def test_suspect_lists_are_probed_every_few_seconds() -> None:
     assert health.state == MONITOR_ONLY
     assert health.probe_delay(60.0) == FAST_PROBE_INTERVAL_S
     assert health.probe_delay(0.5) == 0.5
+
+
+def test_a_monitor_only_list_is_monitor_only_again_after_an_outage() -> None:
+    health = ListHealth("opl")
+    health.probe(listed_ok=False, clean_ok=True)
+    health.probe(listed_ok=False, clean_ok=True)
+    reason = health.reason
+    for _ in range(UNANSWERED_TO_TRIP):
+        health.note_unanswered("Timeout")
+    assert health.state == UNREACHABLE
+    health.note_answered()
+    assert (health.state, health.reason) == (MONITOR_ONLY, reason)
+    health.probe(listed_ok=True, clean_ok=True)
+    assert health.state == HEALTHY
