@@ -47,6 +47,10 @@ STALL_MIN_S = 0.25
 STALL_FACTOR = 2.0
 LATENCY_SAMPLES = 50
 MIN_LATENCY_SAMPLES = 5
+# After the stall timer, answers already in the socket get this long to be read;
+# a timer that fired this much late means the process was starved of CPU.
+STALL_GRACE_S = 0.02
+LATE_WAKEUP_S = 1.0
 FIRST = asyncio.FIRST_COMPLETED
 # The server's probe loop wakes this often and probes the lists that are due
 # (lists.health: every list_probe_interval_s, or every few seconds when suspect).
@@ -237,8 +241,10 @@ class DnsblSource:
         try:
             stall = self.stall_s
             done, _ = await asyncio.wait(waits, timeout=stall, return_when=FIRST)
-            # A late wake-up means our own event loop was starved, not the server.
-            on_time = time.monotonic() - attempt.sent < 2 * stall
+            if not done:  # let answers already received be read before calling it a stall
+                done, _ = await asyncio.wait(waits, timeout=STALL_GRACE_S, return_when=FIRST)
+            # A much later wake-up means our own event loop was starved, not the server.
+            on_time = time.monotonic() - attempt.sent < stall + LATE_WAKEUP_S
             if not done and on_time and self.last_answer < attempt.sent:
                 attempt.counted = True
                 self.note_unanswered(f"no answer for {stall:.2f}s, nor to any other query")
