@@ -287,9 +287,11 @@ class DnsblSource:
         return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
 
     def note_unanswered(self, detail: str) -> None:
-        """Count a query without an answer; if that opens the breaker, release the waiters."""
+        """Count a query without an answer; if that opens the breaker, release the waiters
+        (only then: a probe of a list already unreachable waits for its own answer)."""
+        was_unreachable = self.health.is_unreachable
         self.health.note_unanswered(detail)
-        if self.health.is_unreachable:
+        if self.health.is_unreachable and not was_unreachable:
             for gate in self.waiting:
                 if not gate.done():
                     gate.set_result(None)

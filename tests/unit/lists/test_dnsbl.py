@@ -157,3 +157,17 @@ async def test_no_stall_is_called_before_the_usual_latency_is_known() -> None:
     for n in range(MIN_LATENCY_SAMPLES):
         await dnsbl.query(f"192.0.2.{n}")
     assert dnsbl.stall_s < 1.0
+
+
+async def test_a_probe_of_an_unreachable_list_waits_for_its_own_answer() -> None:
+    resolver = FakeResolver()
+    dnsbl = source(resolver, timeout_s=30.0)
+    for n in range(MIN_LATENCY_SAMPLES):
+        await dnsbl.query(f"192.0.2.{n + 100}")
+    resolver.down = True
+    for _ in range(UNANSWERED_TO_TRIP):
+        dnsbl.note_unanswered("Timeout")
+    probing = asyncio.ensure_future(dnsbl.query("127.0.0.2", use_cache=False))
+    await asyncio.sleep(dnsbl.stall_s * 3)  # stalls, and counts: the breaker is already open
+    assert not probing.done()
+    probing.cancel()
