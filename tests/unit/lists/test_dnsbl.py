@@ -13,6 +13,7 @@ from oplguard.config import DnsblConfig
 from oplguard.lists.dnsbl import (
     CLEAN,
     ERROR,
+    LATE_WAKEUP_S,
     LISTED,
     MIN_LATENCY_SAMPLES,
     DnsblSource,
@@ -171,3 +172,20 @@ async def test_a_probe_of_an_unreachable_list_waits_for_its_own_answer() -> None
     await asyncio.sleep(dnsbl.stall_s * 3)  # stalls, and counts: the breaker is already open
     assert not probing.done()
     probing.cancel()
+
+
+async def test_a_starved_event_loop_is_not_taken_for_a_stalled_server() -> None:
+    resolver = FakeResolver()
+    dnsbl = source(resolver, timeout_s=30.0)
+    for n in range(MIN_LATENCY_SAMPLES):
+        await dnsbl.query(f"192.0.2.{n + 100}")
+    resolver.down = True
+    ips = [f"192.0.2.{n}" for n in range(UNANSWERED_TO_TRIP)]
+    waiting = [asyncio.ensure_future(dnsbl.query(ip)) for ip in ips]
+    await asyncio.sleep(0.01)  # sent
+    # Blocking the loop on purpose: the whole process starved of CPU.
+    time.sleep(dnsbl.stall_s + LATE_WAKEUP_S + 0.2)  # noqa: ASYNC251
+    await asyncio.sleep(0.1)  # the stall timers fire, late
+    assert (dnsbl.health.state, dnsbl.health.unanswered) == (HEALTHY, 0)
+    for task in waiting:
+        task.cancel()
