@@ -86,6 +86,7 @@ symbol = "DNS_OPL"
         dns = wait_for(cfg, "opl-dns", "state", "unreachable")
         assert "no answer to 3 queries in a row" in dns["reason"]
         assert "not listed" not in dns["reason"]
+        assert dns["since"] is not None
         # A list file turns bad: the last good version keeps serving, status says why.
         (tmp_path / "lists" / "opl.txt").write_text("192.0.2.99\nthis is not an address\n")
         bad = wait_for(cfg, "opl", "state", "error")
@@ -98,6 +99,8 @@ symbol = "DNS_OPL"
             sock.shutdown(socket.SHUT_WR)
             reply = sock.recv(65536)
         assert reply.startswith(b"SPAMD/1.1 0 EX_OK\r\nSpam: True")
+        # That message's DNS lookup was answered by the open breaker, not sent.
+        assert row(status(cfg), "opl-dns")["skipped"] >= 1
     finally:
         server.__exit__(None, None, None)
 
