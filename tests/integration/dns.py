@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,50 +27,73 @@ def free_udp_port() -> int:
 
 @contextmanager
 def rbldnsd(zones: dict[str, tuple[str, str]]) -> Iterator[int]:
-    """Run rbldnsd serving ``{filename: (zone:type, text)}``; yields its UDP port.
+    """Run rbldnsd serving ``{filename: (zone:type, text)}``; yields its UDP port."""
+    with running_rbldnsd(zones) as server:
+        yield server.port
+
+
+@contextmanager
+def running_rbldnsd(zones: dict[str, tuple[str, str]]) -> Iterator[Rbldnsd]:
+    """Like ``rbldnsd``, but yields the process handle for fault tests (stop, kill, start)."""
+    server = Rbldnsd(zones)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.terminate()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+class Rbldnsd:
+    """One rbldnsd on a fixed loopback UDP port that can be killed and started again.
 
     rbldnsd refuses to run as root and drops to its own user, so the zone
     files go in a world-readable temporary folder.
     """
-    program = shutil.which("rbldnsd") or "/usr/sbin/rbldnsd"
-    if not os.path.exists(program):
-        pytest.skip("rbldnsd is not installed (scripts/bootstrap.sh --test installs it as root)")
-    folder = Path(tempfile.mkdtemp(prefix="oplguard-rbldnsd-"))
-    folder.chmod(0o755)
-    specs = []
-    for filename, (zone_type, text) in zones.items():
-        (folder / filename).write_text(text, encoding="ascii")
-        (folder / filename).chmod(0o644)
-        specs.append(f"{zone_type}:{filename}")
-    port = free_udp_port()
-    user = ["-u", "rbldns"] if os.geteuid() == 0 else []
-    proc = subprocess.Popen(
-        [
-            program,
-            "-n",
-            *user,
-            "-w",
-            str(folder),
-            "-b",
-            f"127.0.0.1/{port}",
-            "-t",
-            "60",
-            "-c",
-            "1",
-            *specs,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_serving(port, proc)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def __init__(self, zones: dict[str, tuple[str, str]]) -> None:
+        self.program = shutil.which("rbldnsd") or "/usr/sbin/rbldnsd"
+        if not os.path.exists(self.program):
+            pytest.skip("rbldnsd is not installed (scripts/bootstrap.sh --test installs it)")
+        self.folder = Path(tempfile.mkdtemp(prefix="oplguard-rbldnsd-"))
+        self.folder.chmod(0o755)
+        self.specs = []
+        for filename, (zone_type, text) in zones.items():
+            (self.folder / filename).write_text(text, encoding="ascii")
+            (self.folder / filename).chmod(0o644)
+            self.specs.append(f"{zone_type}:{filename}")
+        self.port = free_udp_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start serving (again, on the same port) and wait until it answers."""
+        user = ["-u", "rbldns"] if os.geteuid() == 0 else []
+        command = [self.program, "-n", *user, "-w", str(self.folder)]
+        command += ["-b", f"127.0.0.1/{self.port}", "-t", "60", "-c", "1", *self.specs]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_serving(self.port, self.proc)
+
+    def signal(self, number: int) -> None:
+        """SIGSTOP / SIGCONT / SIGKILL the running process."""
+        assert self.proc is not None
+        self.proc.send_signal(number)
+        if number == signal.SIGKILL:
+            self.proc.wait(READY_TIMEOUT_S)
+            self._close()
+
+    def terminate(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot exit
+            self.proc.terminate()
+            self.proc.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
 
 
 def wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import Iterator
 
 import aiospamc
@@ -168,3 +170,31 @@ async def test_dead_dns_list_with_tempfail_defers(write_config: ConfigWriter) ->
             host, port = server.address()
             with pytest.raises(aiospamc.responses.TemporaryFailureException):
                 await aiospamc.check(message("clean.eml"), host=host, port=port)
+
+
+WRONG_ZONES = {"wrong.zone": ("opl.test:ip4set", ":127.0.0.2:Open proxy\n203.0.113.0/24\n")}
+BREAKER_DEADLINE_S = 30.0
+
+
+async def test_list_answering_wrongly_is_monitor_only_and_says_so(
+    write_config: ConfigWriter,
+) -> None:
+    # The zone lacks the RFC 5782 test entry 127.0.0.2: its answers are wrong, not
+    # missing.  Issue 20: REPORT showed "-> delete" beside "Verdict: pass" unmarked.
+    deep = message("listed-deep.eml").replace(b"203.0.113.66", b"203.0.113.9")
+    with rbldnsd(WRONG_ZONES) as dns_port:
+        cfg = write_config(
+            extra=dns_config(dns_port, on_error="tempfail"), server="list_probe_interval_s = 60"
+        )
+        with RunningServer(cfg) as server:
+            health = server.server.service.scanner.health["opl-dns"]
+            deadline = time.monotonic() + BREAKER_DEADLINE_S
+            while health.state != "monitor-only":  # two wrong probes, a few seconds apart
+                assert time.monotonic() < deadline, health.as_dict()
+                await asyncio.sleep(0.1)
+            host, port = server.address()
+            report = await aiospamc.report(deep, host=host, port=port)
+    assert health.reason == "probe answered wrongly: 127.0.0.2 not listed"
+    text = report.body.decode()
+    assert "Verdict: pass" in text
+    assert "on opl-dns (open-proxy) -> delete [monitor-only, not counted]" in text

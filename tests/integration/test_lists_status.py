@@ -1,6 +1,6 @@
 """``oplguard lists status`` against a running service: entries, a broken list
 file (last good version keeps serving), and a DNS list whose server dies
-(probes fail, the circuit breaker switches it to monitor-only)."""
+(probes get no answer, the circuit breaker says it is unreachable)."""
 
 from __future__ import annotations
 
@@ -81,9 +81,12 @@ symbol = "DNS_OPL"
         opl = row(rows, "opl")
         assert (opl["kind"], opl["state"], opl["error"]) == ("file", "loaded", None)
         assert opl["entries"] > 10
-        # rbldnsd is gone: the probes fail and the breaker makes the list monitor-only.
-        dns = wait_for(cfg, "opl-dns", "state", "monitor-only")
-        assert "probe" in dns["reason"]
+        # rbldnsd is gone: the probes get no answer and the breaker says the list is
+        # unreachable, with the real reason (not "127.0.0.2 not listed": nothing answered).
+        dns = wait_for(cfg, "opl-dns", "state", "unreachable")
+        assert "no answer to 3 queries in a row" in dns["reason"]
+        assert "not listed" not in dns["reason"]
+        assert dns["since"] is not None
         # A list file turns bad: the last good version keeps serving, status says why.
         (tmp_path / "lists" / "opl.txt").write_text("192.0.2.99\nthis is not an address\n")
         bad = wait_for(cfg, "opl", "state", "error")
@@ -96,6 +99,8 @@ symbol = "DNS_OPL"
             sock.shutdown(socket.SHUT_WR)
             reply = sock.recv(65536)
         assert reply.startswith(b"SPAMD/1.1 0 EX_OK\r\nSpam: True")
+        # That message's DNS lookup was answered by the open breaker, not sent.
+        assert row(status(cfg), "opl-dns")["skipped"] >= 1
     finally:
         server.__exit__(None, None, None)
 

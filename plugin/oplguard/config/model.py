@@ -82,7 +82,10 @@ class DnsblConfig:
             ``127.0.0.0/29`` a range, ``mask:8`` a bitmask on the last octet.
             Empty: any 127/8 answer is a hit of ``category``.
         on_error: ``ignore`` (no hit), ``score`` (symbol ``error_symbol``) or
-            ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message).
+            ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message,
+            unless the lists that answered already make it spam).  Applies
+            while the list is unreachable too (answered at once by its
+            breaker); a monitor-only list's errors count as ``ignore``.
     """
 
     name: str

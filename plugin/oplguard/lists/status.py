@@ -61,6 +61,8 @@ def lists_status(
                 "hit_rate": round(state.hit_rate, 4) if state else 0.0,
                 "baseline": round(state.baseline, 4) if state else 0.0,
                 "failed_probes": state.failed_probes if state else 0,
+                "since": state.as_dict()["since"] if state else None,
+                "skipped": state.skipped if state else 0,
                 "on_error": dns.on_error,
             }
         )
@@ -86,6 +88,8 @@ def status_text(rows: list[dict[str, Any]]) -> str:
                 f"on_error={row['on_error']}"
             )
             if row["reason"]:
-                detail += f"\n    {row['reason']}"
+                detail += f"\n    since {row['since']}: {row['reason']}"
+            if row["skipped"]:
+                detail += f"\n    {row['skipped']} lookups answered by the breaker without a query"
         lines.append(f"{row['name']:<16} {row['kind']:<6} {row['state']:<13} {detail}")
     return "\n".join(lines) if lines else "no lists configured"

@@ -37,8 +37,14 @@ def explain_text(scan: Scan) -> str:
     out.append(f"Connecting IP: {chain.connecting_ip or 'none (no untrusted relay)'}")
     out.append(f"Checked IPs: {', '.join(verdict.checked_ips) or 'none'}")
     for hit in verdict.hits:
-        out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}): {hit.sentence()}")
+        mark = " [monitor-only, not counted]" if hit.monitor_only else ""
+        out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}){mark}: {hit.sentence()}")
         out.append(f"      header: Received: {hit.header[:300]}")
+    for failure in verdict.failures:
+        out.append(
+            f"  LIST ERROR {failure.list_name} for {failure.ip} at hop {failure.hop} "
+            f"(on_error={failure.on_error}): {failure.detail}"
+        )
     for entry in verdict.allowed:
         out.append(
             f"  ALLOWED: {entry.ip} at hop {entry.hop} by {entry.network} "

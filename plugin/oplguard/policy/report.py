@@ -46,9 +46,10 @@ def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
         lines += ["", "Evidence (newest hop first):"]
     for hit in sorted(verdict.hits, key=lambda h: h.hop):
         since = f", listed since {hit.listed_since}" if hit.listed_since else ""
+        action = f"{hit.action} [monitor-only, not counted]" if hit.monitor_only else hit.action
         lines.append(
             f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) "
-            f"-> {hit.action}: {hit.reason or hit.phrase}"
+            f"-> {action}: {hit.reason or hit.phrase}"
         )
         lines.append(f"   Received: {hit.header[:300]}")
         if link := lookup_link(lookup_url, hit.ip):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import BLOCKED_LIST_NAME, Config, GroupConfig
+from oplguard.config import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupConfig
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
@@ -24,6 +24,9 @@ from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure, Verdict
 
 log = logging.getLogger("oplguard.policy")
+
+# Share of a request's deadline (child_timeout_s) that DNS lists may take at most.
+DNS_SHARE_OF_REQUEST = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,21 @@ def groups_of(config: Config) -> tuple[GroupConfig, ...]:
     return groups
 
 
+def lookup_failure(
+    cfg: DnsblConfig, health: ListHealth, ip: str, hop: int, answer: DnsblAnswer
+) -> LookupFailure:
+    """A DNS list that could not answer for ``ip``, with the error policy that applies.
+
+    A monitor-only list does not count: its hits score 0, so its errors must
+    neither score nor defer mail (``on_error`` becomes ``ignore``, and the
+    detail says why).  An unreachable list keeps its ``on_error``.
+    """
+    if health.state == MONITOR_ONLY:
+        detail = f"{answer.detail} (list monitor-only, its errors do not count: {health.reason})"
+        return LookupFailure(cfg.name, ip, hop, detail, "ignore", cfg.error_symbol)
+    return LookupFailure(cfg.name, ip, hop, answer.detail, cfg.on_error, cfg.error_symbol)
+
+
 class Scanner:
     """Scores messages with one config and the current list snapshot."""
 
@@ -141,9 +159,22 @@ class Scanner:
         self.blocked = SenderSet.build(config.blocked_senders)
         used = {name for group in self.policy.groups if group.enabled for name in group.lists}
         self.dns_configs = {cfg.name: cfg for cfg in config.dnsbls}
-        self.dns_sources = [DnsblSource(cfg) for cfg in config.dnsbls if cfg.name in used]
         old = health or {}
         self.health = {cfg.name: old.get(cfg.name) or ListHealth(cfg.name) for cfg in config.dnsbls}
+        # Each source shares its list's breaker, kept across reloads by name.
+        self.dns_sources = [
+            DnsblSource(cfg, health=self.health[cfg.name])
+            for cfg in config.dnsbls
+            if cfg.name in used
+        ]
+
+    @property
+    def dns_budget_s(self) -> float:
+        """How long one message may wait for all its DNS lists together: ``[scoring]
+        lookup_deadline_s``, and never more than half of the request's own deadline
+        (``child_timeout_s``), so the local lists' verdict is always answered in time."""
+        request = DNS_SHARE_OF_REQUEST * self.config.server.child_timeout_s
+        return min(self.config.scoring.lookup_deadline_s, request)
 
     def lookup(self, ip: str, snapshot: Any, now: datetime) -> Sequence[ListHitLike]:
         """Every list hit of one IP: the list files and the Blocked Senders."""
@@ -170,10 +201,9 @@ class Scanner:
                 self.health[name].record(answer.status == LISTED)
                 continue
             self.health[name].record_error()
-            source = self.dns_configs[name]
             failures.append(
-                LookupFailure(
-                    name, ip, hops.get(ip, 0), answer.detail, source.on_error, source.error_symbol
+                lookup_failure(
+                    self.dns_configs[name], self.health[name], ip, hops.get(ip, 0), answer
                 )
             )
         monitor = frozenset(n for n, h in self.health.items() if h.state == MONITOR_ONLY)
@@ -209,7 +239,7 @@ class Scanner:
         answers: dict[tuple[str, str], DnsblAnswer] = {}
         if self.dns_sources and chain.checked:
             ips = list(dict.fromkeys(relay.ip for relay in chain.checked))
-            answers = await query_all(self.dns_sources, ips, self.config.scoring.lookup_deadline_s)
+            answers = await query_all(self.dns_sources, ips, self.dns_budget_s)
         return self._evaluate(chain, started, when, answers)
 
     def scan(self, message: bytes, now: datetime | None = None) -> Scan:

@@ -127,8 +127,13 @@ class Verdict:
 
     @property
     def tempfail(self) -> bool:
-        """A list whose policy is ``tempfail`` could not answer: the MTA should defer."""
-        return any(failure.on_error == "tempfail" for failure in self.failures)
+        """A list whose policy is ``tempfail`` could not answer: the MTA should defer.
+
+        Not when the lists that did answer already make the message spam: the
+        missing answer could only add to that verdict, and deferring would lose
+        it (spamc without ``-x`` delivers a deferred message unscanned).
+        """
+        return not self.is_spam and any(f.on_error == "tempfail" for f in self.failures)
 
     @property
     def is_spam(self) -> bool:

@@ -21,7 +21,7 @@ from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError, RemoteProtocolError
 from oplguard.lists import ListStore
-from oplguard.lists.dnsbl import probe
+from oplguard.lists.dnsbl import PROBE_TICK_S, probe_due
 from oplguard.policy.scanner import Scanner
 from oplguard.policyd.protocol import CLOSED, PolicyConnection, PolicyRequest, render_reply
 from oplguard.policyd.service import PolicyService
@@ -197,11 +197,9 @@ class PolicyServer:
 
     async def _probe_lists(self) -> None:
         while not self.stopping.is_set():
-            scanner = self.service.scanner
-            for source in scanner.dns_sources:
-                listed_ok, clean_ok = await probe(source)
-                scanner.health[source.config.name].probe(listed_ok, clean_ok)
-            await self._pause(self.config.server.list_probe_interval_s)
+            interval = self.config.server.list_probe_interval_s
+            await probe_due(self.service.scanner.dns_sources, interval)
+            await self._pause(PROBE_TICK_S)
 
     def _build(self) -> tuple[Config, ListStore, Scanner]:
         cfg = config_mod.load(self.config.path)

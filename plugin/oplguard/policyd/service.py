@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
 from oplguard.lists.health import MONITOR_ONLY
 from oplguard.policy.engine import ListHitLike
-from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner
+from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner, lookup_failure
 from oplguard.policy.verdict import LookupFailure
 from oplguard.policyd.decision import (
     DUNNO,
@@ -56,7 +56,7 @@ class PolicyService:
         now = datetime.now(UTC)
         wanted = reject_lists(scanner.policy)
         sources = [s for s in scanner.dns_sources if s.config.name in wanted]
-        answers = await query_all(sources, [ip], scanner.config.scoring.lookup_deadline_s)
+        answers = await query_all(sources, [ip], scanner.dns_budget_s)
         failures = self._record(answers, ip)
         snapshot = scanner.lists.snapshot
         dns_hits = [
@@ -85,10 +85,7 @@ class PolicyService:
                 health.record(answer.status == LISTED)
                 continue
             health.record_error()
-            cfg = scanner.dns_configs[name]
-            failures.append(
-                LookupFailure(name, ip, 1, answer.detail, cfg.on_error, cfg.error_symbol)
-            )
+            failures.append(lookup_failure(scanner.dns_configs[name], health, ip, 1, answer))
         return tuple(failures)
 
     def _log(self, request: PolicyRequest, decision: Decision, elapsed_s: float) -> None:

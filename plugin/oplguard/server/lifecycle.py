@@ -21,7 +21,7 @@ from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
 from oplguard.lists import ListStore
-from oplguard.lists.dnsbl import probe
+from oplguard.lists.dnsbl import PROBE_TICK_S, probe_due
 from oplguard.observability.runtime import Observability
 from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
@@ -117,11 +117,9 @@ class Server:
     async def probe_lists(self) -> None:
         """Probe each DNS list's RFC 5782 test entries; feeds the circuit breaker."""
         while not self.stopping.is_set():
-            scanner = self.service.scanner
-            for source in scanner.dns_sources:
-                listed_ok, clean_ok = await probe(source)
-                scanner.health[source.config.name].probe(listed_ok, clean_ok)
-            await self._pause(self.config.server.list_probe_interval_s)
+            interval = self.config.server.list_probe_interval_s
+            await probe_due(self.service.scanner.dns_sources, interval)
+            await self._pause(PROBE_TICK_S)
 
     async def watch_lists(self) -> None:
         """Reload list files whose mtime changed; a broken file keeps its last good version."""

@@ -96,16 +96,27 @@ COLUMNS = (
 )
 
 
+# A hit of a list the circuit breaker switched to monitor-only (not counted).
+MONITOR_MARK = "(monitor-only)"
+
+
 def _cap(text: str) -> str:
     return text[:MAX_FIELD_CHARS]
 
 
 def _results(scan: Scan) -> dict[tuple[str, int], str]:
-    """``listed:opl,zombies`` / ``clean`` / ``allowed:NET`` / ``error:LIST`` per checked relay."""
+    """``listed:opl,zombies(monitor-only)`` / ``clean`` / ``allowed:NET`` / ``error:LIST`` per
+    checked relay."""
     verdict = scan.verdict
     out: dict[tuple[str, int], str] = {}
     for relay in scan.chain.checked:
-        lists = sorted({h.list_name for h in verdict.hits if h.ip == relay.ip})
+        lists = sorted(
+            {
+                f"{h.list_name}{MONITOR_MARK if h.monitor_only else ''}"
+                for h in verdict.hits
+                if h.ip == relay.ip
+            }
+        )
         allowed = [a.network for a in verdict.allowed if a.ip == relay.ip]
         failed = sorted({f.list_name for f in verdict.failures if f.ip == relay.ip})
         if allowed:

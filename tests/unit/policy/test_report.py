@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from oplguard.policy.report import (
     format_points,
     lookup_link,
@@ -9,7 +11,7 @@ from oplguard.policy.report import (
     spam_headers,
     verdict_header,
 )
-from oplguard.policy.verdict import Allowed, Hit, Symbol, Verdict
+from oplguard.policy.verdict import Allowed, Hit, LookupFailure, Symbol, Verdict
 
 
 def hit(ip: str = "203.0.113.66", hop: int = 3) -> Hit:
@@ -76,3 +78,19 @@ def test_lookup_link_template() -> None:
     assert lookup_link("", "192.0.2.1") == ""
     assert lookup_link("https://x/ip/", "192.0.2.1") == "https://x/ip/192.0.2.1"
     assert lookup_link("https://x/?q={ip}", "2001:db8::1") == "https://x/?q=2001:db8::1"
+
+
+def test_monitor_only_hit_is_marked_in_the_report() -> None:
+    # Issue 20: REPORT showed "-> delete" beside "Verdict: pass" with no marker.
+    monitored = replace(hit(), score=0.0, monitor_only=True)
+    text = report_text(Verdict(0.0, 5.0, (), (monitored,), (), "pass", ("203.0.113.66",)), "mx")
+    assert "Verdict: pass" in text
+    assert "-> delete [monitor-only, not counted]: SOCKS proxy" in text
+
+
+def test_a_list_that_cannot_answer_defers_only_mail_not_already_spam() -> None:
+    failure = LookupFailure("opl-dns", "192.0.2.10", 1, "Timeout", "tempfail", "OPL_DNS_ERR")
+    ham = Verdict(0.0, 5.0, (), (), (), "pass", ("192.0.2.10",), (failure,))
+    spam = replace(verdict((hit(),)), failures=(failure,))
+    assert ham.tempfail
+    assert spam.is_spam and not spam.tempfail

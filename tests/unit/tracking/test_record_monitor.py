@@ -1,0 +1,27 @@
+"""Tracking records mark the hits of a monitor-only list (issue 20)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.samples import message
+
+from oplguard import config as config_mod
+from oplguard.lists import ListStore
+from oplguard.policy.scanner import Scanner
+from oplguard.tracking.record import build_record
+
+
+def test_monitor_only_hit_is_marked_in_the_record() -> None:
+    cfg = config_mod.load(config_mod.default_config_path())
+    lists = ListStore(cfg.lists)
+    lists.load()
+    body = message("listed-deep.eml")
+    scan = Scanner(cfg, lists).scan(body)
+    hits = tuple(replace(hit, score=0.0, monitor_only=True) for hit in scan.verdict.hits)
+    scan = replace(scan, verdict=replace(scan.verdict, hits=hits))
+    built = build_record(scan, body, "m1", "mx1", "")
+    assert {"ip": "203.0.113.66", "hop": 3, "result": "listed:opl(monitor-only)"} in (
+        built.detail["checked"]
+    )
+    assert all(hit["monitor_only"] for hit in built.detail["hits"])
