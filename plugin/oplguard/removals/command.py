@@ -19,6 +19,7 @@ from oplguard.config import Config
 from oplguard.errors import ConfigError, Status
 from oplguard.lists import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
+from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
 from oplguard.tracking.db import Database
@@ -78,13 +79,18 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     command: str = args.removals_command
     now = time.time()
     actor = f"cli:{_login()}"
+    lists = ListStore(cfg.lists)
+    if store.journal():  # an approval a crash interrupted: finish it first, and say so
+        lists.load()
+        for line in recover(store, lists, actor=actor, now=now):
+            print(f"oplguard removals: repair: {line}", file=sys.stderr)
     if command == "list":
         _print_list(store.requests(args.status), args.json)
     elif command == "show":
         _print_show(store, store.require(args.id.strip().lower()), args.json)
     else:
-        lists = ListStore(cfg.lists)
-        lists.load()
+        if not lists.snapshot.lists:
+            lists.load()
         if command == "approve":
             request = approve(store, lists, args.id, note=args.note, actor=actor, now=now)
         else:
