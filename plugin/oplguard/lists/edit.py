@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT_S = 60.0
 # Poll interval while another process holds a lock: short against the
 # milliseconds an edit takes, long enough not to spin.
-LOCK_POLL_S = (0.001, 0.05)
+LOCK_POLL_S = (0.0005, 0.01)
 # Lock files this thread holds: an approval holds every list's lock and then
 # calls ``ListStore`` edits, which lock their own file again (re-entrant here;
 # a second flock on another descriptor of the same file would wait on itself).

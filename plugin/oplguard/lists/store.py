@@ -206,8 +206,11 @@ def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
 class ListStore:
     """The configured lists; ``snapshot`` is replaced whole, never changed in place."""
 
-    def __init__(self, configs: Iterable[ListConfig]) -> None:
+    def __init__(
+        self, configs: Iterable[ListConfig], *, append_from_bytes: int = APPEND_FROM_BYTES
+    ) -> None:
         self.configs = tuple(configs)
+        self.append_from_bytes = append_from_bytes
         self.snapshot = ListSnapshot()
         self._seen: dict[str, FileStamp | None] = {}  # stamp of the last load attempt
         self._lock = threading.Lock()  # one writer at a time; readers never wait
@@ -333,7 +336,7 @@ class ListStore:
     def is_large(self, list_name: str) -> bool:
         """Whether edits of this list append exclusions instead of rewriting the file."""
         stamp = _stamp(self._config(list_name).path)
-        return stamp is not None and stamp.size >= APPEND_FROM_BYTES
+        return stamp is not None and stamp.size >= self.append_from_bytes
 
     def exclude(self, list_name: str, ip: str, reason: str) -> str:
         """Delist one address by appending an exclusion line: O(1) at any list size.
