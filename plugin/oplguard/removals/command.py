@@ -19,6 +19,8 @@ from oplguard.config import Config
 from oplguard.errors import ConfigError, Status
 from oplguard.lists import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
+from oplguard.removals.notify import deliver_due
+from oplguard.removals.outbox import SENT
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
@@ -40,7 +42,7 @@ def open_store(cfg: Config) -> RemovalStore:
             path=str(cfg.path),
             fix='set tracking_db = "sqlite:///var/lib/oplguard/oplguard.db" at the top level',
         )
-    return RemovalStore(Database(cfg.tracking_db))
+    return RemovalStore(Database(cfg.tracking_db), notify=cfg.web.notify.enabled)
 
 
 def add_parser(
@@ -96,7 +98,21 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
         else:
             request = deny(store, args.id, note=args.note, actor=actor, now=now)
         _print_show(store, request, args.json)
+        if store.notify:  # try at once; what the relay does not take, oplguard web retries
+            _notify_now(store, cfg)
     return 0
+
+
+def _notify_now(store: RemovalStore, cfg: Config) -> None:
+    for notice in deliver_due(store, cfg.web.notify, time.time(), public_url=cfg.web.public_url):
+        if notice.status == SENT:
+            print(f"oplguard removals: notice sent to {notice.email}", file=sys.stderr)
+        else:
+            print(
+                f"oplguard removals: notice to {notice.email} {notice.status}: "
+                f"{notice.last_error} (oplguard web retries pending ones)",
+                file=sys.stderr,
+            )
 
 
 def _login() -> str:

@@ -150,6 +150,7 @@ async def admin_decide(request: Request) -> Response:
         return json_error(status, str(err))
     except ListError as err:
         return json_error(500, f"the list could not be changed: {err}")
+    state.notices_due.set()
     return json_response(decided.public() | {"outcome": list(decided.outcome)})
 
 
