@@ -1,0 +1,112 @@
+"""Edits of large lists without parsing the file, and the cross-process lock beside a list."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from oplguard.config import ListConfig
+from oplguard.errors import ListError
+from oplguard.lists import ListStore, load_list
+from oplguard.lists.edit import locked
+from oplguard.lists.spans import find
+
+LIST = """\
+# a list with both families, interleaved
+192.0.2.1 one
+2001:db8:1::/48 six
+192.0.2.7 seven
+192.0.2.0/28 a net holding .1 and .7
+2001:db8:2::5 six alone
+198.51.100.9 alone
+"""
+
+
+@pytest.fixture
+def lists(tmp_path: Path) -> ListStore:
+    path = tmp_path / "opl.txt"
+    path.write_text(LIST)
+    store = ListStore([ListConfig("opl", path, "open-proxy")], append_from_bytes=0)
+    store.load()
+    return store
+
+
+def fresh(lists: ListStore, ip: str) -> bool:
+    block = load_list(lists.configs[0])
+    return block.lookup(ip, datetime.now(UTC)) is not None
+
+
+def test_find_maps_columns_back_to_lines(lists: ListStore) -> None:
+    entries = lists.snapshot.lists[0].entries
+    columns = entries.columns  # type: ignore[attr-defined]
+    exact, covering = find(columns, (4, 0xC0000207, 0xC0000207))
+    assert [entries[i].line for i in exact] == [4] and covering == 1
+    exact, covering = find(
+        columns,
+        (
+            6,
+            0x20010DB8000200000000000000000005,
+        )
+        * 1
+        + (0x20010DB8000200000000000000000005,),
+    )
+    assert [entries[i].line for i in exact] == [6] and covering == 0
+    assert find(columns, (4, 1, 1)) == ([], 0)
+
+
+def test_add_on_a_large_list_appends_and_refuses_duplicates(lists: ListStore) -> None:
+    path = lists.configs[0].path
+    added = lists.add_entry("opl", "203.0.113.5", "new")
+    assert (added.network, added.line) == ("203.0.113.5", 8)
+    assert path.read_text() == LIST + "203.0.113.5  new\n"
+    with pytest.raises(ListError, match="already on line 7"):
+        lists.add_entry("opl", "198.51.100.9", "again")
+    assert lists.changed_files() == [path]  # the loaded list learns it at the next reload
+    lists.reload()
+    with pytest.raises(ListError, match="already on line 8"):
+        lists.add_entry("opl", "203.0.113.5", "again")
+
+
+def test_remove_on_a_large_list_appends_an_exclusion(lists: ListStore) -> None:
+    path = lists.configs[0].path
+    (removed,) = lists.remove_entry("opl", "198.51.100.9")
+    assert removed.line == 7
+    assert path.read_text().endswith("\n!198.51.100.9  removed\n")
+    assert lists.snapshot.lookup("198.51.100.9") == ()  # no reload needed
+    assert lists.changed_files() == [] and not fresh(lists, "198.51.100.9")
+    (six,) = lists.remove_entry("opl", "2001:db8:2::5")
+    assert six.line == 6 and not fresh(lists, "2001:db8:2::5")
+
+
+def test_remove_of_an_entry_inside_a_network_rewrites_the_file(lists: ListStore) -> None:
+    """An exclusion would delist .7 from the /28 too; removing the line keeps it listed."""
+    path = lists.configs[0].path
+    lists.remove_entry("opl", "192.0.2.7")
+    assert "192.0.2.7 seven" not in path.read_text() and "!" not in path.read_text()
+    assert fresh(lists, "192.0.2.7")  # still inside 192.0.2.0/28
+
+
+def test_the_lock_is_exclusive_across_descriptors_and_reentrant_per_thread(
+    lists: ListStore,
+) -> None:
+    path = lists.configs[0].path
+    errors: list[BaseException] = []
+
+    def other_editor() -> None:
+        try:
+            with locked([path], timeout_s=0.1):
+                pass
+        except ListError as err:
+            errors.append(err)
+
+    with locked([path]), locked([path]):  # an approval, then its own edit: no self-deadlock
+        thread = threading.Thread(target=other_editor)
+        thread.start()
+        thread.join()
+        lists.add_entry("opl", "203.0.113.6")
+    assert len(errors) == 1 and "held this lock" in str(errors[0])
+    with locked([path], timeout_s=0.1):  # released: free again
+        pass
