@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("oplguard.lists.store")  # the name admins filter on, as before
 
+# The bytes kept from a list's end to tell a later append from a rewrite in place.
+TAIL_BYTES = 4096
 # A list file larger than this is a mistake (a log, an archive), not a list:
 # 1 GiB is ~50 million plain lines, five times the largest OPL we plan for
 # (10 million IPv4 + 1 million IPv6 entries are ~210 MB).  Files are read in
@@ -69,9 +71,11 @@ class BlockList:
     mtime: float
     exclusions: Sequence[ListEntry] = ()
     stamp: FileStamp | None = None
-    # (version, address) excluded by lines this process appended since the
-    # load (``ListStore.exclude``): the file says the same, without a reload.
+    # (version, address) excluded by ``!address`` lines appended since the
+    # load (by this process, or read from the file's new tail: ``lists.tail``).
     holes: frozenset[tuple[int, int]] = frozenset()
+    # The file's last bytes up to ``stamp.size``: tells an append from a rewrite.
+    tail: bytes = b""
 
     def lookup(self, ip: str, now: datetime | None = None) -> ListEntry | None:
         """The most specific entry listing ``ip`` (not expired at ``now``), or None.
@@ -164,6 +168,7 @@ def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
         with config.path.open("rb") as handle:
             info = _check_size(config.path, os.fstat(handle.fileno()))
             loaded = loader.load(handle, config.format, str(config.path), now)
+            tail = read_tail(handle.fileno(), info.st_size)
     except OSError as err:
         raise ListError(
             f"cannot read list file: {err.strerror or err}", path=str(config.path)
@@ -182,6 +187,13 @@ def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
         loaded.networks,
         loaded_at=time.time(),
         mtime=info.st_mtime,
+        tail=tail,
         exclusions=loaded.exclusions,
         stamp=FileStamp.of(info),
     )
+
+
+def read_tail(fd: int, size: int) -> bytes:
+    """The ``TAIL_BYTES`` before offset ``size`` of an open file."""
+    start = max(size - TAIL_BYTES, 0)
+    return os.pread(fd, size - start, start)

@@ -11,12 +11,11 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oplguard.errors import ListError
-from oplguard.lists import spans
+from oplguard.lists import spans, tail
 from oplguard.lists.block import (
     MAX_LIST_BYTES,
     BlockList,
@@ -38,7 +37,7 @@ from oplguard.lists.formats import (
     iter_rows,
     request_span,
 )
-from oplguard.lists.ipset import Span, parse_ip, span_text
+from oplguard.lists.ipset import Span, span_text
 
 if TYPE_CHECKING:
     from oplguard.config import ListConfig
@@ -74,6 +73,9 @@ class ListStore:
         self.append_from_bytes = append_from_bytes
         self.snapshot = ListSnapshot()
         self._seen: dict[str, FileStamp | None] = {}  # stamp of the last load attempt
+        # Per large list: the file's stamp, line count and spans after this
+        # process appended entries the loaded list does not hold yet.
+        self._added: dict[str, tuple[FileStamp | None, int, frozenset[tuple[Span, bool]]]] = {}
         self._lock = threading.Lock()  # one writer at a time; readers never wait
 
     def load(self) -> ListSnapshot:
@@ -85,6 +87,7 @@ class ListStore:
         with self._lock:
             lists = tuple(load_list(config) for config in self.configs)
             self._seen = {block.config.name: block.stamp for block in lists}
+            self._added.clear()
             self.snapshot = ListSnapshot(lists)
         return self.snapshot
 
@@ -103,6 +106,11 @@ class ListStore:
                 if not force and previous is not None and stamp == previous.stamp:
                     lists.append(previous)
                     continue
+                grown = None if force or previous is None else tail.follow(previous, stamp)
+                if grown is not None:  # only !address lines appended: no reload needed
+                    self._seen[config.name] = grown.stamp
+                    lists.append(grown)
+                    continue
                 try:
                     block = load_list(config)
                 except ListError as err:
@@ -111,6 +119,7 @@ class ListStore:
                     lists.extend([previous] if previous is not None else [])
                     continue
                 self._seen[config.name] = block.stamp
+                self._added.pop(config.name, None)
                 lists.append(block)
             self.snapshot = ListSnapshot(tuple(lists))
         return errors
@@ -141,7 +150,7 @@ class ListStore:
         """
         config = self._config(list_name)
         with locked([config.path]), self._lock:
-            block = self._loaded_large(config)
+            block = self._loaded_large(config, with_added=True)
             if block is not None:
                 return self._append_entry(
                     block, network, reason, since=since, expires=expires, is_exclusion=is_exclusion
@@ -225,24 +234,27 @@ class ListStore:
         except ValueError as err:
             raise ListError(str(err), path=str(config.path)) from err
         with locked([config.path]), self._lock:
-            before = stamp_of(config.path)
-            append_line(config.path, line)
-            after = stamp_of(config.path)
             block = self.snapshot.get(list_name)
-            if block is not None and before is not None and block.stamp == before:
-                self._swap(replace(block, holes=block.holes | {parse_ip(ip)}, stamp=after))
+            append_line(config.path, line)
+            grown = None if block is None else tail.follow(block, stamp_of(config.path))
+            if grown is not None:  # the loaded list takes the hole: no reload
+                self._swap(grown)
         log.warning("list %s: appended %s (%s)", list_name, line, config.path)
         return line
 
-    def _loaded_large(self, config: ListConfig) -> BlockList | None:
-        """The list as loaded, if its file is large and unchanged since (lock held)."""
+    def _loaded_large(self, config: ListConfig, with_added: bool = False) -> BlockList | None:
+        """The list as loaded, if its file is large and unchanged since (lock held).
+
+        ``with_added``: changed only by this process's appended entries counts too.
+        """
         block, stamp = self.snapshot.get(config.name), stamp_of(config.path)
         if block is None or stamp is None or stamp.size < self.append_from_bytes:
             return None
-        is_table = isinstance(block.entries, EntryTable) and isinstance(
-            block.exclusions, EntryTable
-        )
-        return block if is_table and block.stamp == stamp else None
+        tables = (block.entries, block.exclusions)
+        is_table = all(isinstance(table, EntryTable) for table in tables)
+        added = self._added.get(config.name)
+        fresh = block.stamp == stamp or (with_added and added is not None and added[0] == stamp)
+        return block if is_table and fresh else None
 
     def _append_entry(self, block: BlockList, network: str, reason: str, **extra: Any) -> ListEntry:
         """``add_entry`` on a large list: duplicates found in the loaded columns, one append.
@@ -260,16 +272,20 @@ class ListStore:
         table = block.exclusions if is_exclusion else block.entries
         assert isinstance(table, EntryTable)  # _loaded_large checked it
         exact, _ = spans.find(table.columns, span)
-        if exact:
-            number = table[exact[0]].line
+        _, lines, added = self._added.get(config.name, (None, 0, frozenset()))
+        if exact or (span, is_exclusion) in added:
+            number = table[exact[0]].line if exact else 0
+            where = f"on line {number}" if number else "added since the list was loaded"
             raise ListError(
-                f"{span_text(span)} is already on line {number}; remove it first",
+                f"{span_text(span)} is already {where}; remove it first",
                 path=str(config.path),
                 line=number,
             )
         append_line(config.path, line)
+        lines = lines + 1 if lines else _count_lines(config.path)
+        self._added[config.name] = (stamp_of(config.path), lines, added | {(span, is_exclusion)})
         log.warning("list %s: appended %s (%s)", config.name, line, config.path)
-        return entry_of(_count_lines(config.path), row)
+        return entry_of(lines, row)
 
     def _append_removal(self, block: BlockList, ip: str) -> tuple[ListEntry, ...]:
         """``remove_entry`` on a large list by appending an exclusion of exactly that span.
@@ -290,9 +306,9 @@ class ListStore:
             return ()
         found = tuple(block.entries[i] for i in exact)
         append_line(config.path, line)
-        after = stamp_of(config.path)
-        if span[1] == span[2]:  # one address: the loaded list takes the hole, no reload
-            self._swap(replace(block, holes=block.holes | {(span[0], span[1])}, stamp=after))
+        grown = tail.follow(block, stamp_of(config.path))
+        if grown is not None:  # one address: the loaded list takes the hole, no reload
+            self._swap(grown)
         log.warning("list %s: removed %s by appending %s", config.name, span_text(span), line)
         return found
 
@@ -317,6 +333,7 @@ class ListStore:
     def _swap(self, block: BlockList) -> None:
         """Put ``block`` in the snapshot in place of its list's (lock held)."""
         self._seen[block.config.name] = block.stamp
+        self._added.pop(block.config.name, None)
         lists = []
         for each in self.configs:
             chosen = block if each.name == block.config.name else self.snapshot.get(each.name)

@@ -110,3 +110,42 @@ def test_the_lock_is_exclusive_across_descriptors_and_reentrant_per_thread(
     assert len(errors) == 1 and "held this lock" in str(errors[0])
     with locked([path], timeout_s=0.1):  # released: free again
         pass
+
+
+def test_other_holders_follow_appended_exclusions_without_a_reload(
+    lists: ListStore,
+) -> None:
+    other = ListStore(lists.configs, append_from_bytes=0)  # another process's view
+    other.load()
+    entries = other.snapshot.lists[0].entries
+    lists.remove_entry("opl", "198.51.100.9")
+    lists.exclude("opl", "192.0.2.3", "delisted")
+    assert other.changed_files() == [lists.configs[0].path]
+    assert other.reload() == []
+    block = other.snapshot.lists[0]
+    assert block.entries is entries  # followed the tail, did not reload
+    assert block.lookup("198.51.100.9") is None and block.lookup("192.0.2.3") is None
+    assert block.lookup("192.0.2.4") is not None and other.changed_files() == []
+
+
+def test_a_rewrite_or_a_new_entry_is_reloaded_in_full(lists: ListStore) -> None:
+    other = ListStore(lists.configs, append_from_bytes=0)
+    other.load()
+    path = lists.configs[0].path
+    lists.add_entry("opl", "203.0.113.5", "new")
+    other.reload()
+    assert other.snapshot.lookup("203.0.113.5")  # an entry in the tail: loaded in full
+    inode, size = path.stat().st_ino, path.stat().st_size
+    with path.open("r+") as handle:  # rewritten in place: same inode, only !address added
+        handle.write(path.read_text().replace("192.0.2.1 one", "192.0.2.2 two") + "!192.0.2.9\n")
+    assert (path.stat().st_ino, path.stat().st_size) == (inode, size + len("!192.0.2.9\n"))
+    other.reload()
+    assert other.snapshot.lookup("192.0.2.2")[0].entry.reason == "two"
+
+
+def test_consecutive_adds_need_no_reload_and_still_refuse_duplicates(lists: ListStore) -> None:
+    first = lists.add_entry("opl", "203.0.113.5", "new")
+    second = lists.add_entry("opl", "203.0.113.6", "new")
+    assert (first.line, second.line) == (8, 9)
+    with pytest.raises(ListError, match="added since the list was loaded"):
+        lists.add_entry("opl", "203.0.113.5", "again")
