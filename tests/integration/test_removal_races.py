@@ -11,6 +11,7 @@ delisted, and every loser audited.
 from __future__ import annotations
 
 import multiprocessing
+import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,13 +33,17 @@ from oplguard.removals.store import RemovalStore
 from oplguard.tracking.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
+from tests.integration.postgres import fresh_postgres_db, postgres_url
 
 pytestmark = pytest.mark.integration
+__all__ = ["fresh_postgres_db", "postgres_url"]
 ROUNDS = 50
 WORKERS = 4
 # Generous: a loaded 2-core machine; a stuck worker fails the test instead of hanging it.
 RESULT_TIMEOUT_S = 60.0
 CTX = multiprocessing.get_context("fork")
+# Empty-loop iterations a denier spends before deciding: none to a few milliseconds.
+SPINS = (0, 20_000, 60_000, 200_000)
 SENTINELS = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
 # Even workers delist an address with a line of its own, odd ones one inside the /28.
 TARGETS = ("192.0.2.10", "192.0.2.161", "192.0.2.11", "192.0.2.162")
@@ -57,8 +62,10 @@ def _worker(conn: Connection, barrier: Barrier, db_url: str, path: Path, append_
     lists = ListStore([ListConfig("opl", path, "open-proxy")], append_from_bytes=append_from)
     lists.load()
     while (job := conn.recv()) is not None:
-        action, request_id, now = job
+        action, request_id, now, head_start = job
         barrier.wait(RESULT_TIMEOUT_S)
+        for _ in range(head_start):  # let the others go first, by a few milliseconds of work
+            pass
         try:
             request = decide(store, lists, action, request_id, note=action, actor=action, now=now)
             conn.send(("won", request.status))
@@ -96,7 +103,7 @@ class Pool:
             proc.start()
         return self
 
-    def send(self, jobs: list[tuple[str, str, float]]) -> None:
+    def send(self, jobs: list[tuple[str, str, float, int]]) -> None:
         assert self.conns is not None
         for conn, job in zip(self.conns, jobs, strict=True):
             conn.send(job)
@@ -159,7 +166,7 @@ def test_concurrent_approvals_of_different_requests_lose_no_edit(
             write_atomic(path, list_text().encode())
             now = 1e9 + round_number
             ids = [submit(store, ip, now) for ip in TARGETS]
-            pool.send([("approve", rid, now) for rid in ids])
+            pool.send([("approve", rid, now, 0) for rid in ids])
             assert [kind for kind, _ in pool.results()] == ["won"] * WORKERS
             for rid in ids:
                 request = store.require(rid)
@@ -175,9 +182,24 @@ def test_concurrent_approvals_of_different_requests_lose_no_edit(
 def test_approve_against_deny_of_one_request_has_one_winner(
     setup: tuple[RemovalStore, Path],
 ) -> None:
-    store, path = setup
+    approve_against_deny(*setup)
+
+
+def test_approve_against_deny_on_postgresql(
+    setup: tuple[RemovalStore, Path], fresh_postgres_db: str
+) -> None:
+    """The same race on one PostgreSQL (a fleet's store): row locks instead of SQLite's."""
+    store = RemovalStore(Database(fresh_postgres_db))
+    try:
+        approve_against_deny(store, setup[1])
+    finally:
+        store.db.close()
+
+
+def approve_against_deny(store: RemovalStore, path: Path) -> None:
     actions = ["approve", "deny", "approve", "deny"]
     winners = {APPROVED: 0, DENIED: 0}
+    rng = random.Random(ROUNDS)
     with Pool(store.db.url, path, len(actions), 1 << 30) as pool:
         for round_number in range(ROUNDS):
             write_atomic(path, list_text().encode())
@@ -185,7 +207,9 @@ def test_approve_against_deny_of_one_request_has_one_winner(
             now = 2e9 + round_number
             ip = TARGETS[round_number % len(TARGETS)]
             rid = submit(store, ip, now)
-            pool.send([(action, rid, now) for action in actions])
+            # A denial needs less work than an approval (no list lock, no edit):
+            # seeded head starts for the approvals let both sides win some rounds.
+            pool.send([(a, rid, now, 0 if a == "approve" else rng.choice(SPINS)) for a in actions])
             results = pool.results()
             won = [status for kind, status in results if kind == "won"]
             assert len(won) == 1, results
@@ -218,7 +242,7 @@ def test_approvals_while_the_scoring_service_reloads(
             now = 3e9 + round_number
             pair = targets[2 * round_number : 2 * round_number + 2]
             ids = [submit(store, ip, now) for ip in pair]
-            pool.send([("approve", rid, now) for rid in ids])
+            pool.send([("approve", rid, now, 0) for rid in ids])
             assert scorer.reload(), "a reload read a broken list file"
             assert [kind for kind, _ in pool.results()] == ["won", "won"]
             done += pair
