@@ -11,6 +11,7 @@ rewrite, a new entry, a network exclusion) returns None: reload the file.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 
 from oplguard.errors import ListError
@@ -37,7 +38,14 @@ def follow(block: BlockList, stamp: FileStamp | None) -> BlockList | None:
     holes = _holes(block, added)
     if holes is None:
         return None
-    return replace(block, holes=block.holes | holes, stamp=FileStamp.of(info), tail=tail)
+    return replace(
+        block,
+        holes=block.holes | holes,
+        stamp=FileStamp.of(info),
+        tail=tail,
+        loaded_at=time.time(),  # what `oplguard lists status` shows: this state's time
+        mtime=info.st_mtime,
+    )
 
 
 def _read_added(block: BlockList, old: FileStamp) -> tuple[bytes, os.stat_result, bytes]:
