@@ -20,6 +20,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from oplguard import config as config_mod
+from oplguard.cli import main
+from oplguard.removals.model import Contact
 from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import PENDING_DELIVERY, SENT
 from oplguard.removals.store import RemovalStore
@@ -149,3 +151,25 @@ def admin_page(http: httpx.Client) -> str:
     token = http.cookies[CSRF_COOKIE]
     assert http.post("/admin/login", data={"csrf": token, "token": ADMIN_TOKEN}).status_code == 303
     return http.get("/admin").text
+
+
+def test_the_cli_sends_at_once_and_shows_the_notice(
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    sink: Sink,
+    smtp_port: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = str(notify_config(write_config, tmp_path, smtp_port))
+    store = RemovalStore(Database(config_mod.load(Path(config)).tracking_db))
+    try:
+        contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", time.time())
+        rid = store.submit("192.0.2.99", ["opl"], contact)[0].id
+    finally:
+        store.db.close()
+    assert main(["removals", "deny", rid, "--note", "still open", "--config", config]) == 0
+    assert "notice sent to postmaster@example.net" in capsys.readouterr().err
+    (mail,) = sink.messages
+    assert "Note from the reviewer: still open" in mail.get_content()
+    assert main(["removals", "show", rid, "--config", config]) == 0
+    assert "notice to postmaster@example.net: sent, 1 attempt(s)" in capsys.readouterr().out

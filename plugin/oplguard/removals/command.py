@@ -19,7 +19,7 @@ from oplguard.config import Config
 from oplguard.errors import ConfigError, Status
 from oplguard.lists import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
-from oplguard.removals.notify import deliver_due
+from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import SENT
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
@@ -144,12 +144,14 @@ def _print_list(requests: list[RemovalRequest], as_json: bool) -> None:
 def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> None:
     contacts = store.contacts(request.id)
     audit = store.audit(request.id)
+    sent = notices(store, request_id=request.id)
     if as_json:
         document = request.public() | {
             "requesters": [asdict(contact) for contact in contacts],
             "decided_by": request.decided_by,
             "outcome": list(request.outcome),
             "audit": [asdict(entry) for entry in audit],
+            "notices": [asdict(notice) for notice in sent],
         }
         print(json.dumps(document, indent=2))
         return
@@ -164,6 +166,9 @@ def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> 
         print(f"  from {contact.email} ({contact.client}, {_when(contact.at)}):")
         for line in contact.explanation.splitlines():
             print(f"    | {line}")
+    for notice in sent:
+        error = f": {notice.last_error}" if notice.last_error else ""
+        print(f"  notice to {notice.email}: {notice.status}, {notice.attempts} attempt(s){error}")
     print("  audit:")
     for entry in audit:
         extra = f" note={entry.note!r}" if entry.note else ""

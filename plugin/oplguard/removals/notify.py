@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -41,10 +42,16 @@ def backoff_s(attempts: int) -> float:
     return float(min(RETRY_FIRST_S * 2.0 ** max(attempts - 1, 0), RETRY_MAX_S))
 
 
-def notices(store: RemovalStore, *, undelivered: bool = False) -> list[Notice]:
-    """Notices, newest first; with ``undelivered`` only pending and failed ones (the admin page)."""
-    where = f"WHERE status != '{SENT}' " if undelivered else ""
-    rows = store.db.query(select(f"{where}ORDER BY created_at DESC LIMIT 500"))
+def notices(
+    store: RemovalStore, *, undelivered: bool = False, request_id: str = ""
+) -> list[Notice]:
+    """Newest first: all notices, the pending and failed ones (admin page), or one request's."""
+    if request_id:
+        rows = store.db.query(select("WHERE request_id = ? ORDER BY email"), (request_id,))
+    else:
+        where = "WHERE status != ? " if undelivered else "WHERE status != '' "
+        params = (SENT,) if undelivered else ()
+        rows = store.db.query(select(f"{where}ORDER BY created_at DESC LIMIT 500"), params)
     return [notice_of(row) for row in rows]
 
 
@@ -77,30 +84,32 @@ def _lease(store: RemovalStore, notice: Notice, until: float) -> bool:
 
 
 def _record(store: RemovalStore, notice: Notice, now: float, error: str, permanent: bool) -> Notice:
+    """Store how one attempt ended (and audit a delivery or a final failure)."""
     attempts = notice.attempts + 1
     status = (
         SENT if not error else FAILED if permanent or attempts >= MAX_ATTEMPTS else PENDING_DELIVERY
     )
     next_at = now + backoff_s(attempts) if status == PENDING_DELIVERY else now
+    sent_at = now if status == SENT else None
+    ended = replace(
+        notice, status=status, attempts=attempts, next_at=next_at, last_error=error, sent_at=sent_at
+    )
     with store.transaction() as run:
         run(
             "UPDATE removal_notices SET status = ?, attempts = ?, next_at = ?, last_error = ?, "
             "sent_at = ? WHERE request_id = ? AND email = ?",
-            (
-                status,
-                attempts,
-                next_at,
-                error,
-                now if status == SENT else None,
-                notice.request_id,
-                notice.email,
-            ),
+            (status, attempts, next_at, error, sent_at, notice.request_id, notice.email),
         )
-    if status == SENT:
+    _report(store, ended, now)
+    return ended
+
+
+def _report(store: RemovalStore, notice: Notice, now: float) -> None:
+    if notice.status == SENT:
         store.record(AuditEntry(now, notice.request_id, ACTOR, "notified", detail=notice.email))
         log.info("notice for request %s sent to %s", notice.request_id, notice.email)
-    elif status == FAILED:
-        detail = f"{notice.email}: gave up after {attempts} attempts: {error}"
+    elif notice.status == FAILED:
+        detail = f"{notice.email}: gave up after {notice.attempts} attempts: {notice.last_error}"
         store.record(AuditEntry(now, notice.request_id, ACTOR, "notice-failed", detail=detail))
         audit_log.error("removal notice failed request=%s: %s", notice.request_id, detail)
     else:
@@ -108,20 +117,10 @@ def _record(store: RemovalStore, notice: Notice, now: float, error: str, permane
             "notice for request %s to %s not delivered (attempt %d, next in %.0f s): %s",
             notice.request_id,
             notice.email,
-            attempts,
-            next_at - now,
-            error,
+            notice.attempts,
+            notice.next_at - now,
+            notice.last_error,
         )
-    return Notice(
-        notice.request_id,
-        notice.email,
-        status,
-        attempts,
-        next_at,
-        error,
-        notice.created_at,
-        now if status == SENT else None,
-    )
 
 
 def _message(
