@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from oplguard.config import ListConfig
-from oplguard.lists import ListStore, load_list
+from oplguard.lists import ListSnapshot, ListStore, load_list
 from oplguard.lists.edit import write_atomic
 from oplguard.removals.model import APPROVED, DENIED, AlreadyDecided, Contact
 from oplguard.removals.review import decide
@@ -107,6 +107,11 @@ class Pool:
         assert self.conns is not None
         for conn, job in zip(self.conns, jobs, strict=True):
             conn.send(job)
+
+    def ready(self) -> bool:
+        """Whether every worker has answered this round."""
+        assert self.conns is not None
+        return all(conn.poll(0) for conn in self.conns)
 
     def results(self) -> list[tuple[str, str]]:
         assert self.conns is not None
@@ -227,27 +232,40 @@ def approve_against_deny(store: RemovalStore, path: Path) -> None:
     assert winners[APPROVED] and winners[DENIED], f"one side never won: {winners}"
 
 
+@pytest.mark.parametrize("append_from", [1 << 30, 0], ids=["rewrite", "append"])
 def test_approvals_while_the_scoring_service_reloads(
-    setup: tuple[RemovalStore, Path], write_config: ConfigWriter, tmp_path: Path
+    setup: tuple[RemovalStore, Path], write_config: ConfigWriter, tmp_path: Path, append_from: int
 ) -> None:
+    """The service reloads in a loop (SIGHUP's full reload, and its poll's, which follows an
+    appended tail) for as long as the approvals run; no reload may fail or list what was approved.
+    """
     store, _ = setup
     config = write_config()
     path = tmp_path / "lists" / "opl.txt"  # the scoring service's list
     targets = [f"198.51.100.{n}" for n in range(1, 2 * ROUNDS + 1)]
     path.write_text(list_text() + "".join(f"{ip} zombie\n" for ip in targets))
     # Fork the editors before the scoring service's threads exist.
-    with Pool(store.db.url, path, 2, 1 << 30) as pool, RunningServer(config) as scorer:
+    with Pool(store.db.url, path, 2, append_from) as pool, RunningServer(config) as scorer:
         done: list[str] = []
+        reloads = 0
         for round_number in range(ROUNDS):
             now = 3e9 + round_number
             pair = targets[2 * round_number : 2 * round_number + 2]
             ids = [submit(store, ip, now) for ip in pair]
             pool.send([("approve", rid, now, 0) for rid in ids])
-            assert scorer.reload(), "a reload read a broken list file"
+            while not pool.ready():
+                assert scorer.reload(), "a full reload read a broken list file"
+                assert scorer.server.lists.reload() == [], "a polled reload failed"
+                reloads += 1
             assert [kind for kind, _ in pool.results()] == ["won", "won"]
             done += pair
-            assert scorer.reload(), "a reload read a broken list file"
-            snapshot = scorer.server.lists.snapshot
-            still = [ip for ip in done if snapshot.lookup(ip)]
-            assert not still, f"round {round_number}: approved but the service lists {still}"
-            assert all(snapshot.lookup(ip) for ip in SENTINELS)
+            assert scorer.server.lists.reload() == []
+            for view in (scorer.server.lists.snapshot, load_snapshot(path)):
+                still = [ip for ip in done if view.lookup(ip)]
+                assert not still, f"round {round_number}: approved but listed: {still}"
+                assert all(view.lookup(ip) for ip in SENTINELS)
+    assert reloads >= ROUNDS, "the service hardly reloaded while the approvals ran"
+
+
+def load_snapshot(path: Path) -> ListSnapshot:
+    return ListSnapshot((load_list(ListConfig("opl", path, "open-proxy")),))
