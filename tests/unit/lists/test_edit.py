@@ -149,3 +149,27 @@ def test_consecutive_adds_need_no_reload_and_still_refuse_duplicates(lists: List
     assert (first.line, second.line) == (8, 9)
     with pytest.raises(ListError, match="added since the list was loaded"):
         lists.add_entry("opl", "203.0.113.5", "again")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "ip"),
+    [
+        ("plain", "192.0.2.0/24 net\n", "192.0.2.9"),
+        ("ip4set", ":127.0.0.2:listed\n192.0.2.0/24\n", "192.0.2.9"),
+        ("ip6tset", ":127.0.0.2:listed\n2001:db8:1:2::/64\n", "2001:db8:1:2::9"),
+    ],
+)
+def test_every_format_follows_an_appended_exclusion(
+    tmp_path: Path, fmt: str, text: str, ip: str
+) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text(text)
+    config = ListConfig("l", path, "open-proxy", format=fmt)
+    editor, holder = ListStore([config], append_from_bytes=0), ListStore([config])
+    editor.load()
+    holder.load()
+    entries = holder.snapshot.lists[0].entries
+    editor.exclude("l", ip, "delisted")
+    assert holder.reload() == [] and holder.snapshot.lists[0].entries is entries
+    assert editor.snapshot.lookup(ip) == () and holder.snapshot.lookup(ip) == ()
+    assert not fresh(editor, ip) and fresh(editor, ip[:-1] + "8")
