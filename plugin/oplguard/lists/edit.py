@@ -60,6 +60,8 @@ def locked(paths: Iterable[Path], timeout_s: float = LOCK_TIMEOUT_S) -> Iterator
     with contextlib.ExitStack() as stack:
         for lock in sorted({lock_path(path) for path in paths} - held):
             fd = _open_lock(lock)
+            if fd is None:
+                continue
             stack.callback(os.close, fd)
             _acquire(fd, lock, timeout_s)
             held.add(lock)
@@ -67,12 +69,22 @@ def locked(paths: Iterable[Path], timeout_s: float = LOCK_TIMEOUT_S) -> Iterator
         yield
 
 
-def _open_lock(lock: Path) -> int:
+def _open_lock(lock: Path) -> int | None:
+    """The lock file, opened; None beside a list this process may not change at all.
+
+    A list in a directory we cannot write (the packaged sample lists, a
+    read-only mount) cannot be edited by us either, so there is nothing to
+    serialise; its edits would fail, and say so, when they rewrite it.
+    """
     try:
         # Read-only is enough for flock, so a lock file created by root still
         # serves the service user (and the reverse).
         fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as err:
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and not os.access(
+            lock.parent, os.W_OK
+        ):
+            return None
         raise ListError(f"cannot open lock file: {err.strerror or err}", path=str(lock)) from err
     _keep_owner(fd, lock.with_name(lock.name.removeprefix(".").removesuffix(".lock")))
     return fd

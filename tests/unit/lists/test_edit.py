@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from oplguard.lists import ListStore, load_list
 from oplguard.lists.edit import locked
 from oplguard.lists.spans import find
 
+NOBODY = 65534
 LIST = """\
 # a list with both families, interleaved
 192.0.2.1 one
@@ -173,3 +176,28 @@ def test_every_format_follows_an_appended_exclusion(
     assert holder.reload() == [] and holder.snapshot.lists[0].entries is entries
     assert editor.snapshot.lookup(ip) == () and holder.snapshot.lookup(ip) == ()
     assert not fresh(editor, ip) and fresh(editor, ip[:-1] + "8")
+
+
+def _lock_as_nobody(path: str) -> None:
+    """In a child: drop to nobody (when root), then lock a list in a directory it cannot write."""
+    if os.geteuid() == 0:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    with locked([Path(path)], timeout_s=1.0):
+        pass
+
+
+def test_a_list_in_a_directory_nobody_may_write_needs_no_lock(tmp_path: Path) -> None:
+    """The packaged sample lists: read-only for the service, so never edited by it."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "opl.txt").write_text(LIST)
+    folder.chmod(0o555)
+    tmp_path.chmod(0o755)
+    child = multiprocessing.get_context("fork").Process(
+        target=_lock_as_nobody, args=(str(folder / "opl.txt"),)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert not (folder / ".opl.txt.lock").exists()
