@@ -271,6 +271,30 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """``[web.notify]``: tell requesters of decisions by e-mail through an SMTP relay.
+
+    Attributes:
+        enabled: off by default; the status page is the source of truth.
+        host, port: the relay (a local MTA, or the site's submission server).
+        sender: the From address (the ``from`` key).
+        starttls: upgrade the connection with STARTTLS (certificate checked).
+        username, password: SMTP AUTH after STARTTLS; the password comes
+            from ``password_file``.
+    """
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 25
+    sender: str = ""
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    # One SMTP conversation; a relay that hangs is retried later, not waited on.
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class WebConfig:
     """The IP lookup and delisting service (``oplguard web``).
 
@@ -297,6 +321,7 @@ class WebConfig:
     dns_servers: tuple[tuple[str, int], ...] = ()
     # Whole PTR + forward check; a page must not hang on a dead resolver.
     dns_timeout_s: float = 3.0
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 @dataclass(frozen=True, slots=True)

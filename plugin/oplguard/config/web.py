@@ -12,6 +12,7 @@ from typing import Any
 
 from oplguard.config.fields import Fields
 from oplguard.config.model import Listener, WebConfig
+from oplguard.config.notify import read_notify
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen
 
@@ -72,6 +73,7 @@ def read_web(reader: Fields, data: dict[str, Any]) -> WebConfig:
         removals_per_ip_per_day=count("removals_per_ip_per_day", default.removals_per_ip_per_day),
         dns_servers=servers,
         dns_timeout_s=timeout,
+        notify=read_notify(reader, data),
     )
 
 

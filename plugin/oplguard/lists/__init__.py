@@ -5,6 +5,7 @@ Pure apart from ``store`` reading and atomically rewriting list files.
 
 from __future__ import annotations
 
+from oplguard.lists.edit import write_atomic
 from oplguard.lists.formats import FORMATS, EntryTable, ListEntry, parse_text
 from oplguard.lists.ipset import EXCLUDED, Interval, NetworkSet
 from oplguard.lists.store import (
@@ -13,7 +14,6 @@ from oplguard.lists.store import (
     ListSnapshot,
     ListStore,
     load_list,
-    write_atomic,
 )
 
 __all__ = [

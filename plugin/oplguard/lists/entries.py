@@ -131,6 +131,11 @@ class EntryTable(Sequence[ListEntry]):
     def __len__(self) -> int:
         return len(self._columns.v4_first) + len(self._columns.v6_index)
 
+    @property
+    def columns(self) -> Columns:
+        """The entries' address bounds (``lists.spans`` searches them in bulk)."""
+        return self._columns
+
     @overload
     def __getitem__(self, index: int) -> ListEntry: ...
     @overload

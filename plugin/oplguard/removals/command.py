@@ -19,6 +19,9 @@ from oplguard.config import Config
 from oplguard.errors import ConfigError, Status
 from oplguard.lists import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
+from oplguard.removals.notify import deliver_due, notices
+from oplguard.removals.outbox import SENT
+from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
 from oplguard.tracking.db import Database
@@ -39,7 +42,7 @@ def open_store(cfg: Config) -> RemovalStore:
             path=str(cfg.path),
             fix='set tracking_db = "sqlite:///var/lib/oplguard/oplguard.db" at the top level',
         )
-    return RemovalStore(Database(cfg.tracking_db))
+    return RemovalStore(Database(cfg.tracking_db), notify=cfg.web.notify.enabled)
 
 
 def add_parser(
@@ -78,19 +81,38 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     command: str = args.removals_command
     now = time.time()
     actor = f"cli:{_login()}"
+    lists = ListStore(cfg.lists)
+    if store.journal():  # an approval a crash interrupted: finish it first, and say so
+        lists.load()
+        for line in recover(store, lists, actor=actor, now=now):
+            print(f"oplguard removals: repair: {line}", file=sys.stderr)
     if command == "list":
         _print_list(store.requests(args.status), args.json)
     elif command == "show":
         _print_show(store, store.require(args.id.strip().lower()), args.json)
     else:
-        lists = ListStore(cfg.lists)
-        lists.load()
+        if not lists.snapshot.lists:
+            lists.load()
         if command == "approve":
             request = approve(store, lists, args.id, note=args.note, actor=actor, now=now)
         else:
             request = deny(store, args.id, note=args.note, actor=actor, now=now)
         _print_show(store, request, args.json)
+        if store.notify:  # try at once; what the relay does not take, oplguard web retries
+            _notify_now(store, cfg)
     return 0
+
+
+def _notify_now(store: RemovalStore, cfg: Config) -> None:
+    for notice in deliver_due(store, cfg.web.notify, time.time(), public_url=cfg.web.public_url):
+        if notice.status == SENT:
+            print(f"oplguard removals: notice sent to {notice.email}", file=sys.stderr)
+        else:
+            print(
+                f"oplguard removals: notice to {notice.email} {notice.status}: "
+                f"{notice.last_error} (oplguard web retries pending ones)",
+                file=sys.stderr,
+            )
 
 
 def _login() -> str:
@@ -122,12 +144,14 @@ def _print_list(requests: list[RemovalRequest], as_json: bool) -> None:
 def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> None:
     contacts = store.contacts(request.id)
     audit = store.audit(request.id)
+    sent = notices(store, request_id=request.id)
     if as_json:
         document = request.public() | {
             "requesters": [asdict(contact) for contact in contacts],
             "decided_by": request.decided_by,
             "outcome": list(request.outcome),
             "audit": [asdict(entry) for entry in audit],
+            "notices": [asdict(notice) for notice in sent],
         }
         print(json.dumps(document, indent=2))
         return
@@ -142,6 +166,9 @@ def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> 
         print(f"  from {contact.email} ({contact.client}, {_when(contact.at)}):")
         for line in contact.explanation.splitlines():
             print(f"    | {line}")
+    for notice in sent:
+        error = f": {notice.last_error}" if notice.last_error else ""
+        print(f"  notice to {notice.email}: {notice.status}, {notice.attempts} attempt(s){error}")
     print("  audit:")
     for entry in audit:
         extra = f" note={entry.note!r}" if entry.note else ""

@@ -36,6 +36,10 @@ class ReviewError(InputError):
     """A request cannot be found, submitted or decided as asked."""
 
 
+class AlreadyDecided(ReviewError):
+    """Another decision won (or came first): answered 409 / exit 65, nothing changed."""
+
+
 def parse_public_ip(text: str) -> str:
     """The canonical text of one IPv4 or IPv6 address typed by a person.
 
@@ -162,3 +166,14 @@ class AuditEntry:
     action: str
     note: str = ""
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An approval decided and not yet applied to the list files (``host`` edits them)."""
+
+    request_id: str
+    ip: str
+    host: str
+    actor: str
+    started_at: float

@@ -1,67 +1,73 @@
-"""Admin decisions on removal requests: approve (edit the lists) or deny, with an audit line.
+"""Admin decisions on removal requests: one decision, one edit, audited whatever happens.
 
-Approving rewrites each list file atomically (``ListStore.remove_entry`` /
-``add_entry``); a running ``oplguard serve`` polls the files and picks the
-change up without a restart.  Blocking: list files and the database.
+Approving holds every list's cross-process lock, decides in the store with a
+compare-and-set (exactly one of concurrent decisions wins; the journal row
+marks the edit as in flight), edits the lists, then records the outcome; a
+failed edit rolls the request back to pending.  A running ``oplguard serve``
+polls the files and picks the change up without a restart.  Blocking.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import socket
 
 from oplguard.errors import ListError
-from oplguard.lists.store import ListHit, ListStore
+from oplguard.lists.edit import locked
+from oplguard.lists.store import ListStore
+from oplguard.removals.delist import delist
 from oplguard.removals.model import (
     APPROVED,
     DENIED,
     MAX_NOTE_CHARS,
+    AlreadyDecided,
     AuditEntry,
     RemovalRequest,
-    ReviewError,
     check_text,
 )
+from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
 
 audit_log = logging.getLogger("oplguard.removals.audit")
+# Audit action of a decision that lost (to a concurrent one, or came late).
+REFUSED = {APPROVED: "approve-refused", DENIED: "deny-refused"}
 
 
 def approve(
     store: RemovalStore, lists: ListStore, request_id: str, *, note: str, actor: str, now: float
 ) -> RemovalRequest:
-    """Delist the request's IP from every list that holds it, then record the approval.
-
-    An entry for exactly the IP is removed; an IP inside a listed network
-    gets an exclusion line instead, so the rest of the network stays listed.
+    """Decide, then delist the request's IP from every list that holds it.
 
     Raises:
-        ReviewError: unknown or already decided request, or a bad note.
-        ListError: a list file cannot be rewritten (recorded in the audit log).
+        AlreadyDecided: another decision came first (audited; nothing changed).
+        ReviewError: unknown request, or a bad note.
+        ListError: a list file cannot be written (the request is pending again; audited).
     """
     note = check_text("note", note, MAX_NOTE_CHARS, required=False)
-    request = _pending(store, request_id)
-    lists.reload()  # decide on the files as they are now, not as this process last saw them
-    when = datetime.fromtimestamp(now, UTC)
-    outcome: list[str] = []
-    try:
-        # One step per entry: an exact entry inside a listed network takes
-        # two (remove it, then exclude the address from the network).
-        for _ in range(2 * len(lists.configs) + 1):
-            hits = lists.snapshot.lookup(request.ip, when)
-            if not hits:
-                break
-            outcome.append(_delist(lists, hits[0], request))
-    except ListError as err:
-        detail = "; ".join([*outcome, f"failed: {err}"])
-        store.record(AuditEntry(now, request.id, actor, "approve-failed", note, detail))
-        audit_log.error("removal approve failed request=%s ip=%s: %s", request.id, request.ip, err)
-        raise
-    if not outcome:
-        outcome.append(f"{request.ip} was no longer listed; nothing to change")
-    entry = AuditEntry(now, request.id, actor, APPROVED, note, "; ".join(outcome))
-    decided = store.decide(request.id, APPROVED, entry, outcome)
+    request = store.require(request_id.strip().lower())
+    with locked(config.path for config in lists.configs):
+        recover(store, lists, actor=actor, now=now)
+        lists.reload()  # decide on the files as they are now, not as this process last saw them
+        entry = AuditEntry(now, request.id, actor, APPROVED, note)
+        _claim(store, entry, host=socket.gethostname())
+        try:
+            outcome = delist(lists, request, now)
+        except ListError as err:
+            failed = AuditEntry(now, request.id, actor, "approve-failed", note, f"failed: {err}")
+            store.roll_back(failed)
+            audit_log.error(
+                "removal approve failed request=%s ip=%s: %s", request.id, request.ip, err
+            )
+            raise
+        decided = store.complete(
+            AuditEntry(now, request.id, actor, APPROVED, note, "; ".join(outcome)), outcome
+        )
     audit_log.warning(
-        "removal approved request=%s ip=%s by=%s: %s", request.id, request.ip, actor, entry.detail
+        "removal approved request=%s ip=%s by=%s: %s",
+        request.id,
+        request.ip,
+        actor,
+        "; ".join(outcome),
     )
     return decided
 
@@ -72,36 +78,28 @@ def deny(
     """Record a denial; the lists stay as they are.
 
     Raises:
-        ReviewError: unknown or already decided request, or a bad note.
+        AlreadyDecided: another decision came first (audited; nothing changed).
+        ReviewError: unknown request, or a bad note.
     """
     note = check_text("note", note, MAX_NOTE_CHARS, required=False)
-    request = _pending(store, request_id)
-    decided = store.decide(request.id, DENIED, AuditEntry(now, request.id, actor, DENIED, note))
+    request = store.require(request_id.strip().lower())
+    decided = _claim(store, AuditEntry(now, request.id, actor, DENIED, note))
     audit_log.warning("removal denied request=%s ip=%s by=%s", request.id, request.ip, actor)
     return decided
 
 
-def _pending(store: RemovalStore, request_id: str) -> RemovalRequest:
-    request = store.require(request_id.strip().lower())
-    if request.status != "pending":
-        raise ReviewError(
-            f"removal request {request.id} was already {request.status} by {request.decided_by}"
+def _claim(store: RemovalStore, entry: AuditEntry, host: str = "") -> RemovalRequest:
+    """The compare-and-set; a lost race is audited before it is reported."""
+    try:
+        return store.decide(entry.request_id, entry.action, entry, host=host)
+    except AlreadyDecided as err:
+        store.record(
+            AuditEntry(
+                entry.at, entry.request_id, entry.actor, REFUSED[entry.action], entry.note, str(err)
+            )
         )
-    return request
-
-
-def _delist(lists: ListStore, hit: ListHit, request: RemovalRequest) -> str:
-    network = hit.entry.network
-    if network == request.ip:
-        lists.remove_entry(hit.list_name, request.ip)
-        return f"removed {network} from {hit.list_name} (was line {hit.entry.line})"
-    lists.add_entry(
-        hit.list_name,
-        request.ip,
-        f"delisted by removal request {request.id}",
-        is_exclusion=True,
-    )
-    return f"excluded {request.ip} from {hit.list_name} (inside listed {network})"
+        audit_log.warning("removal %s refused request=%s: %s", entry.action, entry.request_id, err)
+        raise
 
 
 def decide(

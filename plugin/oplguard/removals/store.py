@@ -16,12 +16,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from oplguard.removals.model import (
+    APPROVED,
     PENDING,
+    AlreadyDecided,
     AuditEntry,
     Contact,
+    JournalEntry,
     RemovalRequest,
     ReviewError,
 )
+from oplguard.removals.outbox import ENQUEUE, enqueue_params
+from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
 from oplguard.tracking.db import Database, StoreError
 
 SCHEMA = (
@@ -55,6 +60,14 @@ SCHEMA = (
         note TEXT NOT NULL DEFAULT '',
         detail TEXT NOT NULL DEFAULT '')""",
     "CREATE INDEX IF NOT EXISTS removal_audit_request ON removal_audit (request_id, at)",
+    # An approval between its decision and its list edit: written with the
+    # decision, deleted with the outcome; a row left over is a crashed editor.
+    """CREATE TABLE IF NOT EXISTS removal_journal (
+        request_id TEXT PRIMARY KEY,
+        ip TEXT NOT NULL,
+        host TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL)""",
 )
 _COLUMNS = "id, ip, status, created_at, updated_at, lists, decided_at, decided_by, note, outcome"
 _REQUESTERS = "(SELECT COUNT(*) FROM removal_contacts c WHERE c.request_id = r.id)"
@@ -69,11 +82,16 @@ def new_request_id() -> str:
 
 
 class RemovalStore:
-    """Removal requests over one ``Database``; creates its tables on first use."""
+    """Removal requests over one ``Database``; creates its tables on first use.
 
-    def __init__(self, db: Database) -> None:
+    With ``notify`` a decision also queues a notice to each requester, in
+    the decision's own transaction (``removals.outbox``).
+    """
+
+    def __init__(self, db: Database, *, notify: bool = False) -> None:
         self.db = db
-        db.create_schema(SCHEMA)
+        self.notify = notify
+        db.create_schema(SCHEMA + OUTBOX_SCHEMA)
 
     def submit(
         self, ip: str, lists: Sequence[str], contact: Contact
@@ -84,7 +102,7 @@ class RemovalStore:
             The request and whether it was merged into an existing one.
         """
         new_id = new_request_id()
-        with self._transaction() as run:
+        with self.transaction() as run:
             run(
                 f"INSERT INTO removal_requests ({_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, NULL, '', '', '') "
@@ -165,37 +183,106 @@ class RemovalStore:
         return int(rows[0][0])
 
     def decide(
-        self, request_id: str, status: str, entry: AuditEntry, outcome: Sequence[str] = ()
+        self, request_id: str, status: str, entry: AuditEntry, *, host: str = ""
     ) -> RemovalRequest:
-        """Record a decision and its audit line in one transaction.
+        """Compare-and-set pending -> ``status``: of concurrent decisions exactly one wins.
+
+        Audited here; an approval also writes its journal row (``host`` is the
+        editor's) and gets its outcome and notices with ``complete``.
 
         Raises:
-            ReviewError: the request is unknown or no longer pending.
+            AlreadyDecided: the request is no longer pending (nothing was changed).
+            ReviewError: the request is unknown.
         """
-        with self._transaction() as run:
+        with self.transaction() as run:
             cursor = run(
                 "UPDATE removal_requests SET status = ?, updated_at = ?, decided_at = ?, "
-                "decided_by = ?, note = ?, outcome = ? WHERE id = ? AND status = ?",
-                (
-                    status,
-                    entry.at,
-                    entry.at,
-                    entry.actor,
-                    entry.note,
-                    "\n".join(outcome),
-                    request_id,
-                    PENDING,
-                ),
+                "decided_by = ?, note = ?, outcome = '' WHERE id = ? AND status = ?",
+                (status, entry.at, entry.at, entry.actor, entry.note, request_id, PENDING),
             )
-            if cursor.rowcount != 1:
-                raise ReviewError(f"removal request {request_id!r} is not pending")
+            if cursor.rowcount == 1:
+                self._audit(run, entry)
+            if cursor.rowcount == 1 and status == APPROVED:
+                run(
+                    "INSERT INTO removal_journal (request_id, ip, host, actor, started_at) "
+                    "SELECT id, ip, ?, ?, ? FROM removal_requests WHERE id = ?",
+                    (host, entry.actor, entry.at, request_id),
+                )
+            elif cursor.rowcount == 1:
+                self._enqueue(run, entry)
+        request = self.require(request_id)
+        if cursor.rowcount != 1:
+            raise AlreadyDecided(
+                f"removal request {request.id} is not pending: it was already {request.status} "
+                f"by {request.decided_by}"
+            )
+        return request
+
+    def complete(self, entry: AuditEntry, outcome: Sequence[str]) -> RemovalRequest:
+        """An approval's list edit is done: record what changed, drop its journal row."""
+        with self.transaction() as run:
+            run(
+                "UPDATE removal_requests SET outcome = ?, updated_at = ? WHERE id = ?",
+                ("\n".join(outcome), entry.at, entry.request_id),
+            )
+            run("DELETE FROM removal_journal WHERE request_id = ?", (entry.request_id,))
+            # The decision's own audit line gets the outcome; a repair adds its own.
+            cursor = run(
+                "UPDATE removal_audit SET detail = ? "
+                "WHERE request_id = ? AND action = ? AND at = ? AND actor = ?",
+                (entry.detail, entry.request_id, entry.action, entry.at, entry.actor),
+            )
+            if cursor.rowcount == 0:
+                self._audit(run, entry)
+            self._enqueue(run, entry)
+        return self.require(entry.request_id)
+
+    def roll_back(self, entry: AuditEntry) -> RemovalRequest:
+        """An approval's list edit failed: back to pending, journal row dropped, audited.
+
+        If the IP got a new pending request meanwhile (its slot was free while
+        this one was approved), that one's requesters are merged into this one.
+        """
+        request_id = entry.request_id
+        with self.transaction() as run:
+            (ip,) = run("SELECT ip FROM removal_requests WHERE id = ?", (request_id,)).fetchone()
+            for (other,) in run(
+                "SELECT id FROM removal_requests WHERE ip = ? AND status = ?", (ip, PENDING)
+            ).fetchall():
+                run(
+                    "UPDATE removal_contacts SET request_id = ? WHERE request_id = ?",
+                    (request_id, other),
+                )
+                run(
+                    "UPDATE removal_audit SET request_id = ? WHERE request_id = ?",
+                    (request_id, other),
+                )
+                run("DELETE FROM removal_requests WHERE id = ?", (other,))
+            run(
+                "UPDATE removal_requests SET status = ?, updated_at = ?, decided_at = NULL, "
+                "decided_by = '', note = '', outcome = '' WHERE id = ? AND status = ?",
+                (PENDING, entry.at, request_id, APPROVED),
+            )
+            run("DELETE FROM removal_journal WHERE request_id = ?", (request_id,))
             self._audit(run, entry)
         return self.require(request_id)
 
+    def journal(self) -> list[JournalEntry]:
+        """Approvals decided and not yet applied to the lists (in flight, or crashed)."""
+        rows = self.db.query(
+            "SELECT request_id, ip, host, actor, started_at FROM removal_journal "
+            "ORDER BY started_at"
+        )
+        return [JournalEntry(str(r), str(i), str(h), str(a), float(t)) for r, i, h, a, t in rows]
+
     def record(self, entry: AuditEntry) -> None:
         """An audit line outside a decision (a failed approval, say)."""
-        with self._transaction() as run:
+        with self.transaction() as run:
             self._audit(run, entry)
+
+    def _enqueue(self, run: Any, entry: AuditEntry) -> None:
+        if self.notify:
+            run(ENQUEUE, enqueue_params(entry.request_id, entry.at))
 
     @staticmethod
     def _audit(run: Any, entry: AuditEntry) -> None:
@@ -206,7 +293,7 @@ class RemovalStore:
         )
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Any]:
         """Run several statements in one transaction; yields ``run(sql, params) -> cursor``.
 
         Raises:

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import ListError
 from oplguard.removals.model import PENDING, ReviewError
+from oplguard.removals.notify import notices
 from oplguard.removals.review import decide
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
@@ -48,7 +49,14 @@ def _queue(state: Any, request: Request) -> dict[str, Any]:
     pending = [(r, store.contacts(r.id)) for r in store.requests(PENDING)]
     decided = [r for r in store.requests() if r.status != PENDING][:RECENT_DECIDED]
     done = request.query_params.get("done", "")
-    return {"pending": pending, "decided": decided, "done": done[:40], "error": ""}
+    undelivered = notices(store, undelivered=True)
+    return {
+        "pending": pending,
+        "decided": decided,
+        "done": done[:40],
+        "error": "",
+        "notices": undelivered,
+    }
 
 
 async def admin_login(request: Request) -> Response:
@@ -103,8 +111,9 @@ async def admin_decide(request: Request) -> Response:
             actor=actor,
             now=time.time(),
         )
-    except ReviewError as err:
+    except ReviewError as err:  # unknown, or already decided (also by a concurrent decision)
         raise HTTPException(409, str(err)) from err
     except ListError as err:
         raise HTTPException(500, f"the list could not be changed: {err}") from err
+    state.notices_due.set()
     return RedirectResponse(f"/admin?done={request_id}", status_code=303)

@@ -18,7 +18,14 @@ from starlette.responses import Response
 
 from oplguard.errors import InputError, ListError
 from oplguard.removals.intake import submit_request
-from oplguard.removals.model import NOT_LISTED, REQUEST_ID, STATUSES, ReviewError, parse_public_ip
+from oplguard.removals.model import (
+    NOT_LISTED,
+    REQUEST_ID,
+    STATUSES,
+    AlreadyDecided,
+    ReviewError,
+    parse_public_ip,
+)
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.review import decide
 from oplguard.web.lookup import ip_report
@@ -136,11 +143,14 @@ async def admin_decide(request: Request) -> Response:
             actor=actor,
             now=time.time(),
         )
+    except AlreadyDecided as err:
+        return json_error(409, str(err))
     except ReviewError as err:
         status = 404 if "no removal request" in str(err) else 409
         return json_error(status, str(err))
     except ListError as err:
         return json_error(500, f"the list could not be changed: {err}")
+    state.notices_due.set()
     return json_response(decided.public() | {"outcome": list(decided.outcome)})
 
 

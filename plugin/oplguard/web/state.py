@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,14 +21,20 @@ from oplguard.config import Config
 from oplguard.lists import ListStore
 from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
+from oplguard.removals.notify import deliver_due
 from oplguard.removals.ratelimit import MINUTE_S, WindowLimiter
+from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
+from oplguard.tracking.db import StoreError
 from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
 
 # As server/lifecycle.py: a changed list file is seen within this many seconds.
 LIST_POLL_S = 2.0
+# Due notices are looked for this often (and at once after a decision); retries
+# wait minutes (removals.notify), so a few seconds here add nothing.
+NOTIFY_POLL_S = 5.0
 
 
 @dataclass
@@ -43,6 +50,7 @@ class WebState:
     limits: Limits
     stylesheet: bytes
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    notices_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def admin_token(self) -> str:
@@ -56,18 +64,36 @@ class WebState:
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
 
+    async def deliver_notices(self) -> None:
+        """Send due decision notices (``[web.notify]``), at once after a decision, else by poll."""
+        notify, url = self.cfg.web.notify, self.cfg.web.public_url
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(NOTIFY_POLL_S):
+                    await self.notices_due.wait()
+            self.notices_due.clear()
+            try:
+                now = time.time()
+                await asyncio.to_thread(deliver_due, self.store, notify, now, public_url=url)
+            except StoreError as err:  # the database is down: the notices wait in it
+                log.error("cannot send decision notices: %s", err)
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The lifespan: the list poller runs while the app serves."""
-        task = asyncio.create_task(self.poll_lists(), name="oplguard-web-list-poll")
-        self.tasks.add(task)
+        """The lifespan: the list poller (and the notice sender) run while the app serves."""
+        jobs = [(self.poll_lists(), "oplguard-web-list-poll")]
+        if self.cfg.web.notify.enabled:
+            jobs.append((self.deliver_notices(), "oplguard-web-notify"))
+        started = {asyncio.create_task(job, name=name) for job, name in jobs}
+        self.tasks |= started
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            self.tasks.discard(task)
+            for task in started:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.tasks -= started
             self.store.db.close()
 
 
@@ -93,12 +119,15 @@ def build_state(cfg: Config) -> WebState:
     """
     lists = ListStore(cfg.lists)
     lists.load()
+    store = open_store(cfg)
+    for line in recover(store, lists, actor="web:start", now=time.time()):
+        log.warning("removal repair at start: %s", line)
     web = cfg.web
     stylesheet = resources.files("oplguard").joinpath("web/templates/style.css").read_bytes()
     return WebState(
         cfg=cfg,
         lists=lists,
-        store=open_store(cfg),
+        store=store,
         resolver=make_resolver(web.dns_servers, web.dns_timeout_s),
         templates=template_environment(),
         lookups=WindowLimiter(web.lookups_per_minute, MINUTE_S),
