@@ -167,13 +167,16 @@ def test_bad_input_closes_without_a_reply_and_logs_why(
 
 
 def test_a_stalled_request_is_dropped(
-    policyd: RunningPolicyd, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    write_config: ConfigWriter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(server_mod, "REQUEST_TIMEOUT_S", 0.3)
-    with socket.create_connection(policyd.address(), timeout=10) as sock:
+    config = reject_config(write_config, "[policyd]\nrequest_timeout_s = 0.3\n")
+    with (
+        RunningPolicyd(config) as policyd,
+        socket.create_connection(policyd.address(), timeout=10) as sock,
+    ):
         sock.sendall(b"request=smtpd_access_policy\nclient_addr")
         assert read_reply(sock) == b""
-    wait_until(lambda: "request not finished" in caplog.text, "policyd timeout log line")
+        wait_until(lambda: "request not complete" in caplog.text, "policyd timeout log line")
 
 
 def test_answers_after_previous_client_vanished(policyd: RunningPolicyd) -> None:

@@ -17,7 +17,7 @@ import dns.asyncresolver
 import jinja2
 
 from oplguard.config import Config
-from oplguard.lists import ListStore
+from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
 from oplguard.removals.ratelimit import MINUTE_S, WindowLimiter
@@ -26,8 +26,8 @@ from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
 
-# As server/lifecycle.py: a changed list file is seen within this many seconds.
-LIST_POLL_S = 2.0
+# As the scoring services (server/shell.py): one poll interval for all.
+LIST_POLL_S = LIST_POLL_INTERVAL_S
 
 
 @dataclass
