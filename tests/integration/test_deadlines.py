@@ -10,9 +10,12 @@ the server), never a wall-clock time.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -222,3 +225,64 @@ def test_an_allowed_ips_range_admits_every_address_in_it(
         answers = {n: ping_from(f"127.0.0.{n}", port) for n in (1, 2, 5, 9, 10)}
     assert {n for n, a in answers.items() if a.startswith(b"SPAMD/1.5 0 PONG")} == {2, 5, 9}
     assert answers[1] == answers[10] == b""  # outside: closed without a word
+
+
+def live_children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if int(ppid) == pid and state != "Z":
+                    found.add(int(entry.name))
+    return found
+
+
+def unix_trickler(path: Path, seconds: float) -> threading.Thread:
+    """A control client that sends a byte every 0.5 s for ``seconds``."""
+
+    def run() -> None:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(path))
+            ends = time.monotonic() + seconds
+            while time.monotonic() < ends:
+                sock.sendall(b" ")
+                time.sleep(0.5)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_supervisor_replaces_a_dead_worker_while_clients_trickle(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # Before, the parent answered control and scrape clients in its wait loop, a read
+    # timeout per recv: a client trickling a byte every 0.5 s held it, and a dead worker
+    # was not replaced until that client gave up.
+    port, metrics_port = free_port(), free_port()
+    control = tmp_path / "control.sock"
+    config = write_config(
+        top=f'control_socket = "{control}"',
+        server=f'listen = ["127.0.0.1:{port}"]\nworkers = 2',
+        extra=f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n',
+    )
+    with running("serve", config, port, tmp_path / "serve.log") as proc:
+        while len(live_children(proc.pid)) < 2 or not control.exists():
+            time.sleep(0.1)
+        time.sleep(6)  # past RESPAWN_MIN_LIFETIME_S: the replacement is not delayed
+        clients = [unix_trickler(control, 30)]
+        scrape = tricklers(metrics_port, ["127.0.0.1"], b"GET /metrics HTTP/1.1\r\nX: ")
+        victim = min(live_children(proc.pid))
+        os.kill(victim, signal.SIGKILL)
+        started = time.monotonic()
+        while not (len(live_children(proc.pid)) == 2 and victim not in live_children(proc.pid)):
+            assert any(c.is_alive() for c in clients), "not replaced while the client trickled"
+            time.sleep(0.1)
+        replaced_after = time.monotonic() - started
+        served = spamc_once(port)
+        for peer in scrape:
+            peer.join()  # cut by the parent's client deadline, the service still up
+    print(f"\nworker replaced after {replaced_after:.1f}s while a control client trickled")
+    assert served
+    assert all(peer.closed_by_server for peer in scrape)
