@@ -25,6 +25,7 @@ import pytest
 from oplguard.config import Listener
 from oplguard.policyd import server as server_mod
 from tests.conftest import ConfigWriter
+from tests.integration.harness import RunningServer, need
 from tests.integration.mta.common import free_port, port_open, swaks, wait_until
 from tests.integration.mta.policyd import RunningPolicyd, ask, policy_request, read_reply
 from tests.integration.mta.postfix import Postfix, running_postfix
@@ -405,3 +406,35 @@ def test_postfix_when_policyd_closes_without_a_reply(
 
 
 # endregion
+
+
+def message_from(ip: str) -> bytes:
+    """A message as the MTA hands it to spamc: its own Received line names the client."""
+    return (
+        f"Received: from client.example.org (client.example.org [{ip}])\r\n"
+        "\tby mx.example.net (Postfix) with ESMTP id 4XyZ1\r\n"
+        "\tfor <user@example.net>; Tue,  1 Oct 2024 10:00:00 +0000 (UTC)\r\n"
+        "From: alice@example.org\r\nTo: user@example.net\r\nSubject: t\r\n\r\nhello\r\n"
+    ).encode()
+
+
+def test_policyd_and_serve_share_one_trust_decision(write_config: ConfigWriter) -> None:
+    # Issue 15: before, policyd rejected a client inside trusted_networks that
+    # serve trusts and never checks.  Both listed; only 203.0.113.130 is untrusted.
+    config = reject_config(write_config, '[trust]\ntrusted_networks = ["192.0.2.0/25"]\n')
+    answers: dict[str, tuple[bytes, bytes]] = {}
+    with RunningPolicyd(config) as policyd, RunningServer(config) as serve:
+        for ip in ("192.0.2.99", "203.0.113.130"):
+            policy = ask(policyd.address(), policy_request(ip))[0]
+            done = subprocess.run(
+                [need("spamc"), "-d", "127.0.0.1", "-p", str(serve.address()[1]), "-c"],
+                input=message_from(ip),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            answers[ip] = (policy, done.stdout)
+    assert answers["192.0.2.99"][0].startswith(b"action=DUNNO")
+    assert answers["192.0.2.99"][1] == b"0.0/5.0\n"  # trusted: not checked
+    assert answers["203.0.113.130"][0].startswith(b"action=REJECT")
+    assert answers["203.0.113.130"][1] == b"10.0/5.0\n"
