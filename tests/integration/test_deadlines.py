@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -146,19 +147,44 @@ def test_stalled_tls_handshakes_take_no_scoring_slot(
     port, tls_port = free_port(), free_port()
     config = write_config(
         server=f'listen = ["127.0.0.1:{port}", "tls:127.0.0.1:{tls_port}"]\n{ALLOWED}\n'
-        f'max_connections = 2\n[server.tls]\ncert = "{cert}"\nkey = "{key}"\n'
+        "max_connections = 2\nmax_tls_handshakes = 3\ntls_handshake_timeout_s = 3\n"
+        f'[server.tls]\ncert = "{cert}"\nkey = "{key}"\n'
     )
-    with running("serve", config, port, tmp_path / "serve.log"):
-        stalled = tricklers(tls_port, ["127.0.0.2", "127.0.0.3"], b"", tls=True, give_up_s=6.0)
+    log = tmp_path / "serve.log"
+    with running("serve", config, port, log):
+        stalled = tricklers(tls_port, ["127.0.0.2", "127.0.0.3"], b"", tls=True)
         sent, answered = 6, sum(spamc_once(port) for _ in range(6))
         over_tls = tls_client(tls_port, b"PING SPAMC/1.5\r\n\r\n")
         for peer in stalled:
-            peer.join()
+            peer.join()  # closed by the server at the handshake deadline
+        assert all(peer.closed_by_server for peer in stalled)
+        assert log.read_text().count("failed: not finished within 3s") == 2
     print(
         f"\nstalled TLS handshakes=2: tcp sent={sent} answered={answered} failed={sent - answered}"
     )
     assert answered == sent
     assert over_tls.startswith(b"SPAMD/1.5 0 PONG")
+
+
+def test_a_full_handshake_pool_closes_new_tls_connections_cleanly(
+    write_config: ConfigWriter, tmp_path: Path, tls_files: tuple[Path, Path]
+) -> None:
+    cert, key = tls_files
+    port, tls_port = free_port(), free_port()
+    config = write_config(
+        server=f'listen = ["127.0.0.1:{port}", "tls:127.0.0.1:{tls_port}"]\n{ALLOWED}\n'
+        "max_tls_handshakes = 1\n"
+        f'[server.tls]\ncert = "{cert}"\nkey = "{key}"\n'
+    )
+    log = tmp_path / "serve.log"
+    with running("serve", config, port, log):
+        (stalled,) = tricklers(tls_port, ["127.0.0.2"], b"", tls=True, give_up_s=6.0)
+        with pytest.raises((ssl.SSLError, OSError)):  # closed before its handshake
+            tls_client(tls_port, b"PING SPAMC/1.5\r\n\r\n")
+        served = spamc_once(port)
+        stalled.join()
+    assert served
+    assert "closed: 1 handshakes in progress" in log.read_text()
 
 
 def test_busy_answer_to_a_tls_client_goes_over_tls(

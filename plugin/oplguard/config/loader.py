@@ -136,6 +136,7 @@ class Builder(Fields):
                 self.number(data, "server", "max_connections_per_peer", 0)
             ),
             max_tls_handshakes=int(self.number(data, "server", "max_tls_handshakes", 64)),
+            tls_handshake_timeout_s=self.number(data, "server", "tls_handshake_timeout_s", 10.0),
             max_message_bytes=int(self.number(data, "server", "max_message_bytes", 512_000)),
             request_timeout_s=self.number(data, "server", "request_timeout_s", 30.0),
             child_timeout_s=self.number(data, "server", "child_timeout_s", 300.0),

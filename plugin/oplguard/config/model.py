@@ -135,8 +135,9 @@ class ServerConfig:
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).
     max_connections_per_peer: int = 0
-    # TLS handshakes in progress, a pool apart from max_connections.
+    # TLS handshakes in progress, a pool apart from max_connections, and their deadline.
     max_tls_handshakes: int = 64
+    tls_handshake_timeout_s: float = 10.0
     # spamc's -s default: larger messages are not sent by spamc at all.
     max_message_bytes: int = 512_000
     # spamd --timeout-tcp: waiting for the request line and headers.

@@ -59,6 +59,7 @@ class Server(Shell):
             max_connections=server.max_connections,
             max_per_peer=server.max_connections_per_peer,
             tls_handshakes=server.max_tls_handshakes,
+            tls_handshake_timeout_s=server.tls_handshake_timeout_s,
             unix_socket_mode=server.unix_socket_mode,
             shutdown_grace_s=server.shutdown_grace_s,
         )

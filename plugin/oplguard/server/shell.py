@@ -35,9 +35,6 @@ from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.listeners import open_listener, release_listener, unix_inode
 from oplguard.server.sockets import peer_of, sockname
 
-# A TLS handshake that has not finished by then is dropped (and logged).
-TLS_HANDSHAKE_TIMEOUT_S = 10.0
-
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -47,8 +44,9 @@ class Limits:
     max_connections: int
     # Open connections of one peer address (handshaking, waiting, answered); 0 = no cap.
     max_per_peer: int = 0
-    # TLS handshakes in progress; they never hold a scoring slot.
+    # TLS handshakes in progress (they never hold a scoring slot), and their deadline.
     tls_handshakes: int = 0
+    tls_handshake_timeout_s: float = 10.0
     unix_socket_mode: int = 0o660
     shutdown_grace_s: float = 10.0
 
@@ -241,10 +239,10 @@ class Shell:
         channel = TlsChannel(reader, writer, self.tls)
         state.handshakes += 1
         try:
-            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
+            async with asyncio.timeout(self.limits.tls_handshake_timeout_s):
                 await channel.handshake()
         except TimeoutError:
-            why = f"not finished within {TLS_HANDSHAKE_TIMEOUT_S:g}s"
+            why = f"not finished within {self.limits.tls_handshake_timeout_s:g}s"
         except (ConnectionError, OSError) as err:
             why = str(err) or type(err).__name__
         else:
