@@ -173,7 +173,7 @@ def test_a_full_handshake_pool_closes_new_tls_connections_cleanly(
     port, tls_port = free_port(), free_port()
     config = write_config(
         server=f'listen = ["127.0.0.1:{port}", "tls:127.0.0.1:{tls_port}"]\n{ALLOWED}\n'
-        "max_tls_handshakes = 1\n"
+        "max_tls_handshakes = 1\nmax_connections_per_peer = 1\n"
         f'[server.tls]\ncert = "{cert}"\nkey = "{key}"\n'
     )
     log = tmp_path / "serve.log"
@@ -181,10 +181,16 @@ def test_a_full_handshake_pool_closes_new_tls_connections_cleanly(
         (stalled,) = tricklers(tls_port, ["127.0.0.2"], b"", tls=True, give_up_s=6.0)
         with pytest.raises((ssl.SSLError, OSError)):  # closed before its handshake
             tls_client(tls_port, b"PING SPAMC/1.5\r\n\r\n")
+        # Over its per-peer cap on a TLS port: closed, never a plaintext busy line.
+        (second,) = tricklers(tls_port, ["127.0.0.2"], b"", tls=True, give_up_s=6.0)
         served = spamc_once(port)
         stalled.join()
+        second.join()
     assert served
-    assert "closed: 1 handshakes in progress" in log.read_text()
+    assert second.closed_by_server and second.reply == b""
+    text = log.read_text()
+    assert "closed: 1 handshakes in progress" in text
+    assert "refused connection from 127.0.0.2" in text
 
 
 def test_busy_answer_to_a_tls_client_goes_over_tls(

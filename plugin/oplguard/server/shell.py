@@ -215,7 +215,9 @@ class Shell:
             count = state.enter(key)
             cap = self.limits.max_per_peer
             if key and cap and count > cap:
-                await self._refuse(conn, f"{count - 1} connections open from this peer")
+                # Before a TLS handshake there is no way to answer a TLS client: close.
+                why = f"{count - 1} connections open from this peer"
+                await self._refuse(conn, why, answer=listener.kind != "tls")
                 return
             if listener.kind == "tls" and not await self._handshake(conn, reader, writer):
                 return
@@ -266,13 +268,12 @@ class Shell:
             state.busy -= 1
             await conn.channel.close()
 
-    async def _refuse(self, conn: Connection, why: str) -> None:
+    async def _refuse(self, conn: Connection, why: str, *, answer: bool = True) -> None:
         self.log.warning(self.refused_line, conn.peer, why)
-        try:
-            async with asyncio.timeout(1.0):
-                await self.refuse(conn, why)
-        except (TimeoutError, ConnectionError, OSError):
-            pass
+        if answer:
+            with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                async with asyncio.timeout(1.0):
+                    await self.refuse(conn, why)
         await conn.channel.close()
 
     # Lists: watch files, probe DNS lists, reload.
