@@ -52,7 +52,7 @@ class WebState:
         """Reload changed list files every LIST_POLL_S seconds, off the event loop."""
         while True:
             await asyncio.sleep(LIST_POLL_S)
-            if self.lists.changed_files():
+            if await asyncio.to_thread(self.lists.changed_files):  # stat()s: off the loop too
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
 
