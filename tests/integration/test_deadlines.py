@@ -302,7 +302,6 @@ def test_supervisor_replaces_a_dead_worker_while_clients_trickle(
     with running("serve", config, port, tmp_path / "serve.log") as proc:
         while len(live_children(proc.pid)) < 2 or not control.exists():
             time.sleep(0.1)
-        time.sleep(6)  # past RESPAWN_MIN_LIFETIME_S: the replacement is not delayed
         clients = [unix_trickler(control, 30)]
         scrape = tricklers(metrics_port, ["127.0.0.1"], b"GET /metrics HTTP/1.1\r\nX: ")
         victim = min(live_children(proc.pid))
