@@ -26,9 +26,6 @@ from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
 
-# As the scoring services (server/shell.py): one poll interval for all.
-LIST_POLL_S = LIST_POLL_INTERVAL_S
-
 
 @dataclass
 class WebState:
@@ -49,9 +46,10 @@ class WebState:
         return self.cfg.web.admin_token
 
     async def poll_lists(self) -> None:
-        """Reload changed list files every LIST_POLL_S seconds, off the event loop."""
+        """Reload changed list files every LIST_POLL_INTERVAL_S seconds (as the scoring
+        services do), off the event loop."""
         while True:
-            await asyncio.sleep(LIST_POLL_S)
+            await asyncio.sleep(LIST_POLL_INTERVAL_S)
             if await asyncio.to_thread(self.lists.changed_files):  # stat()s: off the loop too
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
