@@ -74,17 +74,7 @@ async def answer_request(
         async with asyncio.timeout(settings.child_timeout_s):
             event = await read_request(channel, settings, deadline)
             if isinstance(event, ProtocolFailure):
-                if event.status == Status.EX_TIMEOUT:
-                    seconds = int(settings.request_timeout_s)
-                    log.warning(
-                        "timeout peer=%s: request not complete within %ds of connecting; closed",
-                        peer,
-                        seconds,
-                    )
-                    reply = render_timeout(seconds)
-                else:
-                    log.warning("bad request peer=%s: %s", peer, event.message)
-                    reply = render_error(event)
+                reply = _failure_reply(event, peer, settings)
             else:
                 verb = event.verb.value
                 log.debug(
@@ -106,6 +96,18 @@ async def answer_request(
     except Exception:
         log.exception("internal error while serving %s", peer)
         await _try_write(channel, b"SPAMD/1.0 70 Software error: internal error, see the log\r\n")
+
+
+def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
+    """The reply to a request that did not arrive whole or well-formed (logged)."""
+    if event.status != Status.EX_TIMEOUT:
+        log.warning("bad request peer=%s: %s", peer, event.message)
+        return render_error(event)
+    seconds = int(settings.request_timeout_s)
+    log.warning(
+        "timeout peer=%s: request not complete within %ds of connecting; closed", peer, seconds
+    )
+    return render_timeout(seconds)
 
 
 def _child_timeout(seconds: int, verb: str) -> bytes:
