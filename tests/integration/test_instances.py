@@ -106,3 +106,15 @@ def test_a_second_instance_never_takes_a_live_unix_listener(
         line = one_line(oplguard("serve", "--config", str(second)))
         assert path.stat().st_ino == inode  # the first instance's socket, untouched
     assert f"cannot listen on unix:{path}" in line
+
+
+def test_a_unix_listener_path_that_is_not_a_socket_is_refused(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # Before, any file at the path was deleted to make room for the socket.
+    path = tmp_path / "spamd.sock"
+    path.write_text("not a socket\n")
+    config = write_config(server=f'listen = ["unix:{path}"]')
+    line = one_line(oplguard("serve", "--config", str(config)))
+    assert f"cannot listen on unix:{path}: the path exists and is not a socket" in line
+    assert path.read_text() == "not a socket\n"
