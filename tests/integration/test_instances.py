@@ -56,8 +56,9 @@ def test_a_taken_port_is_one_line_and_exit_78(
     assert "in use" in line and "fix:" in line
 
 
+@pytest.mark.parametrize("workers", ["", "workers = 2"])
 def test_a_second_instance_never_takes_a_live_control_socket(
-    write_config: ConfigWriter, tmp_path: Path
+    write_config: ConfigWriter, tmp_path: Path, workers: str
 ) -> None:
     # Before, the second serve silently took the socket and deleted it when it stopped:
     # the first could no longer be reached until restarted.
@@ -68,7 +69,7 @@ def test_a_second_instance_never_takes_a_live_control_socket(
     )
     second = write_config(
         top=f'control_socket = "{control}"',
-        server=f'listen = ["127.0.0.1:{second_port}"]',
+        server=f'listen = ["127.0.0.1:{second_port}"]\n{workers}',
         name="second.toml",
     )
     with running("serve", first, first_port, tmp_path / "first.log") as proc:
