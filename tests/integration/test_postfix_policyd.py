@@ -290,6 +290,17 @@ def test_bad_config_on_reload_keeps_the_running_one(
     assert ask(policyd.address(), policy_request("192.0.2.99"))[0].startswith(b"action=REJECT")
 
 
+def test_a_broken_list_file_is_recorded_and_the_last_good_version_kept(
+    policyd: RunningPolicyd, tmp_path: Path
+) -> None:
+    # The list watcher is the service shell's (server/shell.py): policyd records a list's
+    # reload error as serve does (before, it only logged it).
+    opl = tmp_path / "lists" / "opl.txt"
+    opl.write_text(opl.read_text() + "not-an-ip reason\n")
+    wait_until(lambda: "opl" in policyd.server.list_errors, "the list error recorded")
+    assert ask(policyd.address(), policy_request("192.0.2.99"))[0].startswith(b"action=REJECT")
+
+
 def test_cli_serves_and_stops_on_term(write_config: ConfigWriter) -> None:
     port = free_port()
     command = [sys.executable, "-m", "oplguard", "policyd", "--config"]
