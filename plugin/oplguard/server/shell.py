@@ -106,7 +106,8 @@ class ServerState:
 
 
 class Shell:
-    """A running service: subclasses give ``handle``, ``refuse``, ``apply``, ``limits_of``."""
+    """A running service: subclasses give ``handle``, ``refuse``, ``apply``, ``limits_of``
+    (and may override ``build``)."""
 
     log = logging.getLogger("oplguard.server")
     # "listening on ..." reads "<label>listening on ..."; the refusal lines, per service.
@@ -326,9 +327,17 @@ class Shell:
                 self.list_errors.pop(list_cfg.name, None)
             self.on_reloaded(not failed)
 
-    def _build(self) -> Runtime:
-        """Load config and lists into a new runtime (blocking; off the event loop)."""
-        return build_runtime(config_mod.load(self.config.path), self.scanner.health)
+    def build(self, cfg: Config) -> Runtime:
+        """The runtime for ``cfg`` (blocking: run off the event loop); the DNS lists'
+        circuit-breaker state carries over.
+
+        Raises:
+            OplguardError: a list file or the trust config is bad.
+        """
+        return build_runtime(cfg, self.scanner.health)
+
+    def _load_and_build(self) -> Runtime:
+        return self.build(config_mod.load(self.config.path))
 
     async def reload(self) -> bool:
         """Re-read config and lists off the serving path, then swap them in one step.
@@ -337,7 +346,7 @@ class Shell:
         """
         async with self.reload_lock:
             try:
-                runtime = await asyncio.to_thread(self._build)
+                runtime = await asyncio.to_thread(self._load_and_build)
             except OplguardError as err:
                 self.log.error("reload failed, keeping the running configuration: %s", err)
                 self.on_reloaded(False)
