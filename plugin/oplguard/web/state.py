@@ -17,7 +17,7 @@ import dns.asyncresolver
 import jinja2
 
 from oplguard.config import Config
-from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
+from oplguard.lists import ListStore
 from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
 from oplguard.removals.ratelimit import MINUTE_S, WindowLimiter
@@ -25,6 +25,9 @@ from oplguard.removals.store import RemovalStore
 from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
+
+# As server/lifecycle.py: a changed list file is seen within this many seconds.
+LIST_POLL_S = 2.0
 
 
 @dataclass
@@ -46,11 +49,10 @@ class WebState:
         return self.cfg.web.admin_token
 
     async def poll_lists(self) -> None:
-        """Reload changed list files every LIST_POLL_INTERVAL_S seconds (as the scoring
-        services do), off the event loop."""
+        """Reload changed list files every LIST_POLL_S seconds, off the event loop."""
         while True:
-            await asyncio.sleep(LIST_POLL_INTERVAL_S)
-            if await asyncio.to_thread(self.lists.changed_files):  # stat()s: off the loop too
+            await asyncio.sleep(LIST_POLL_S)
+            if self.lists.changed_files():
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
 
