@@ -25,6 +25,7 @@ import pytest
 from oplguard.config import Listener
 from oplguard.policyd import server as server_mod
 from tests.conftest import ConfigWriter
+from tests.integration.harness import RunningServer, need
 from tests.integration.mta.common import free_port, port_open, swaks, wait_until
 from tests.integration.mta.policyd import RunningPolicyd, ask, policy_request, read_reply
 from tests.integration.mta.postfix import Postfix, running_postfix
@@ -167,13 +168,16 @@ def test_bad_input_closes_without_a_reply_and_logs_why(
 
 
 def test_a_stalled_request_is_dropped(
-    policyd: RunningPolicyd, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    write_config: ConfigWriter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(server_mod, "REQUEST_TIMEOUT_S", 0.3)
-    with socket.create_connection(policyd.address(), timeout=10) as sock:
+    config = reject_config(write_config, "[policyd]\nrequest_timeout_s = 0.3\n")
+    with (
+        RunningPolicyd(config) as policyd,
+        socket.create_connection(policyd.address(), timeout=10) as sock,
+    ):
         sock.sendall(b"request=smtpd_access_policy\nclient_addr")
         assert read_reply(sock) == b""
-    wait_until(lambda: "request not finished" in caplog.text, "policyd timeout log line")
+        wait_until(lambda: "request not complete" in caplog.text, "policyd timeout log line")
 
 
 def test_answers_after_previous_client_vanished(policyd: RunningPolicyd) -> None:
@@ -283,6 +287,17 @@ def test_bad_config_on_reload_keeps_the_running_one(
     policyd.config_path.write_text("[policyd]\nlisten = 1\n")
     assert not policyd.reload()
     assert "reload failed, keeping the running configuration" in caplog.text
+    assert ask(policyd.address(), policy_request("192.0.2.99"))[0].startswith(b"action=REJECT")
+
+
+def test_a_broken_list_file_is_recorded_and_the_last_good_version_kept(
+    policyd: RunningPolicyd, tmp_path: Path
+) -> None:
+    # The list watcher is the service shell's (server/shell.py): policyd records a list's
+    # reload error as serve does (before, it only logged it).
+    opl = tmp_path / "lists" / "opl.txt"
+    opl.write_text(opl.read_text() + "not-an-ip reason\n")
+    wait_until(lambda: "opl" in policyd.server.list_errors, "the list error recorded")
     assert ask(policyd.address(), policy_request("192.0.2.99"))[0].startswith(b"action=REJECT")
 
 
@@ -402,3 +417,35 @@ def test_postfix_when_policyd_closes_without_a_reply(
 
 
 # endregion
+
+
+def message_from(ip: str) -> bytes:
+    """A message as the MTA hands it to spamc: its own Received line names the client."""
+    return (
+        f"Received: from client.example.org (client.example.org [{ip}])\r\n"
+        "\tby mx.example.net (Postfix) with ESMTP id 4XyZ1\r\n"
+        "\tfor <user@example.net>; Tue,  1 Oct 2024 10:00:00 +0000 (UTC)\r\n"
+        "From: alice@example.org\r\nTo: user@example.net\r\nSubject: t\r\n\r\nhello\r\n"
+    ).encode()
+
+
+def test_policyd_and_serve_share_one_trust_decision(write_config: ConfigWriter) -> None:
+    # Issue 15: before, policyd rejected a client inside trusted_networks that
+    # serve trusts and never checks.  Both listed; only 203.0.113.130 is untrusted.
+    config = reject_config(write_config, '[trust]\ntrusted_networks = ["192.0.2.0/25"]\n')
+    answers: dict[str, tuple[bytes, bytes]] = {}
+    with RunningPolicyd(config) as policyd, RunningServer(config) as serve:
+        for ip in ("192.0.2.99", "203.0.113.130"):
+            policy = ask(policyd.address(), policy_request(ip))[0]
+            done = subprocess.run(
+                [need("spamc"), "-d", "127.0.0.1", "-p", str(serve.address()[1]), "-c"],
+                input=message_from(ip),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            answers[ip] = (policy, done.stdout)
+    assert answers["192.0.2.99"][0].startswith(b"action=DUNNO")
+    assert answers["192.0.2.99"][1] == b"0.0/5.0\n"  # trusted: not checked
+    assert answers["203.0.113.130"][0].startswith(b"action=REJECT")
+    assert answers["203.0.113.130"][1] == b"10.0/5.0\n"

@@ -132,6 +132,11 @@ class Builder(Fields):
             listen=listen,
             allowed_ips=allowed,
             max_connections=int(self.number(data, "server", "max_connections", 64)),
+            max_connections_per_peer=int(
+                self.number(data, "server", "max_connections_per_peer", 0)
+            ),
+            max_tls_handshakes=int(self.number(data, "server", "max_tls_handshakes", 64)),
+            tls_handshake_timeout_s=self.number(data, "server", "tls_handshake_timeout_s", 10.0),
             max_message_bytes=int(self.number(data, "server", "max_message_bytes", 512_000)),
             request_timeout_s=self.number(data, "server", "request_timeout_s", 30.0),
             child_timeout_s=self.number(data, "server", "child_timeout_s", 300.0),
@@ -177,7 +182,17 @@ class Builder(Fields):
         if (raw := self.strings(data, "policyd", "allowed_ips")) is not None:
             allowed = tuple(self.network("policyd", "allowed_ips", item) for item in raw)
         limit = self.number(data, "policyd", "max_connections", default.max_connections)
-        return PolicydConfig(listen=listen, allowed_ips=allowed, max_connections=int(limit))
+        per_peer = self.number(
+            data, "policyd", "max_connections_per_peer", default.max_connections_per_peer
+        )
+        timeout = self.number(data, "policyd", "request_timeout_s", default.request_timeout_s)
+        return PolicydConfig(
+            listen=listen,
+            allowed_ips=allowed,
+            max_connections=int(limit),
+            max_connections_per_peer=int(per_peer),
+            request_timeout_s=timeout,
+        )
 
     def upstream(self, data: dict[str, Any]) -> UpstreamConfig:
         self.check_keys("upstream", data, {f.name for f in fields(UpstreamConfig)})

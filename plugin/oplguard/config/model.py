@@ -136,6 +136,11 @@ class ServerConfig:
     # spamd accepts only loopback unless -A is given (spamd protocol §1).
     allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     max_connections: int = 64
+    # Open connections one peer address may hold (0 = no cap below max_connections).
+    max_connections_per_peer: int = 0
+    # TLS handshakes in progress, a pool apart from max_connections, and their deadline.
+    max_tls_handshakes: int = 64
+    tls_handshake_timeout_s: float = 10.0
     # spamc's -s default: larger messages are not sent by spamc at all.
     max_message_bytes: int = 512_000
     # spamd --timeout-tcp: waiting for the request line and headers.
@@ -223,6 +228,10 @@ class PolicydConfig:
     allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # Each smtpd process holds one connection; Postfix's default_process_limit is 100.
     max_connections: int = 200
+    # Open connections one peer address may hold (0 = no cap below max_connections).
+    max_connections_per_peer: int = 0
+    # From a request's first byte to its end (Postfix's smtpd_policy_service_timeout).
+    request_timeout_s: float = 100.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,10 @@ worker in turn and the replies are merged, so ``oplguard log-level``,
 ``trace`` and ``status`` act on, and report, the whole service; without this
 they reached one worker chosen by the kernel.
 
-Blocking and one request at a time: it runs in the parent's wait loop, which
-has nothing else to do, and each worker gets ``WORKER_TIMEOUT_S``.
+Blocking and one request at a time, in the parent's sidecar thread
+(server/sidecar.py), never in the loop that reaps workers; a client's
+request must be in within a total deadline, and each worker gets
+``WORKER_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,24 +79,44 @@ class ControlRelay:
         self.sock.close()
         unlink_if_same(self.path, self.inode)
 
-    def serve_one(self, workers: Sequence[Worker]) -> None:
-        """Accept one waiting client (if any) and answer it; never raises on a bad client."""
+    def serve_one(
+        self,
+        workers: Sequence[Worker],
+        open_clients: set[socket.socket] | None = None,
+        deadline_s: float = IO_TIMEOUT_S,
+    ) -> None:
+        """Accept one waiting client (if any) and answer it; never raises on a bad client.
+
+        Its request must be in within ``deadline_s`` of the accept, however it
+        trickles; ``open_clients`` holds the socket meanwhile (server/sidecar.py).
+        """
         try:
             conn, _ = self.sock.accept()
         except (BlockingIOError, InterruptedError):
             return
+        clients = open_clients if open_clients is not None else set()
+        clients.add(conn)
         with conn:
             conn.setblocking(True)
-            conn.settimeout(IO_TIMEOUT_S)
+            deadline = time.monotonic() + deadline_s
             try:
-                reply = refusal(peer_uid(conn)) or self._answer(conn, workers)
+                reply = refusal(peer_uid(conn)) or self._answer(conn, workers, deadline)
+                conn.settimeout(max(0.1, deadline - time.monotonic()))
                 conn.sendall(encode(reply))
             except OSError as err:
                 log.warning("control socket: client went away: %s", err or "timeout")
+            finally:
+                clients.discard(conn)
 
-    def _answer(self, conn: socket.socket, workers: Sequence[Worker]) -> dict[str, Any]:
+    def _answer(
+        self, conn: socket.socket, workers: Sequence[Worker], deadline: float
+    ) -> dict[str, Any]:
         line = b""
         while not line.endswith(b"\n") and len(line) <= MAX_REQUEST_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"request not complete within {IO_TIMEOUT_S:g}s")
+            conn.settimeout(left)
             chunk = conn.recv(4096)
             if not chunk:
                 break

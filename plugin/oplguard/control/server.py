@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
-from oplguard.errors import OplguardError
+from oplguard.errors import ConfigError, OplguardError
 
 log = logging.getLogger("oplguard.server")
 
@@ -29,16 +29,55 @@ SOCKET_MODE = 0o600
 # Control requests are rare and short: a small accept queue is plenty.
 LISTEN_BACKLOG = 16
 _PEERCRED = struct.Struct("3i")
+# A process that still serves a Unix socket accepts a connect at once.
+LIVE_PROBE_TIMEOUT_S = 1.0
 
 
 class ControlSocketError(OplguardError):
     """The control socket cannot be created (the path belongs to someone else, ...)."""
 
 
+def answers(path: Path) -> bool:
+    """True when a live process accepts connections on the Unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(LIVE_PROBE_TIMEOUT_S)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def in_use(path: Path) -> ConfigError:
+    return ConfigError(
+        f"control socket {path} is in use: another live oplguard answers on it",
+        fix="stop that instance, or give this one its own control_socket in its config",
+    )
+
+
+async def claim_control_path(text: str) -> None:
+    """Refuse to start when another live process answers on the control socket ``text``.
+
+    Raises:
+        ConfigError: it does (a stale socket is left for ``bind_private`` to replace).
+    """
+    path = Path(text)
+    if await asyncio.to_thread(lambda: _is_socket(path) and answers(path)):
+        raise in_use(path)
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def check_path(path: Path) -> None:
     """Remove a stale socket of ours at ``path``; refuse anything else.
 
     Raises:
+        ConfigError: a live process answers on it (a second instance never takes it over).
         ControlSocketError: the path is not a socket, or another user owns it.
     """
     try:
@@ -52,6 +91,8 @@ def check_path(path: Path) -> None:
             f"control socket {path} is owned by uid {info.st_uid}, not by this service "
             f"(uid {os.geteuid()}): refusing to replace it; remove it if it is stale"
         )
+    if answers(path):
+        raise in_use(path)
     path.unlink()
 
 
@@ -144,18 +185,22 @@ class ControlServer:
         self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One request, read and answered within IO_TIMEOUT_S from accept (not per read)."""
         try:
-            sock = writer.get_extra_info("socket")
-            refused = refusal(peer_uid(sock) if sock is not None else None)
-            if refused is not None:
-                self.on_refused()
-                writer.write(encode(refused))
-                return
-            reply = await self._answer(reader)
-            writer.write(encode(reply))
-            await writer.drain()
-        except (ConnectionError, TimeoutError) as err:
-            log.warning("control socket: client went away: %s", err or "timeout")
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                sock = writer.get_extra_info("socket")
+                refused = refusal(peer_uid(sock) if sock is not None else None)
+                if refused is not None:
+                    self.on_refused()
+                    writer.write(encode(refused))
+                    return
+                reply = await self._answer(reader)
+                writer.write(encode(reply))
+                await writer.drain()
+        except TimeoutError:
+            log.warning("control socket: request not complete within %gs; closed", IO_TIMEOUT_S)
+        except ConnectionError as err:
+            log.warning("control socket: client went away: %s", err)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -163,9 +208,7 @@ class ControlServer:
 
     async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
         try:
-            async with asyncio.timeout(IO_TIMEOUT_S):
-                line = await reader.readline()
-            request = decode(line)
+            request = decode(await reader.readline())
         except (ValueError, asyncio.LimitOverrunError) as err:
             self.on_refused()
             return {"ok": False, "error": f"bad request: {err}"}

@@ -16,9 +16,14 @@ from oplguard.lists.store import (
     load_list,
 )
 
+# How often the services check list files for changes (mtime): an approved
+# removal or a new list file is live within this many seconds, without a restart.
+LIST_POLL_INTERVAL_S = 2.0
+
 __all__ = [
     "EXCLUDED",
     "FORMATS",
+    "LIST_POLL_INTERVAL_S",
     "BlockList",
     "EntryTable",
     "Interval",

@@ -303,3 +303,15 @@ def select(
         checked=checked,
         unparseable=unparseable,
     )
+
+
+def trusts_client(trust: TrustSettings, ip: str) -> bool:
+    """Whether SA's trust walk trusts ``ip`` as the first relay of a chain.
+
+    The one trust decision for an SMTP client: the scoring service makes it on
+    the first Received hop of a message, the policy daemon on Postfix's
+    ``client_address``; a trusted client is not checked by either.
+    """
+    walk = _Walk(trust)
+    walk.step(Relay(ip=ip), "")
+    return walk.relays[0].trusted

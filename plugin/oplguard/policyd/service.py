@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
 from oplguard.lists.health import MONITOR_ONLY
+from oplguard.mail.relays import trusts_client
 from oplguard.policy.engine import ListHitLike
 from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner, lookup_failure
 from oplguard.policy.verdict import LookupFailure
@@ -46,6 +47,9 @@ class PolicyService:
         ip = client_ip(raw)
         if ip is None:
             decision = Decision(DUNNO, ip=raw, why="no public client address to check")
+        elif trusts_client(self.scanner.trust, ip):
+            # As the scoring service: a trusted relay is never checked (mail/relays.py).
+            decision = Decision(DUNNO, ip=ip, why="trusted relay (trusted_networks)")
         else:
             decision = await self._check(ip, request.get("client_name"))
         self._log(request, decision, time.perf_counter() - started)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from pathlib import Path
 
 from oplguard.config import Listener
 
@@ -25,9 +23,3 @@ def sockname(name: object) -> str:
         host, port = str(name[0]), name[1]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return str(name)
-
-
-def remove_stale(path: Path) -> None:
-    """Remove a Unix socket file left by an earlier run (absent is fine)."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

@@ -1,13 +1,13 @@
 """The asyncio adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
 
-One request per connection.  Every wait has a timeout; a broad catch exists
-only here, per connection, and answers EX_SOFTWARE.
+One request per connection.  The request must be complete within
+``request_timeout_s`` of the accept, whatever trickles in; a broad catch
+exists only here, per connection, and answers EX_SOFTWARE.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from dataclasses import dataclass
 
@@ -36,73 +36,45 @@ class ConnectionSettings:
     child_timeout_s: float
 
 
-# Mail hosts talk to the service from a handful of addresses: their answers are
-# kept (the list is rebuilt, and so emptied, on reload), up to this many.
-ACCESS_CACHE_SIZE = 1024
+async def read_request(
+    channel: Channel, settings: ConnectionSettings, deadline: float
+) -> Request | ProtocolFailure:
+    """Feed the channel into a SpamdConnection until it yields an event.
 
-
-class AccessList:
-    """spamd's ``allowed_ips``: peers outside it get no answer at all."""
-
-    def __init__(self, networks: tuple[str, ...]) -> None:
-        self.networks = tuple(_network(text) for text in networks)
-        self.known: dict[str, bool] = {}
-
-    def allows(self, host: str) -> bool:
-        answer = self.known.get(host)
-        if answer is None:
-            answer = self._allows(host)
-            if len(self.known) >= ACCESS_CACHE_SIZE:
-                self.known.clear()  # a scan of many sources: start over, stay bounded
-            self.known[host] = answer
-        return answer
-
-    def _allows(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)
-
-
-def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    return ipaddress.ip_network(text.split("-", 1)[0], strict=False)
-
-
-async def read_request(channel: Channel, settings: ConnectionSettings) -> Request | ProtocolFailure:
-    """Feed the channel into a SpamdConnection until it yields an event."""
+    The whole request must be in by ``deadline`` (event-loop time): a peer
+    trickling a byte at a time cannot hold the connection past it.
+    """
     connection = SpamdConnection(settings.limits)
-    while True:
-        event = connection.next_event()
-        if event is not NEED_DATA:
-            assert isinstance(event, Request | ProtocolFailure)
-            return event
-        try:
-            async with asyncio.timeout(settings.request_timeout_s):
-                data = await channel.read()
-        except TimeoutError:
-            return ProtocolFailure(Status.EX_TIMEOUT, "")
-        connection.receive_data(data)
+    try:
+        async with asyncio.timeout_at(deadline):
+            while (event := connection.next_event()) is NEED_DATA:
+                connection.receive_data(await channel.read())
+    except TimeoutError:
+        return ProtocolFailure(Status.EX_TIMEOUT, "")
+    assert isinstance(event, Request | ProtocolFailure)
+    return event
 
 
 async def answer_request(
-    channel: Channel, peer: str, service: ScoringService, settings: ConnectionSettings
+    channel: Channel,
+    peer: str,
+    service: ScoringService,
+    settings: ConnectionSettings,
+    deadline: float | None = None,
 ) -> None:
-    """Read one request from ``channel`` and write its reply; the caller closes."""
+    """Read one request from ``channel`` and write its reply; the caller closes.
+
+    ``deadline`` (event-loop time) ends the reading; by default
+    ``request_timeout_s`` from now.
+    """
     verb = "request"
+    if deadline is None:
+        deadline = asyncio.get_running_loop().time() + settings.request_timeout_s
     try:
         async with asyncio.timeout(settings.child_timeout_s):
-            event = await read_request(channel, settings)
+            event = await read_request(channel, settings, deadline)
             if isinstance(event, ProtocolFailure):
-                if event.status == Status.EX_TIMEOUT:
-                    seconds = int(settings.request_timeout_s)
-                    log.warning("timeout peer=%s after %ds waiting for input", peer, seconds)
-                    reply = render_timeout(seconds)
-                else:
-                    log.warning("bad request peer=%s: %s", peer, event.message)
-                    reply = render_error(event)
+                reply = _failure_reply(event, peer, settings)
             else:
                 verb = event.verb.value
                 log.debug(
@@ -124,6 +96,18 @@ async def answer_request(
     except Exception:
         log.exception("internal error while serving %s", peer)
         await _try_write(channel, b"SPAMD/1.0 70 Software error: internal error, see the log\r\n")
+
+
+def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
+    """The reply to a request that did not arrive whole or well-formed (logged)."""
+    if event.status != Status.EX_TIMEOUT:
+        log.warning("bad request peer=%s: %s", peer, event.message)
+        return render_error(event)
+    seconds = int(settings.request_timeout_s)
+    log.warning(
+        "timeout peer=%s: request not complete within %ds of connecting; closed", peer, seconds
+    )
+    return render_timeout(seconds)
 
 
 def _child_timeout(seconds: int, verb: str) -> bytes:

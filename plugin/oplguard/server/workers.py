@@ -21,6 +21,7 @@ import os
 import selectors
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -31,8 +32,11 @@ from oplguard.config import Config, Listener
 from oplguard.config.loader import MAX_WORKERS
 from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
+from oplguard.errors import ConfigError
 from oplguard.netparse import parse_listen
 from oplguard.observability.merged import serve_merged
+from oplguard.server.listeners import claim_unix_path, in_use_error
+from oplguard.server.sidecar import Sidecar
 
 log = logging.getLogger("oplguard.server")
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
@@ -87,11 +91,21 @@ def serve(cfg: Config, listeners: tuple[Listener, ...] | None = None) -> int:
 
 
 def bind(listener: Listener, unix_mode: int) -> socket.socket:
-    """A listening socket for ``listener``, made before the workers fork."""
+    """A listening socket for ``listener``, made before the workers fork.
+
+    Raises:
+        ConfigError: the address is taken (server/listeners.py).
+    """
+    try:
+        return _bind(listener, unix_mode)
+    except OSError as err:
+        raise in_use_error(listener, err) from err
+
+
+def _bind(listener: Listener, unix_mode: int) -> socket.socket:
     if listener.kind == "unix":
         path = Path(listener.path)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # a stale socket from a previous run, as the server does
+        claim_unix_path(listener)  # a stale socket from a previous run; never a live one
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(path))
         os.chmod(path, unix_mode)
@@ -124,17 +138,26 @@ class Supervisor:
         self.sockets: dict[Listener, socket.socket] = {}
         self.relay: ControlRelay | None = None
         self.scrapes: WSGIServer | None = None  # [metrics] listen, merged over the workers
+        self.sidecar: Sidecar | None = None  # serves the two above, off the wait loop
+        self.lock = threading.Lock()  # children and unsynced: the sidecar reads them too
         self.wake: tuple[int, int] | None = None  # self-pipe for signal.set_wakeup_fd
         # Slots of workers started in place of dead ones, still to get the live levels.
         self.unsynced: set[int] = set()
 
     def run(self) -> int:
         mode = self.cfg.server.unix_socket_mode
-        self.sockets = {listener: bind(listener, mode) for listener in self.listeners}
+        self.relay = self._open_relay()  # first: a live instance on it is refused untouched
+        try:
+            self.sockets = {listener: bind(listener, mode) for listener in self.listeners}
+        except ConfigError:
+            if self.relay is not None:
+                self.relay.close()
+            raise
         for listener in self.listeners:
             log.warning("listening on %s with %d workers", listener, self.count)
-        self.relay = self._open_relay()
         self.scrapes = self._open_metrics()
+        sidecar = Sidecar(self.relay, self.scrapes, self.workers, self._sync_new_workers)
+        self.sidecar = sidecar
         self.wake = os.pipe()
         for fd in self.wake:
             os.set_blocking(fd, False)
@@ -148,8 +171,10 @@ class Supervisor:
         try:
             for slot in range(self.count):
                 self._spawn(slot)
+            sidecar.start()
             self._wait_loop()
         finally:
+            sidecar.stop()
             signal.set_wakeup_fd(-1)
             self._close_parent_files()
             for listener, sock in self.sockets.items():
@@ -228,6 +253,8 @@ class Supervisor:
             try:
                 signal.set_wakeup_fd(-1)
                 self._close_parent_files()
+                if self.sidecar is not None:
+                    self.sidecar.close_in_child()
                 self.relay = self.scrapes = None  # nothing here may unlink or serve them
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
@@ -241,35 +268,30 @@ class Supervisor:
             finally:
                 logging.shutdown()
                 os._exit(code)
-        self.children[pid] = (slot, time.monotonic())
+        with self.lock:
+            self.children[pid] = (slot, time.monotonic())
 
     def workers(self) -> list[Worker]:
+        with self.lock:
+            running = list(self.children.items())
         return sorted(
-            (Worker(slot, pid) for pid, (slot, _started) in self.children.items()),
+            (Worker(slot, pid) for pid, (slot, _started) in running),
             key=lambda worker: worker.slot,
         )
 
     def _wait_loop(self) -> None:
-        """Until every worker is gone: reap and replace, answer control requests."""
+        """Until every worker is gone: reap and replace (clients are the sidecar's)."""
         assert self.wake is not None
         wake_fd = self.wake[0]
         with selectors.DefaultSelector() as selector:
             selector.register(wake_fd, selectors.EVENT_READ, None)
-            if self.relay is not None:
-                selector.register(self.relay.fileno(), selectors.EVENT_READ, self.relay)
-            if self.scrapes is not None:
-                selector.register(self.scrapes.fileno(), selectors.EVENT_READ, self.scrapes)
             while self.children:
-                for key, _events in selector.select(WAKE_INTERVAL_S):
-                    if key.data is None:
-                        with contextlib.suppress(BlockingIOError):
-                            os.read(wake_fd, 512)
-                    elif isinstance(key.data, ControlRelay):
-                        key.data.serve_one(self.workers())
-                    elif isinstance(key.data, WSGIServer):
-                        key.data.handle_request()
+                if selector.select(WAKE_INTERVAL_S):
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_fd, 512)
                 self._reap()
-                self._sync_new_workers()
+        if self.sidecar is not None:
+            self.sidecar.stop()
         if self.relay is not None:
             self.relay.close()
             self.relay = None
@@ -278,15 +300,20 @@ class Supervisor:
             self.scrapes = None
 
     def _sync_new_workers(self) -> None:
-        """A replacement worker gets the levels and traces the live ones run with."""
+        """A replacement worker gets the levels and traces the live ones run with
+        (in the sidecar thread)."""
         if self.relay is None or self.stopping:
-            self.unsynced.clear()
+            with self.lock:
+                self.unsynced.clear()
             return
+        with self.lock:
+            pending = set(self.unsynced)
         for worker in self.workers():
-            if worker.slot in self.unsynced:
-                peers = [w for w in self.workers() if w.slot not in self.unsynced]
+            if worker.slot in pending:
+                peers = [w for w in self.workers() if w.slot not in pending]
                 if self.relay.sync(worker, peers):
-                    self.unsynced.discard(worker.slot)
+                    with self.lock:
+                        self.unsynced.discard(worker.slot)
 
     def _reap(self) -> None:
         """Collect every worker that ended; replace it unless the service is stopping."""
@@ -294,11 +321,13 @@ class Supervisor:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
+                with self.lock:
+                    self.children.clear()
                 return
             if pid == 0:
                 return
-            slot, started = self.children.pop(pid, (-1, 0.0))
+            with self.lock:
+                slot, started = self.children.pop(pid, (-1, 0.0))
             if self.stopping or slot < 0:
                 continue
             log.error(
@@ -311,7 +340,8 @@ class Supervisor:
                 time.sleep(RESPAWN_DELAY_S)
             if not self.stopping:
                 self._spawn(slot)
-                self.unsynced.add(slot)
+                with self.lock:
+                    self.unsynced.add(slot)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True

@@ -9,9 +9,29 @@ import pytest
 from oplguard.errors import RemoteProtocolError
 from oplguard.policyd import server as server_mod
 from oplguard.policyd.protocol import PolicyConnection, PolicyRequest
-from oplguard.policyd.server import read_request
+from oplguard.policyd.server import read_request as read_with_timeout
 
 REQUEST = b"request=smtpd_access_policy\nclient_address=192.0.2.99\n\n"
+TIMEOUT_S = 100.0
+
+
+class Stream:
+    """A StreamReader as the source the policy loop reads (a channel's ``read``)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    async def read(self) -> bytes:
+        return await self.reader.read(4096)
+
+
+async def read_request(
+    reader: asyncio.StreamReader,
+    connection: PolicyConnection,
+    stopping: asyncio.Event,
+    timeout_s: float = TIMEOUT_S,
+) -> PolicyRequest | None:
+    return await read_with_timeout(Stream(reader), connection, stopping, timeout_s)
 
 
 async def test_requests_then_none_at_eof() -> None:
@@ -45,13 +65,32 @@ async def test_idle_connection_is_closed_after_the_idle_timeout(
     assert result is None
 
 
-async def test_a_stalled_request_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_mod, "REQUEST_TIMEOUT_S", 0.05)
+async def test_a_stalled_request_times_out() -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(REQUEST[:30])
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(1.0):
-            await read_request(reader, PolicyConnection(), asyncio.Event())
+            await read_request(reader, PolicyConnection(), asyncio.Event(), 0.05)
+
+
+async def test_a_trickled_request_times_out_from_its_first_byte() -> None:
+    """A byte every 20 ms never stalls a single read, but the request as a whole
+    is over its deadline (per read, this would wait for all 60 bytes: 1.2 s)."""
+    reader = asyncio.StreamReader()
+
+    async def trickle() -> None:
+        for byte in REQUEST[:60]:
+            reader.feed_data(bytes([byte]))
+            await asyncio.sleep(0.02)
+
+    feeder = asyncio.ensure_future(trickle())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await read_request(reader, PolicyConnection(), asyncio.Event(), 0.2)
+    waited = loop.time() - started
+    feeder.cancel()
+    assert not reader.at_eof() and waited < 1.0  # ended by the deadline, not by the data
 
 
 async def test_hang_up_mid_request_is_a_protocol_error() -> None:
