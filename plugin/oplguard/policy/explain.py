@@ -36,8 +36,11 @@ def explain_text(scan: Scan) -> str:
         )
     out.append(f"Connecting IP: {chain.connecting_ip or 'none (no untrusted relay)'}")
     out.append(f"Checked IPs: {', '.join(verdict.checked_ips) or 'none'}")
-    for hit in verdict.hits:
-        out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}): {hit.sentence()}")
+    for hit in verdict.listed:
+        if hit.counted:
+            out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}): {hit.sentence()}")
+        else:
+            out.append(f"  NOT COUNTED: {hit.not_counted()}")
         out.append(f"      header: Received: {hit.header[:300]}")
     for entry in verdict.allowed:
         out.append(
