@@ -183,6 +183,8 @@ class Observability:
         return self.levels.set(component, str(request.get("level", "")), for_s)
 
     def _trace(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("stop"):
+            return self.tracer.stop(str(request.get("ip") or ""), str(request.get("sender") or ""))
         for_s = parse_duration(str(request.get("for") or "30m"))
         return self.tracer.start(
             str(request.get("ip") or ""), str(request.get("sender") or ""), for_s

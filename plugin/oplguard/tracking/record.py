@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from typing import Any
 
 from oplguard.mail.headers import Header, header_fields, values_of
@@ -111,6 +111,19 @@ def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
     return envelope.strip("<>").lower(), header_from.lower()
 
 
+# Recipients kept per record for ``track --recipient``; a message to a thousand is found
+# by its first ones.
+MAX_RECIPIENTS = 20
+
+
+def recipients_of(fields: tuple[Header, ...], user: str) -> list[str]:
+    """The spamd user (when it is an address) and the To/Cc addresses, lower case."""
+    found = [user] if "@" in user else []
+    values = [*values_of(fields, "To"), *values_of(fields, "Cc")]
+    found += [address for _, address in getaddresses(values) if "@" in address]
+    return list(dict.fromkeys(_cap(a.strip("<>").lower()) for a in found))[:MAX_RECIPIENTS]
+
+
 def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
     """The record of one scan; reads header fields of ``message`` only."""
     fields = header_fields(message)
@@ -146,6 +159,7 @@ def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: s
         reason=verdict.reason,
         detail={
             "user": _cap(user),
+            "recipients": recipients_of(fields, user),
             "checked": [{"ip": s.ip, "hop": s.hop, "result": s.result} for s in ips],
             "hits": [h.as_dict() for h in verdict.listed],
             "allowed": [a.as_dict() for a in verdict.allowed],

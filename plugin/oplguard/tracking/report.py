@@ -56,6 +56,9 @@ def make_filter(args: argparse.Namespace) -> Filter:
         host=args.host or "",
         since=since_epoch(args.since, time.time()) if args.since else 0.0,
         limit=args.limit,
+        sender=args.sender or "",
+        recipient=args.recipient or "",
+        queue_id=(args.queue_id or "").strip(),
     )
 
 
