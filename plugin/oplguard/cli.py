@@ -260,6 +260,8 @@ def _streams(targets: dict[str, Path]) -> Iterator[dict[str, TextIO]]:
         for key, path in targets.items():
             temps[key].replace(path)
             print(f"wrote {path}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # the reader of standard output went away: main() ends quietly
     except OSError as err:
         where = next((str(targets[k]) for k, t in temps.items() if str(t) == err.filename), None)
         raise OutputError(f"cannot write {where or err.filename}: {err.strerror}") from err
@@ -290,16 +292,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; errors are one clear line on stderr and an EX_* exit code."""
+    """Run one subcommand; errors are one clear line on stderr and an EX_* exit code.
+
+    A reader that closes our output (``oplguard track | head``) ends the command
+    quietly, for every command and for ``--help`` too.
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        return output_closed()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr, level=logging.WARNING)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        code = func(args)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
-        return code
-    except BrokenPipeError:
-        return output_closed()
+        return func(args)
     except StoreError as err:
         print(f"oplguard {args.command}: {err}", file=sys.stderr)
         return int(Status.EX_UNAVAILABLE)

@@ -63,15 +63,15 @@ def make_filter(args: argparse.Namespace) -> Filter:
 
 
 def cmd_track(args: argparse.Namespace, config_path: Path) -> int:
-    cfg = config_mod.load(config_path)
-    if not cfg.tracking_db:
-        print(f"oplguard track: {config_path}: tracking_db is not set", file=sys.stderr)
-        return int(Status.EX_UNAVAILABLE)
-    try:
+    try:  # the command line first: a usage error is one whatever the config says
         where = make_filter(args)
     except ValueError as err:
         print(f"oplguard track: {err}", file=sys.stderr)
         return int(Status.EX_USAGE)
+    cfg = config_mod.load(config_path)
+    if not cfg.tracking_db:
+        print(f"oplguard track: {config_path}: tracking_db is not set", file=sys.stderr)
+        return int(Status.EX_UNAVAILABLE)
     try:
         store = TrackingStore.open(cfg.tracking_db)
         try:
