@@ -26,6 +26,7 @@ from oplguard.errors import ConfigError, InputError, OplguardError, OutputError,
 from oplguard.exits import exit_status, output_closed
 from oplguard.lists import ListStore
 from oplguard.netparse import parse_listen
+from oplguard.policy.checks import config_warnings
 from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
@@ -192,6 +193,8 @@ def _web_listener(text: str) -> Listener:
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(Path(args.file))
     scanner = build_scanner(cfg)
+    for warning in config_warnings(cfg, datetime.now(UTC)):
+        print(f"warning: {warning}", file=sys.stderr)
     total = sum(len(item.entries) for item in scanner.lists.snapshot.lists)
     print(
         f"{args.file}: OK ({len(cfg.lists)} lists, {total} entries, "

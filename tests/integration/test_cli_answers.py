@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -190,3 +191,27 @@ def test_trace_stop_and_a_new_trace_replaces_the_old(service: ServiceProcess) ->
     assert "no trace of ip=192.0.2.99 sender=- runs (running: none)" in again.stderr
     log = service.log.read_text()
     assert "trace replaced ip=192.0.2.99" in log and "trace ended ip=192.0.2.99" in log
+
+
+EXPIRED = '\n[[allowed_senders]]\nip = "203.0.113.66"\nexpires = 2020-01-31\ncomment = "old"\n'
+
+
+def test_check_config_and_reload_warn_about_expired_and_duplicate_entries(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(top=f'control_socket = "{tmp_path / "c.sock"}"')
+    opl = tmp_path / "lists" / "opl.txt"
+    opl.write_text(opl.read_text() + "192.0.2.99 listed twice\n")
+    checked = oplguard("check-config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    warnings = checked.stderr.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {opl}:")
+    assert "192.0.2.99 is already on line" in warnings[0]
+    with ServiceProcess(config, tmp_path / "serve.log") as running:
+        config.write_text(config.read_text() + EXPIRED)
+        running.signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded configuration" in running.log.read_text())
+    log = running.log.read_text()
+    assert "reload: " in log and "allowed_senders entry 203.0.113.66 expired at 2020-01-31" in log
+    again = oplguard("check-config", str(config))
+    assert "allowed_senders entry 203.0.113.66 expired at 2020-01-31T00:00:00+00:00" in again.stderr

@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from oplguard.errors import OplguardError
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import probe
 from oplguard.observability.runtime import Observability
+from oplguard.policy.checks import expired_entries
 from oplguard.policy.scanner import Scanner
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.service import ScoringService
@@ -210,6 +212,8 @@ class Server:
         cfg = config_mod.load(self.config.path)
         lists = ListStore(cfg.lists)
         lists.load()
+        for warning in expired_entries(cfg, datetime.now(UTC)):
+            log.warning("reload: %s", warning)
         return cfg, lists, Scanner(cfg, lists, health=self.service.scanner.health)
 
     async def reload(self) -> bool:
