@@ -23,7 +23,10 @@ from oplguard.errors import (
 
 # (code, what it means for the operator); the order of the README table.
 EXIT_TABLE: tuple[tuple[Status, str], ...] = (
-    (Status.EX_OK, "done (also when the reader of the output went away: `oplguard track | head`)"),
+    (
+        Status.EX_OK,
+        "done (also when the reader of the output went away: `oplguard track` into `head`)",
+    ),
     (
         Status.EX_USAGE,
         "the command line is wrong: unknown option, missing argument, bad value "
