@@ -24,6 +24,7 @@ from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import ConfigError, InputError, OplguardError, OutputError, Status, UsageError
 from oplguard.exits import exit_status, output_closed
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import ListStore
 from oplguard.netparse import parse_listen
 from oplguard.policy.checks import config_warnings
@@ -66,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
     logsetup.install(cfg.log_format)
     return serve(cfg, listeners)  # one process, or [server] workers pre-forked ones
 
@@ -125,6 +127,7 @@ def cmd_policyd(args: argparse.Namespace) -> int:
     if listeners and any(item.kind == "tls" for item in listeners):
         raise ConfigError("policyd has no TLS listener", fix="use HOST:PORT or unix:/PATH")
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
 
     async def run() -> None:
         server = PolicyServer(cfg, listeners)
@@ -180,6 +183,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from oplguard.web.serve import run_web
 
     cfg = load_config(args)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
     return run_web(cfg, _web_listener(args.listen) if args.listen else None)
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # Most verbose first: SIGUSR1 moves one step left, SIGUSR2 one step right.
 LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Lifecycle lines (listening, reloaded, stopped) log INFO on this logger, which the
+# services hold at INFO whatever log_level says: the default config shows them.
+LIFECYCLE_LOGGER = "oplguard.lifecycle"
 # The shortest prefix of a level name taken for it: "warn", "err", "crit", "deb".
 MIN_LEVEL_PREFIX = 3
 

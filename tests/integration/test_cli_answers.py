@@ -213,5 +213,8 @@ def test_check_config_and_reload_warn_about_expired_and_duplicate_entries(
         wait_for(lambda: "reloaded configuration" in running.log.read_text())
     log = running.log.read_text()
     assert "reload: " in log and "allowed_senders entry 203.0.113.66 expired at 2020-01-31" in log
+    # Lifecycle lines are INFO, and the default log_level (WARNING) still shows them.
+    for line in ("listening on 127.0.0.1:", "reloaded configuration from", "stopped"):
+        assert f"INFO oplguard.lifecycle: {line}" in log, line
     again = oplguard("check-config", str(config))
     assert "allowed_senders entry 203.0.113.66 expired at 2020-01-31T00:00:00+00:00" in again.stderr

@@ -20,6 +20,7 @@ from typing import Any
 from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError, RemoteProtocolError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import probe
 from oplguard.policy.scanner import Scanner
@@ -29,6 +30,8 @@ from oplguard.server.sockets import peer_of, remove_stale, sockname
 from oplguard.server.transport import AccessList
 
 log = logging.getLogger("oplguard.policyd")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 
 # Longer than Postfix's smtpd_policy_service_max_idle (300 s): Postfix, not
 # we, closes an idle connection, so it never finds a dead one.
@@ -145,7 +148,7 @@ class PolicyServer:
             for sock in server.sockets:
                 self.bound.append((listener, sockname(sock.getsockname())))
         for listener, address in self.bound:
-            log.warning("policy service listening on %s (%s)", address, listener.kind)
+            lifecycle.info("policy service listening on %s (%s)", address, listener.kind)
         self._spawn(self._watch_lists())
         self._spawn(self._probe_lists())
         self.ready.set()
@@ -219,7 +222,7 @@ class PolicyServer:
         self.config, self.lists = cfg, lists
         self.access = AccessList(cfg.policyd.allowed_ips)
         self.service.scanner = scanner
-        log.warning("reloaded configuration from %s", cfg.path)
+        lifecycle.info("reloaded configuration from %s", cfg.path)
         return True
 
     def install_signals(self) -> None:
@@ -251,4 +254,4 @@ class PolicyServer:
         for listener in self.listeners:
             if listener.kind == "unix":
                 await asyncio.to_thread(remove_stale, Path(listener.path))
-        log.warning("policy service stopped")
+        lifecycle.info("policy service stopped")

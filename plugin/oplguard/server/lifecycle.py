@@ -21,6 +21,7 @@ from typing import Any
 from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import probe
 from oplguard.observability.runtime import Observability
@@ -33,6 +34,8 @@ from oplguard.server.transport import AccessList, ConnectionSettings, answer_req
 from oplguard.spamd import Limits
 
 log = logging.getLogger("oplguard.server")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 
 BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
 # A TLS handshake that has not finished by then holds a slot for nothing.
@@ -99,7 +102,7 @@ class Server:
             for sock in server.sockets:
                 self.bound.append((listener, sockname(sock.getsockname())))
         for listener, address in self.bound:
-            log.warning("listening on %s (%s)", address, listener.kind)
+            lifecycle.info("listening on %s (%s)", address, listener.kind)
         await self.obs.start()
         self._spawn(self.watch_lists())
         self._spawn(self.probe_lists())
@@ -233,7 +236,7 @@ class Server:
         self.settings = self._settings(cfg)
         self.service.scanner = scanner
         self.service.allow_tell = cfg.server.allow_tell
-        log.warning("reloaded configuration from %s", cfg.path)
+        lifecycle.info("reloaded configuration from %s", cfg.path)
         self.obs.reloaded(True)
         return True
 
@@ -270,4 +273,4 @@ class Server:
             if listener.kind == "unix":
                 await asyncio.to_thread(remove_stale, Path(listener.path))
         await self.obs.stop(self.config.server.shutdown_grace_s)
-        log.warning("stopped")
+        lifecycle.info("stopped")

@@ -31,10 +31,13 @@ from oplguard.config import Config, Listener
 from oplguard.config.loader import MAX_WORKERS
 from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.netparse import parse_listen
 from oplguard.observability.merged import serve_merged
 
 log = logging.getLogger("oplguard.server")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
 LISTEN_BACKLOG = 128
 # A worker that dies this soon after its start is not restarted at once:
@@ -132,7 +135,7 @@ class Supervisor:
         mode = self.cfg.server.unix_socket_mode
         self.sockets = {listener: bind(listener, mode) for listener in self.listeners}
         for listener in self.listeners:
-            log.warning("listening on %s with %d workers", listener, self.count)
+            lifecycle.info("listening on %s with %d workers", listener, self.count)
         self.relay = self._open_relay()
         self.scrapes = self._open_metrics()
         self.wake = os.pipe()
@@ -167,7 +170,7 @@ class Supervisor:
         except ControlSocketError as err:
             log.error("%s; log-level/trace/status are unavailable (scoring continues)", err)
             return None
-        log.warning("control socket on %s (mode 0600), relayed to every worker", relay.path)
+        lifecycle.info("control socket on %s (mode 0600), relayed to every worker", relay.path)
         return relay
 
     def _open_metrics(self) -> WSGIServer | None:
@@ -185,7 +188,7 @@ class Supervisor:
         except OSError as err:
             log.error("metrics: cannot listen on %s: %s (scoring continues)", listen, err)
             return None
-        log.warning("metrics on http://%s:%d/metrics, summed over the workers", host, port)
+        lifecycle.info("metrics on http://%s:%d/metrics, summed over the workers", host, port)
         return server
 
     def _worker_metrics(self) -> list[str]:
