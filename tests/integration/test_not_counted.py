@@ -81,3 +81,38 @@ def test_listed_at_hop_4_with_action_reject_reads_right_everywhere(
     log_lines = [json.loads(x) for x in service.log.read_text().splitlines() if x.startswith("{")]
     traced_lines = [x["message"] for x in log_lines if x.get("trace") == "203.0.113.66"]
     assert f"hop=4 ip=203.0.113.66 listed on opl, not counted: {BECAUSE}" in traced_lines
+
+
+ALLOW_CONNECTING = (
+    '\n[[allowed_senders]]\nip = "192.0.2.10"\nscope = "connection"\ncomment = "partner MX"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "because"),
+    [
+        (
+            ALLOW_CONNECTING,
+            "the connecting IP 192.0.2.10 is allowed by entry 192.0.2.10 (connection scope, "
+            "'partner MX'), so no hop is checked",
+        ),
+        ("disable", "group open_proxy_list is disabled"),
+    ],
+    ids=["connection-allowed", "group-disabled"],
+)
+def test_explain_names_the_listed_hop_that_does_not_count(
+    write_config: ConfigWriter, extra: str, because: str
+) -> None:
+    config = write_config(extra=extra if extra == ALLOW_CONNECTING else "")
+    if extra != ALLOW_CONNECTING:
+        text = config.read_text().replace('symbol = "OPL"\n', 'symbol = "OPL"\nenabled = false\n')
+        config.write_text(text)
+    deep = str(MESSAGES / "listed-deep.eml")
+    explained = oplguard("explain", "--config", str(config), deep)
+    assert explained.returncode == 0, explained.stderr
+    assert (
+        f"NOT COUNTED: 203.0.113.66 at hop 3 is listed on opl (open-proxy) but not counted: "
+        f"{because}" in explained.stdout
+    )
+    [hit] = json.loads(oplguard("explain", "--json", "--config", str(config), deep).stdout)["hits"]
+    assert (hit["counted"], hit["because"]) == (False, because)

@@ -20,6 +20,12 @@ from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, LookupFailure, Sy
 log = logging.getLogger("oplguard.policy")
 
 ALLOWED_SYMBOL = "ALLOWED_SENDER"
+# Why a listed IP does not count, when no group or allow entry is the reason.
+TRUSTED_BECAUSE = (
+    "trusted relay (behind the border: trusted_networks or SpamAssassin's inference): "
+    "lists are not checked for it"
+)
+MONITOR_BECAUSE = "list {} is monitor-only: its circuit breaker tripped (oplguard lists status)"
 
 
 class EntryLike(Protocol):
@@ -117,10 +123,6 @@ def evaluate(
         tuple(failures),
         tuple(tally.uncounted),
     )
-
-
-TRUSTED_BECAUSE = "trusted relay (inside trusted_networks): lists are not checked for it"
-MONITOR_BECAUSE = "list {} is monitor-only: its circuit breaker tripped (oplguard lists status)"
 
 
 def describe_entry(entry: SenderEntry) -> str:
