@@ -72,6 +72,9 @@ class Policy:
     groups: tuple[GroupConfig, ...]
     scoring: ScoringConfig
     allow: SenderSet
+    # Groups this policy leaves to another check, and why (policyd: the content scan).
+    deferred: tuple[GroupConfig, ...] = ()
+    deferred_because: str = ""
 
 
 def evaluate(
@@ -181,8 +184,16 @@ class _Tally:
         grouped = {name for group in self.policy.groups for name in group.lists}
         for item in found:
             if item.list_name not in grouped:
-                because = f"list {item.list_name} is in no sender group"
-                self._uncounted(relay, item, None, is_connecting, because)
+                self._ungrouped(relay, item, is_connecting)
+
+    def _ungrouped(self, relay: RelayLike, item: ListHitLike, is_connecting: bool) -> None:
+        deferred = [g for g in self.policy.deferred if item.list_name in g.lists]
+        for group in deferred:
+            because = f"group {group.name} (action {group.action}) {self.policy.deferred_because}"
+            self._uncounted(relay, item, group, is_connecting, because)
+        if not deferred:
+            because = f"list {item.list_name} is in no sender group"
+            self._uncounted(relay, item, None, is_connecting, because)
 
     def _group_hit(
         self, relay: RelayLike, item: ListHitLike, group: GroupConfig, is_connecting: bool
