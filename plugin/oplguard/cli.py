@@ -1,7 +1,8 @@
-"""The ``oplguard`` command: serve, explain, lookup, check-config.
+"""oplguard checks every relay IP of a message against Open Proxy Lists, explains
+its verdicts and keeps track of them.
 
-Only this module imports the server.  Bad config exits 78 (EX_CONFIG) with
-the file, the line and the fix.
+This module assembles the ``oplguard`` command; only it imports the server.
+Exit codes follow one table (``exits.py``, README "Exit codes").
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
-from oplguard import __version__
+from oplguard import cliargs
 from oplguard import config as config_mod
 from oplguard.config import Config, Listener
-from oplguard.errors import ConfigError, InputError, ListError, OplguardError, Status
+from oplguard.errors import ConfigError, InputError, OplguardError, OutputError, Status, UsageError
+from oplguard.exits import exit_status, output_closed
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import ListStore
 from oplguard.netparse import parse_listen
+from oplguard.policy.checks import config_warnings
 from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
 from oplguard.removals import command as removals_command
+from oplguard.removals.model import parse_public_ip
+from oplguard.tracking.db import StoreError
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -61,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     listeners = tuple(_listener(text) for text in args.listen) if args.listen else None
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
     logsetup.install(cfg.log_format)
     return serve(cfg, listeners)  # one process, or [server] workers pre-forked ones
 
@@ -71,9 +78,24 @@ def cmd_log_level(args: argparse.Namespace) -> int:
     return run(args, config_path(args.config))
 
 
+def typed_ip(text: str) -> str:
+    """An IP typed on the command line, read as the web API reads it (no zone id,
+    no network, no leading zeros).
+
+    Raises:
+        UsageError: not one IPv4 or IPv6 address (exit 64, as every bad value).
+    """
+    try:
+        return parse_public_ip(text)
+    except InputError as err:
+        raise UsageError(str(err)) from err
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     from oplguard.control.commands import cmd_trace as run
 
+    if args.ip:
+        args.ip = typed_ip(args.ip)
     return run(args, config_path(args.config))
 
 
@@ -92,6 +114,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_track(args: argparse.Namespace) -> int:
     from oplguard.tracking.report import cmd_track as run
 
+    if args.ip:
+        args.ip = typed_ip(args.ip)
     return run(args, config_path(args.config))
 
 
@@ -103,6 +127,7 @@ def cmd_policyd(args: argparse.Namespace) -> int:
     if listeners and any(item.kind == "tls" for item in listeners):
         raise ConfigError("policyd has no TLS listener", fix="use HOST:PORT or unix:/PATH")
     logging.getLogger("oplguard").setLevel(args.log_level or cfg.log_level)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
 
     async def run() -> None:
         server = PolicyServer(cfg, listeners)
@@ -146,7 +171,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_lookup(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     scanner = build_scanner(cfg)
-    result = lookup_ip(scanner, args.ip, datetime.now(UTC))
+    result = lookup_ip(scanner, typed_ip(args.ip), datetime.now(UTC))
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -158,6 +183,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from oplguard.web.serve import run_web
 
     cfg = load_config(args)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
     return run_web(cfg, _web_listener(args.listen) if args.listen else None)
 
 
@@ -171,6 +197,8 @@ def _web_listener(text: str) -> Listener:
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(Path(args.file))
     scanner = build_scanner(cfg)
+    for warning in config_warnings(cfg, datetime.now(UTC)):
+        print(f"warning: {warning}", file=sys.stderr)
     total = sum(len(item.entries) for item in scanner.lists.snapshot.lists)
     print(
         f"{args.file}: OK ({len(cfg.lists)} lists, {total} entries, "
@@ -226,7 +254,7 @@ def _streams(targets: dict[str, Path]) -> Iterator[dict[str, TextIO]]:
     when everything was written, so a reader (rbldnsd, postmap) never sees half a file.
 
     Raises:
-        InputError: a target cannot be written (the message names it and why).
+        OutputError: a target cannot be written (the message names it and why).
     """
     temps = {key: path.with_name(f".{path.name}.tmp") for key, path in targets.items()}
     try:
@@ -239,158 +267,63 @@ def _streams(targets: dict[str, Path]) -> Iterator[dict[str, TextIO]]:
         for key, path in targets.items():
             temps[key].replace(path)
             print(f"wrote {path}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # the reader of standard output went away: main() ends quietly
     except OSError as err:
         where = next((str(targets[k]) for k, t in temps.items() if str(t) == err.filename), None)
-        raise InputError(f"cannot write {where or err.filename}: {err.strerror}") from err
+        raise OutputError(f"cannot write {where or err.filename}: {err.strerror}") from err
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="oplguard", description=__doc__)
-    top.add_argument("--version", action="version", version=f"oplguard {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="run the spamd-compatible scoring service")
-    serve.add_argument(
-        "--config",
-        help="config file (default: /etc/oplguard/oplguard.toml or the embedded sample config)",
-    )
-    serve.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR",
-        help="HOST:PORT, [V6]:PORT, tls:HOST:PORT or unix:PATH; repeatable; "
-        "overrides the config's listen list",
-    )
-    serve.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
-    serve.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    serve.set_defaults(func=cmd_serve)
-
-    policyd = sub.add_parser(
-        "policyd", help="run the Postfix policy service: refuse listed clients before DATA"
-    )
-    policyd.add_argument("--config", help="config file (as for serve)")
-    policyd.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR",
-        help="HOST:PORT, [V6]:PORT or unix:PATH; repeatable; overrides [policyd] listen",
-    )
-    policyd.add_argument(
-        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
-    policyd.set_defaults(func=cmd_policyd)
-
-    explain = sub.add_parser("explain", help="show the relay chain and verdict of a saved message")
-    explain.add_argument("file", help="message file, or - for standard input")
-    explain.add_argument("--json", action="store_true", help="print one JSON object")
-    explain.add_argument("--config")
-    explain.add_argument("--sa-config", help="read trust settings from a SpamAssassin config too")
-    explain.set_defaults(func=cmd_explain)
-
-    lookup = sub.add_parser("lookup", help="show which lists an IP is on, and its allow state")
-    lookup.add_argument("ip")
-    lookup.add_argument("--json", action="store_true")
-    lookup.add_argument("--config")
-    lookup.set_defaults(func=cmd_lookup)
-
-    lists = sub.add_parser("lists", help="work with the configured lists")
-    lists_sub = lists.add_subparsers(dest="lists_command", required=True)
-    export = lists_sub.add_parser(
-        "export", help="write local lists (allow-list entries carved out) for other software"
-    )
-    export.add_argument(
-        "--format", required=True, choices=["rbldnsd", "postfix-cidr", "rspamd", "plain"]
-    )
-    export.add_argument("--list", action="append", help="only this list (repeatable)")
-    export.add_argument(
-        "--output", help="file (rbldnsd: prefix for .ip4set/.ip6trie); default standard output"
-    )
-    export.add_argument("--config")
-    export.set_defaults(func=cmd_lists_export)
-    lists_status = lists_sub.add_parser(
-        "status", help="each list of the running service: entries, reload errors, DNS health"
-    )
-    lists_status.add_argument("--json", action="store_true")
-    lists_status.add_argument("--config")
-    lists_status.set_defaults(func=cmd_lists_status)
-
-    web = sub.add_parser("web", help="run the IP lookup and delisting web service")
-    web.add_argument("--config", help="config file (as for serve)")
-    web.add_argument("--listen", metavar="HOST:PORT", help="overrides [web] listen")
-    web.set_defaults(func=cmd_web)
-    removals_command.add_parser(sub, load_config)
-
-    check = sub.add_parser("check-config", help="check a config file and its lists")
-    check.add_argument("file")
-    check.set_defaults(func=cmd_check_config)
-
-    level = sub.add_parser(
-        "log-level", help="show or set the running service's log levels (control socket)"
-    )
-    level.add_argument("words", nargs="*", metavar="[COMPONENT] LEVEL")
-    level.add_argument("--for", dest="duration", metavar="DURATION", help="revert after: 30m")
-    level.add_argument("--json", action="store_true")
-    level.add_argument("--config")
-    level.error = _usage_error(level)  # type: ignore[method-assign,assignment]
-    level.set_defaults(func=cmd_log_level)
-
-    trace = sub.add_parser("trace", help="full debug detail for messages touching an IP/sender")
-    trace.add_argument("--ip")
-    trace.add_argument("--sender", help="address, or @domain")
-    trace.add_argument("--for", dest="duration", default="30m", metavar="DURATION")
-    trace.add_argument("--json", action="store_true")
-    trace.add_argument("--config")
-    trace.error = _usage_error(trace)  # type: ignore[method-assign,assignment]
-    trace.set_defaults(func=cmd_trace)
-
-    status = sub.add_parser("status", help="uptime, lists, levels and counters of the service")
-    status.add_argument("--json", action="store_true")
-    status.add_argument("--config")
-    status.set_defaults(func=cmd_status)
-
-    track = sub.add_parser("track", help="search tracked messages: why was it rejected?")
-    track.add_argument("--message-id")
-    track.add_argument("--ip", help="seen at any hop")
-    track.add_argument("--action", choices=["reject", "delete", "tag", "pass"])
-    track.add_argument("--since", help="1h, 2d or an ISO time")
-    track.add_argument("--host")
-    track.add_argument("--limit", type=int, default=100)
-    track.add_argument("--json", action="store_true")
-    track.add_argument("--config")
-    track.set_defaults(func=cmd_track)
-    return top
-
-
-def _usage_error(sub: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
-    """argparse exits 2 on bad usage; the control commands promise EX_USAGE (64)."""
-
-    def error(message: str) -> NoReturn:
-        sub.print_usage(sys.stderr)
-        print(f"{sub.prog}: {message}", file=sys.stderr)
-        raise SystemExit(int(Status.EX_USAGE))
-
-    return error
-
-
-EXIT_CODES: dict[type[OplguardError], int] = {
-    ConfigError: Status.EX_CONFIG,
-    ListError: Status.EX_CONFIG,
-    InputError: Status.EX_NOINPUT,
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": cmd_serve,
+    "policyd": cmd_policyd,
+    "web": cmd_web,
+    "explain": cmd_explain,
+    "lookup": cmd_lookup,
+    "check-config": cmd_check_config,
+    "lists export": cmd_lists_export,
+    "lists status": cmd_lists_status,
+    "log-level": cmd_log_level,
+    "trace": cmd_trace,
+    "status": cmd_status,
+    "track": cmd_track,
 }
 
 
+def parser() -> argparse.ArgumentParser:
+    """The ``oplguard`` command line (``cliargs``) with its handlers."""
+    return cliargs.parser(HANDLERS, lambda sub: removals_command.add_parser(sub, load_config))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; errors are one clear line on stderr and an EX_* exit code."""
+    """Run one subcommand; errors are one clear line on stderr and an EX_* exit code.
+
+    A reader that closes our output (``oplguard track | head``) ends the command
+    quietly, for every command and for ``--help`` too.
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        return output_closed()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr, level=logging.WARNING)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except StoreError as err:
+        print(f"oplguard {args.command}: {err}", file=sys.stderr)
+        return int(Status.EX_UNAVAILABLE)
     except OplguardError as err:
         print(f"oplguard {args.command}: {err}", file=sys.stderr)
-        return int(EXIT_CODES.get(type(err), Status.EX_SOFTWARE))
+        return exit_status(err)
     except KeyboardInterrupt:
         return 130

@@ -66,6 +66,14 @@ class InputError(OplguardError):
     """A file or argument given on the command line cannot be used."""
 
 
+class UsageError(OplguardError):
+    """The command line is wrong: a bad option value (an IP, a duration, a level)."""
+
+
+class OutputError(OplguardError):
+    """An output file named on the command line cannot be written."""
+
+
 class ProtocolError(OplguardError):
     """A spamd protocol violation; carries the status to answer with."""
 

@@ -85,7 +85,7 @@ def test_unwritable_output_is_one_clear_line(
 ) -> None:
     target = tmp_path / "missing-dir" / "out.txt"
     args = ["lists", "export", "--format", "plain", "--config", str(write_config())]
-    assert main([*args, "--output", str(target)]) == 66  # EX_NOINPUT, as other InputErrors
+    assert main([*args, "--output", str(target)]) == 73  # EX_CANTCREAT: an output file
     assert capsys.readouterr().err == (
         f"oplguard lists: cannot write {target}: No such file or directory\n"
     )

@@ -29,9 +29,14 @@ def oplguard(*args: str) -> bytes:
 
 
 def status(config: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads(
-        oplguard("lists", "status", "--json", "--config", str(config))
+    """The rows; the command exits 65 exactly while a list file is in error."""
+    command = [str(Path(sys.executable).with_name("oplguard")), "lists", "status", "--json"]
+    done = subprocess.run(
+        [*command, "--config", str(config)], capture_output=True, timeout=DEADLINE_S, check=False
     )
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    in_error = any(r["state"] in ("error", "missing") for r in rows)
+    assert done.returncode == (65 if in_error else 0), done.stderr
     return rows
 
 

@@ -31,6 +31,7 @@ from oplguard.config.model import (
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
 from oplguard.config.web import read_web
+from oplguard.levelnames import level_name
 from oplguard.netparse import parse_listen, parse_network
 
 # [server] workers: far beyond the cores of any mail filter host; a typo guard.
@@ -75,11 +76,15 @@ class Builder(Fields):
                     "give every [[lists]] and [[dnsbls]] entry its own name",
                 )
         groups = self.groups(data.get("groups", {}), set(names))
-        level = str(data.get("log_level", "WARNING")).upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        try:
+            level = level_name(str(data.get("log_level", "WARNING")))
+        except ValueError:
             raise self.fail(
-                "", "log_level", f"unknown log level {level!r}", "use DEBUG|INFO|WARNING|ERROR"
-            )
+                "",
+                "log_level",
+                f"unknown log level {data.get('log_level')!r}",
+                "use debug, info, warning, error or critical",
+            ) from None
         senders_file = self.string(data, "", "senders_file", "")
         extra = load_senders(self.path_of(senders_file)) if senders_file else None
         allowed = self.senders(data, "allowed_senders")

@@ -17,7 +17,11 @@ from oplguard import config as config_mod
 from oplguard.control.client import ControlError, ask
 from oplguard.errors import Status
 from oplguard.observability.durations import parse_duration
-from oplguard.observability.levels import COMPONENTS, check_component, parse_level
+from oplguard.observability.levels import COMPONENTS, check_component, level_name, parse_level
+
+# A list in one of these states makes ``lists status`` exit EX_DATAERR (65): a file
+# whose last reload failed (the service serves the last good version) or never loaded.
+LIST_ERROR_STATES = frozenset({"error", "missing"})
 
 
 class UsageError(ControlError):
@@ -61,7 +65,7 @@ def level_request(words: list[str], duration: str | None) -> dict[str, Any]:
     return {
         "cmd": "set-level",
         "component": None if component == "all" else component,
-        "level": words[-1].upper(),
+        "level": level_name(words[-1]),
         "for": duration or "",
     }
 
@@ -118,9 +122,14 @@ def cmd_trace(args: argparse.Namespace, config_path: Path) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from err
         request = {"cmd": "trace", "ip": args.ip or "", "sender": args.sender or ""}
+        if args.stop:
+            request["stop"] = True
         reply = ask(socket_path(args, config_path), {**request, "for": args.duration})
         if args.json:
             print(json.dumps(reply, indent=2))
+        elif args.stop:
+            for trace in reply["stopped"]:
+                print(f"stopped tracing ip={trace['ip'] or '-'} sender={trace['sender'] or '-'}")
         else:
             trace = reply["trace"]
             print(
@@ -138,6 +147,10 @@ def cmd_lists_status(args: argparse.Namespace, config_path: Path) -> int:
     def call(args: argparse.Namespace) -> int:
         reply = ask(socket_path(args, config_path), {"cmd": "lists"})
         print(json.dumps(reply["lists"], indent=2) if args.json else lists_text(reply["lists"]))
+        broken = [row["name"] for row in reply["lists"] if row.get("state") in LIST_ERROR_STATES]
+        if broken:
+            print(f"oplguard lists status: in error: {', '.join(broken)}", file=sys.stderr)
+            return int(Status.EX_DATAERR)
         return 0
 
     return run("lists status", call, args)

@@ -21,8 +21,11 @@ from typing import Any
 
 from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
 from oplguard.errors import ConfigError, OplguardError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 
 log = logging.getLogger("oplguard.server")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 SOCKET_MODE = 0o600
@@ -175,7 +178,7 @@ class ControlServer:
             sock.close()
             raise ControlSocketError(f"cannot serve control socket {self.path}: {err}") from err
         self.inode = self.path.lstat().st_ino
-        log.warning("control socket on %s (mode 0600)", self.path)
+        lifecycle.info("control socket on %s (mode 0600)", self.path)
 
     async def close(self) -> None:
         if self.server is None:

@@ -24,6 +24,9 @@ DATE_WINDOW_CHARS = 256
 # White space _DATE can match after its separator run: the five spaces of
 # "Tue, 1 Oct 2024 10:00:01 +0000", and a final newline before its "$".
 DATE_MAX_SPACES = 6
+# The mta_table row of SA's qmail-scanner bookkeeping line, whose envelope sender
+# SpamAssassin hands to the next relay.
+QMAIL_SCANNER_RULE = "qmail-scanner"
 FIELD_NAMES = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id")
 
 
@@ -44,9 +47,14 @@ class Relay:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """Not a relay (SA "return 0"): local hand-over, bookkeeping, no ``from``."""
+    """Not a relay (SA "return 0"): local hand-over, bookkeeping, no ``from``.
+
+    ``envfrom``: a qmail-scanner line's envelope sender, which SA carries to the
+    next Received line when that one is a relay (Received.pm "qmail-scanner hack").
+    """
 
     rule: str
+    envfrom: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +103,27 @@ _ENVFROM_HEAD = re.compile(r"^\s*<*")
 _ENVFROM_TAIL = re.compile(r">*\s*$")
 
 
+def sa_charset(text: str) -> str:
+    """A header value as SpamAssassin 4 normalises 8-bit header text (Message/Node.pm
+    ``_normalize`` with charset UTF-8): valid UTF-8 is read as UTF-8, anything else
+    as Windows-1252 (bytes it leaves undefined become U+FFFD), as SA does without
+    Encode::Detect (the Debian package's default).
+
+    ``text`` holds the header's bytes read as latin-1 (mail/headers.py).
+    """
+    if text.isascii():  # nearly every field: nothing to do
+        return text
+    raw = text.encode("latin-1", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def clean(value: str) -> str:
-    """SA's first clean-up: cut, collapse white space, drop trailing ``;``."""
-    text = value[:MAX_RECEIVED_CHARS]
+    """SA's first clean-up: cut, read 8-bit text as SA does, collapse white space,
+    drop trailing ``;``."""
+    text = sa_charset(value[:MAX_RECEIVED_CHARS])
     if any_in(_SPACE_FIXES, text):  # most unfolded fields need nothing
         text = _SPACES.sub(" ", text)
     text = text.strip(" ")
@@ -213,7 +239,8 @@ def parse_received(value: str) -> ParseResult:
     auth = detect_auth(text)
     outcome, rule = _dispatch(text, fields)
     if outcome is Outcome.SKIP:
-        return Skipped(rule)
+        carried = _clean_envfrom(fields["envfrom"]) if rule == QMAIL_SCANNER_RULE else ""
+        return Skipped(rule, carried)
     if outcome is Outcome.FETCH:
         return Fetch(rule)
     if outcome is None:
@@ -296,19 +323,24 @@ def _relay(fields: Fields, auth: str) -> Relay | Unparseable:
     rdns = fields["rdns"].rstrip(".")
     if rdns.lower() == "unknown" or rdns.startswith("["):
         rdns = ""
-    envfrom = fields["envfrom"]
-    if envfrom:  # most fields have none, and the subs would leave "" as it is
-        envfrom = _ENVFROM_TAIL.sub("", _ENVFROM_HEAD.sub("", envfrom))
+    envfrom = _clean_envfrom(fields["envfrom"])
     return Relay(
         ip=ip,
         rdns=_bang(rdns),
         helo=_bang(fields["helo"]),
         by=_bang(fields["by"].removesuffix(";")),
         ident=_bang(fields["ident"]),
-        envfrom=_bang(envfrom),
+        envfrom=envfrom,
         id=fields["id"],
         auth=auth,
     )
+
+
+def _clean_envfrom(envfrom: str) -> str:
+    """SA: ``<`` and ``>`` and white space off the ends, strip characters to ``!``."""
+    if not envfrom:  # most fields have none, and the subs would leave "" as it is
+        return ""
+    return _bang(_ENVFROM_TAIL.sub("", _ENVFROM_HEAD.sub("", envfrom)))
 
 
 def sa_normal_ip(ip: str) -> str:

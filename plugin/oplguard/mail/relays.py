@@ -15,7 +15,14 @@ from oplguard.config import SA_ORIGINATING_HEADERS
 from oplguard.mail.addresses import find_ips, is_loopback, is_private, is_skipped
 from oplguard.mail.headers import Header, header_fields
 from oplguard.mail.networks import NetworkList
-from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
+from oplguard.mail.received import (
+    Fetch,
+    ParseResult,
+    Relay,
+    Skipped,
+    Unparseable,
+    parse_received,
+)
 
 # SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
 DEFAULT_ORIGINATING_HEADERS = SA_ORIGINATING_HEADERS
@@ -215,6 +222,7 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     fields = header_fields(message)
     walk = _Walk(trust)
     unparseable = ignored = seen = 0
+    carried = ""  # SA's qmail_scanner_env_from: lives for exactly one more Received line
     for name, value in fields:
         if name.lower() != "received":
             continue
@@ -223,8 +231,11 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
             ignored += 1
             continue
         result: ParseResult = parse_received(value)
+        envfrom, carried = carried, ""
         if isinstance(result, Relay):
-            walk.step(result, value)
+            walk.step(replace(result, envfrom=envfrom) if envfrom else result, value)
+        elif isinstance(result, Skipped):
+            carried = result.envfrom
         elif isinstance(result, Fetch):
             walk.fetch()
         elif isinstance(result, Unparseable):

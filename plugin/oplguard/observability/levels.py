@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+# The vocabulary lives in levelnames.py (the config loader reads it too).
+from oplguard.levelnames import LEVEL_NAMES as LEVEL_NAMES
+from oplguard.levelnames import level_name as level_name
+
 COMPONENT_LOGGERS = {
     "protocol": "oplguard.protocol",
     "relays": "oplguard.relays",
@@ -24,8 +28,6 @@ COMPONENT_LOGGERS = {
     "web": "oplguard.web",
 }
 COMPONENTS = tuple(COMPONENT_LOGGERS)
-# Most verbose first: SIGUSR1 moves one step left, SIGUSR2 one step right.
-LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 log = logging.getLogger("oplguard.server")
 
@@ -38,15 +40,12 @@ Schedule = Callable[[float, Callable[[], None]], Cancellable]
 
 
 def parse_level(text: str) -> int:
-    """The numeric level of a name, case-insensitive.
+    """The numeric level of a name, read as ``level_name`` reads it.
 
     Raises:
         ValueError: not one of debug, info, warning, error, critical.
     """
-    name = text.strip().upper()
-    if name not in LEVEL_NAMES:
-        raise ValueError(f"unknown level {text!r}: use one of {', '.join(LEVEL_NAMES).lower()}")
-    return logging.getLevelNamesMapping()[name]
+    return logging.getLevelNamesMapping()[level_name(text)]
 
 
 def check_component(name: str) -> str:

@@ -22,6 +22,7 @@ from prometheus_client import generate_latest
 from oplguard import __version__
 from oplguard.config import Config
 from oplguard.control.server import ControlServer, ControlSocketError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists.status import lists_status
 from oplguard.mail.headers import header_fields
 from oplguard.netparse import parse_listen
@@ -36,6 +37,8 @@ from oplguard.tracking.record import build_record, senders_of
 from oplguard.tracking.writer import TrackingWriter
 
 log = logging.getLogger("oplguard.server")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 track_log = logging.getLogger("oplguard.tracking")
 
 
@@ -101,7 +104,7 @@ class Observability:
             _kind, host, port, _path = parse_listen(listen)
             try:
                 self.metrics_address = await asyncio.to_thread(self.metrics.serve, host, port)
-                log.warning("metrics on http://%s:%d/metrics", *self.metrics_address)
+                lifecycle.info("metrics on http://%s:%d/metrics", *self.metrics_address)
             except OSError as err:
                 log.error("metrics: cannot listen on %s: %s (scoring continues)", listen, err)
         if self.control is not None:
@@ -183,6 +186,8 @@ class Observability:
         return self.levels.set(component, str(request.get("level", "")), for_s)
 
     def _trace(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("stop"):
+            return self.tracer.stop(str(request.get("ip") or ""), str(request.get("sender") or ""))
         for_s = parse_duration(str(request.get("for") or "30m"))
         return self.tracer.start(
             str(request.get("ip") or ""), str(request.get("sender") or ""), for_s

@@ -74,17 +74,40 @@ class Tracer:
         Raises:
             ValueError: neither an IP nor a sender, or a bad IP.
         """
-        if not ip and not sender:
-            raise ValueError("trace needs --ip or --sender")
-        if ip:
-            ip = str(ipaddress.ip_address(ip.strip()))
+        ip, sender = _target(ip, sender)
+        for old in self._matching(ip, sender):  # a new trace of the same target replaces it
+            old.handle.cancel()
+            self.traces.remove(old)
+            log.warning("trace replaced ip=%s sender=%s", ip or "-", sender or "-")
         until = datetime.now(UTC) + timedelta(seconds=for_s)
-        trace = Trace(ip, sender.strip().lower(), until, handle=_NoHandle())
+        trace = Trace(ip, sender, until, handle=_NoHandle())
         trace.handle = self.schedule(for_s, lambda: self._stop(trace))
         self.traces.append(trace)
         self.levels.hold_debug(True)
         log.warning("trace started ip=%s sender=%s until=%s", ip or "-", sender or "-", iso(until))
         return {"trace": trace.as_dict(), "traces": self.list()}
+
+    def stop(self, ip: str, sender: str) -> dict[str, object]:
+        """Stop the trace of exactly this IP and sender now (``oplguard trace --stop``).
+
+        Raises:
+            ValueError: no such trace runs (the message lists those that do).
+        """
+        ip, sender = _target(ip, sender)
+        found = self._matching(ip, sender)
+        if not found:
+            running = ", ".join(f"ip={t.ip or '-'} sender={t.sender or '-'}" for t in self.traces)
+            raise ValueError(
+                f"no trace of ip={ip or '-'} sender={sender or '-'} runs "
+                f"(running: {running or 'none'})"
+            )
+        for trace in found:
+            trace.handle.cancel()
+            self._stop(trace)
+        return {"stopped": [t.as_dict() for t in found], "traces": self.list()}
+
+    def _matching(self, ip: str, sender: str) -> list[Trace]:
+        return [t for t in self.traces if (t.ip, t.sender) == (ip, sender)]
 
     def _stop(self, trace: Trace) -> None:
         if trace in self.traces:
@@ -125,6 +148,17 @@ class Tracer:
         for record in records:
             setattr(record, TRACE_ATTR, matched.ip or matched.sender)
             logging.getLogger(record.name).handle(record)
+
+
+def _target(ip: str, sender: str) -> tuple[str, str]:
+    """The canonical (ip, sender) of a trace request.
+
+    Raises:
+        ValueError: neither, or a bad IP.
+    """
+    if not ip and not sender:
+        raise ValueError("trace needs --ip or --sender")
+    return (str(ipaddress.ip_address(ip.strip())) if ip else "", sender.strip().lower())
 
 
 class _NoHandle:

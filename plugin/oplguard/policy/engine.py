@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -20,6 +20,12 @@ from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, LookupFailure, Sy
 log = logging.getLogger("oplguard.policy")
 
 ALLOWED_SYMBOL = "ALLOWED_SENDER"
+# Why a listed IP does not count, when no group or allow entry is the reason.
+TRUSTED_BECAUSE = (
+    "trusted relay (behind the border: trusted_networks or SpamAssassin's inference): "
+    "lists are not checked for it"
+)
+MONITOR_BECAUSE = "list {} is monitor-only: its circuit breaker tripped (oplguard lists status)"
 
 
 class EntryLike(Protocol):
@@ -66,6 +72,9 @@ class Policy:
     groups: tuple[GroupConfig, ...]
     scoring: ScoringConfig
     allow: SenderSet
+    # Groups this policy leaves to another check, and why (policyd: the content scan).
+    deferred: tuple[GroupConfig, ...] = ()
+    deferred_because: str = ""
 
 
 def evaluate(
@@ -75,8 +84,12 @@ def evaluate(
     now: datetime,
     failures: Sequence[LookupFailure] = (),
     monitor_only: frozenset[str] = frozenset(),
+    trusted: Sequence[RelayLike] = (),
 ) -> Verdict:
     """Score one message's relay chain.
+
+    Every listed IP ends up in the verdict: counted in ``hits``, or in
+    ``uncounted`` with the reason it did not count.
 
     Args:
         chain: the parsed relay chain (``checked`` = untrusted, unskipped IPs).
@@ -85,42 +98,160 @@ def evaluate(
         now: the time expiring entries are judged against.
         failures: lists that could not answer (DNS errors), with their policy.
         monitor_only: lists whose hits are reported but score 0 (circuit breaker).
+        trusted: trusted relays; looked up only to say that they are not counted.
     """
     relays = list(chain.checked)
     connecting = next((r for r in relays if r.ip == chain.connecting_ip), None)
-    if connecting is not None:
-        entry = policy.allow.match(connecting.ip, "connection", now)
-        if entry is not None:
-            allowed = (_allowed(connecting, entry),)
-            log.debug(
-                "connecting ip=%s allowed by %s: all checks skipped", connecting.ip, entry.network
-            )
-            return _verdict((), allowed, policy, tuple(r.ip for r in relays), ())
-    allowed_list: list[Allowed] = []
-    hits: list[Hit] = []
-    hits_by_ip = {relay.ip: lookup(relay.ip) for relay in relays}
+    tally = _Tally(policy, now, monitor_only)
+    skip_all = policy.allow.match(connecting.ip, "connection", now) if connecting else None
+    if connecting is not None and skip_all is not None:
+        tally.allowed.append(_allowed(connecting, skip_all))
+        log.debug(
+            "connecting ip=%s allowed by %s: all checks skipped", connecting.ip, skip_all.network
+        )
     for relay in relays:
-        entry = policy.allow.match(relay.ip, "hop", now)
+        found = lookup(relay.ip)
+        if connecting is not None and skip_all is not None:
+            because = _because_connection(skip_all, connecting, relay)
+            tally.skip(relay, found, relay is connecting, because)
+        else:
+            tally.judge(relay, found, relay is connecting)
+    for relay in trusted:
+        tally.skip(relay, lookup(relay.ip), False, TRUSTED_BECAUSE)
+    return _verdict(
+        tuple(tally.hits),
+        tuple(tally.allowed),
+        policy,
+        tuple(r.ip for r in relays),
+        tuple(failures),
+        tuple(tally.uncounted),
+    )
+
+
+def describe_entry(entry: SenderEntry) -> str:
+    """``192.0.2.0/24 (connection scope, expires 2026-12-01T00:00:00+00:00, 'partner')``."""
+    parts = [f"{entry.scope} scope"]
+    if entry.expires is not None:
+        parts.append(f"expires {entry.expires.isoformat()}")
+    if entry.comment:
+        parts.append(repr(entry.comment))
+    return f"{entry.network} ({', '.join(parts)})"
+
+
+def _because_connection(entry: SenderEntry, connecting: RelayLike, relay: RelayLike) -> str:
+    """Why a hop is not counted when the connecting IP has a ``connection`` allow entry."""
+    if relay is connecting:
+        return f"allowed by entry {describe_entry(entry)}"
+    return (
+        f"the connecting IP {connecting.ip} is allowed by entry {describe_entry(entry)}, "
+        "so no hop is checked"
+    )
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The hits, the listed-but-not-counted hits and the allow decisions of one scan."""
+
+    policy: Policy
+    now: datetime
+    monitor_only: frozenset[str]
+    hits: list[Hit] = field(default_factory=list)
+    uncounted: list[Hit] = field(default_factory=list)
+    allowed: list[Allowed] = field(default_factory=list)
+
+    def skip(
+        self, relay: RelayLike, found: Sequence[ListHitLike], is_connecting: bool, because: str
+    ) -> None:
+        """Every hit of ``relay`` is listed but not counted, for one reason."""
+        for item in found:
+            self._uncounted(relay, item, None, is_connecting, because)
+
+    def judge(self, relay: RelayLike, found: Sequence[ListHitLike], is_connecting: bool) -> None:
+        """Hop allow entry first; then each group that has the list counts it, or says why not."""
+        entry = self.policy.allow.match(relay.ip, "hop", self.now)
         if entry is not None:
-            if hits_by_ip[relay.ip]:
-                allowed_list.append(_allowed(relay, entry))
+            if found:
+                self.allowed.append(_allowed(relay, entry))
             log.debug("hop=%d ip=%s exempt by allow entry %s", relay.hop, relay.ip, entry.network)
-            continue
+            self.skip(relay, found, is_connecting, f"allowed by entry {describe_entry(entry)}")
+            return
         if log.isEnabledFor(logging.DEBUG):
             log.debug("hop=%d ip=%s no allow entry applies", relay.hop, relay.ip)
-        is_connecting = relay is connecting
-        for group in policy.groups:
-            if not group.enabled or (group.action == "reject" and not is_connecting):
-                continue
-            for found in hits_by_ip[relay.ip]:
-                if found.list_name in group.lists:
-                    hit = _hit(relay, found, group, is_connecting, policy.scoring)
-                    if found.list_name in monitor_only:
-                        hit = replace(hit, score=0.0, monitor_only=True)
-                    hits.append(hit)
-    return _verdict(
-        tuple(hits), tuple(allowed_list), policy, tuple(r.ip for r in relays), tuple(failures)
-    )
+        for group in self.policy.groups:
+            for item in found:
+                if item.list_name in group.lists:
+                    self._group_hit(relay, item, group, is_connecting)
+        grouped = {name for group in self.policy.groups for name in group.lists}
+        for item in found:
+            if item.list_name not in grouped:
+                self._ungrouped(relay, item, is_connecting)
+
+    def _ungrouped(self, relay: RelayLike, item: ListHitLike, is_connecting: bool) -> None:
+        deferred = [g for g in self.policy.deferred if item.list_name in g.lists]
+        for group in deferred:
+            because = f"group {group.name} (action {group.action}) {self.policy.deferred_because}"
+            self._uncounted(relay, item, group, is_connecting, because)
+        if not deferred:
+            because = f"list {item.list_name} is in no sender group"
+            self._uncounted(relay, item, None, is_connecting, because)
+
+    def _group_hit(
+        self, relay: RelayLike, item: ListHitLike, group: GroupConfig, is_connecting: bool
+    ) -> None:
+        if not group.enabled:
+            self._uncounted(relay, item, group, is_connecting, f"group {group.name} is disabled")
+        elif group.action == "reject" and not is_connecting:
+            because = (
+                f"group {group.name} has action reject, which checks the connecting IP only "
+                f"(this is hop {relay.hop})"
+            )
+            self._uncounted(relay, item, group, is_connecting, because)
+        else:
+            hit = _hit(relay, item, group, is_connecting, self.policy.scoring)
+            if item.list_name in self.monitor_only:
+                because = MONITOR_BECAUSE.format(item.list_name)
+                hit = replace(hit, score=0.0, monitor_only=True, because=because)
+                _log_uncounted(hit)
+            self.hits.append(hit)
+
+    def _uncounted(
+        self,
+        relay: RelayLike,
+        item: ListHitLike,
+        group: GroupConfig | None,
+        is_connecting: bool,
+        because: str,
+    ) -> None:
+        hit = Hit(
+            ip=relay.ip,
+            hop=relay.hop,
+            list_name=item.list_name,
+            category=item.category,
+            symbol="",
+            score=0.0,
+            group=group.name if group else "",
+            action=group.action if group else "",
+            phrase=group.reason if group else "Listed",
+            reason=item.entry.reason,
+            is_connecting=is_connecting,
+            header=relay.raw,
+            listed_since=item.entry.listed_since,
+            expires=item.entry.expires,
+            because=because,
+        )
+        _log_uncounted(hit)
+        self.uncounted.append(hit)
+
+
+def _log_uncounted(hit: Hit) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "hop=%d ip=%s listed on %s, not counted: %s",
+            hit.hop,
+            hit.ip,
+            hit.list_name,
+            hit.because,
+        )
 
 
 def _allowed(relay: RelayLike, entry: SenderEntry) -> Allowed:
@@ -160,6 +291,7 @@ def _verdict(
     policy: Policy,
     checked: tuple[str, ...],
     failures: tuple[LookupFailure, ...],
+    uncounted: tuple[Hit, ...] = (),
 ) -> Verdict:
     symbols: dict[str, Symbol] = {}
     for hit in sorted(hits, key=lambda h: h.hop):
@@ -196,4 +328,5 @@ def _verdict(
         action=action,
         checked_ips=checked,
         failures=failures,
+        uncounted=uncounted,
     )

@@ -36,9 +36,14 @@ def explain_text(scan: Scan) -> str:
         )
     out.append(f"Connecting IP: {chain.connecting_ip or 'none (no untrusted relay)'}")
     out.append(f"Checked IPs: {', '.join(verdict.checked_ips) or 'none'}")
-    for hit in verdict.hits:
-        mark = " [monitor-only, not counted]" if hit.monitor_only else ""
-        out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}){mark}: {hit.sentence()}")
+    for hit in verdict.listed:
+        if hit.counted:
+            out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}): {hit.sentence()}")
+        elif hit.monitor_only:
+            mark = "[monitor-only, not counted]"
+            out.append(f"  HIT {hit.symbol} ({hit.score:+.1f}) {mark}: {hit.sentence()}")
+        else:
+            out.append(f"  NOT COUNTED: {hit.not_counted()}")
         out.append(f"      header: Received: {hit.header[:300]}")
     for failure in verdict.failures:
         out.append(

@@ -42,14 +42,20 @@ def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
     ]
     for symbol in verdict.symbols:
         lines.append(f"{format_points(symbol.score)} {symbol.name:<22} {symbol.description}")
-    if verdict.hits:
+    listed = verdict.listed
+    if listed:
         lines += ["", "Evidence (newest hop first):"]
-    for hit in sorted(verdict.hits, key=lambda h: h.hop):
+    for hit in listed:
         since = f", listed since {hit.listed_since}" if hit.listed_since else ""
-        action = f"{hit.action} [monitor-only, not counted]" if hit.monitor_only else hit.action
+        outcome = (
+            f"{hit.action}: {hit.reason or hit.phrase}"
+            if hit.counted
+            else f"{hit.action} [monitor-only, not counted]: {hit.reason or hit.phrase}"
+            if hit.monitor_only
+            else f"not counted: {hit.because}"
+        )
         lines.append(
-            f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) "
-            f"-> {action}: {hit.reason or hit.phrase}"
+            f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) -> {outcome}"
         )
         lines.append(f"   Received: {hit.header[:300]}")
         if link := lookup_link(lookup_url, hit.ip):

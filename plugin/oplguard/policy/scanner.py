@@ -74,7 +74,7 @@ class Scan:
             "relays": [relay.as_dict() for relay in self.chain.relays],
             "connecting_ip": self.chain.connecting_ip,
             "checked_ips": list(verdict.checked_ips),
-            "hits": [hit.as_dict() for hit in verdict.hits],
+            "hits": [hit.as_dict() for hit in verdict.listed],
             "allowed": [entry.as_dict() for entry in verdict.allowed],
             "symbols": {symbol.name: symbol.score for symbol in verdict.symbols},
             "score": verdict.score,
@@ -228,7 +228,10 @@ class Scanner:
                     found.append(LocalHit(source.config.name, answer.category, LocalEntry(reason)))
             return found
 
-        verdict = evaluate(chain, lookup, self.policy, when, failures, monitor)
+        # Trusted relays are looked up in the local lists only (no DNS query
+        # leaves for them), so that a listed one is shown as not counted.
+        trusted = [relay for relay in chain.trusted if not relay.is_skipped]
+        verdict = evaluate(chain, lookup, self.policy, when, failures, monitor, trusted)
         return Scan(chain, verdict, time.perf_counter() - started, tuple(timings))
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:

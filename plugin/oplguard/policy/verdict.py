@@ -5,6 +5,7 @@ Pure data; every field is what an administrator needs to see why.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +31,19 @@ class Hit:
     listed_since: str | None = None
     expires: str | None = None
     monitor_only: bool = False
+    # Why this listed IP does not count (None: it counts): the group's action,
+    # a disabled group, an allow entry, a monitor-only list, a trusted relay.
+    because: str | None = None
+
+    @property
+    def counted(self) -> bool:
+        """True when this hit scores and can decide the action."""
+        return self.because is None and not self.monitor_only
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "counted": self.counted,
+            "because": self.because,
             "monitor_only": self.monitor_only,
             "ip": self.ip,
             "hop": self.hop,
@@ -57,6 +68,13 @@ class Hit:
             f"{self.list_name} ({self.category})"
         )
         return f"{text}: {self.reason}" if self.reason else text
+
+    def not_counted(self) -> str:
+        """Plain words for a listed IP that does not count, and why."""
+        return (
+            f"{self.ip} at hop {self.hop} is listed on {self.list_name} ({self.category}) "
+            f"but not counted: {self.because}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +142,14 @@ class Verdict:
     action: str
     checked_ips: tuple[str, ...]
     failures: tuple[LookupFailure, ...] = ()
+    # Listed IPs that do not count, each with its ``because`` (monitor-only
+    # hits stay in ``hits`` with score 0 and their own ``because``).
+    uncounted: tuple[Hit, ...] = ()
+
+    @property
+    def listed(self) -> tuple[Hit, ...]:
+        """Every list hit of the chain, counted or not, newest hop first."""
+        return tuple(sorted(self.hits + self.uncounted, key=lambda hit: hit.hop))
 
     @property
     def tempfail(self) -> bool:
@@ -155,4 +181,45 @@ class Verdict:
         if self.allowed:
             first = self.allowed[0]
             return f"Allowed sender {first.ip} ({first.scope} scope, {first.network})"
-        return "No relay IP is listed"
+        ignored = [hit for hit in self.listed if not hit.counted]
+        if not ignored:
+            return "No relay IP is listed"
+        more = f" (and {len(ignored) - 1} more)" if len(ignored) > 1 else ""
+        return f"No listed IP counts: {ignored[0].not_counted()}{more}"
+
+
+def hop_results(verdict: Verdict, checked: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """What tracking stores per relay (ip, hop), in words an admin can search.
+
+    ``listed:opl,zombies`` (counted), ``not counted:opl (why)`` (listed, not
+    counted; never ``clean``), ``allowed:NET``, ``clean``; then ``;error:LIST``
+    when a list could not answer.  Listed relays outside ``checked`` (trusted
+    ones) get their ``not counted`` result too.
+    """
+    counted: dict[tuple[str, int], list[str]] = {}
+    ignored: dict[tuple[str, int], dict[str, list[str]]] = {}
+    for hit in verdict.listed:
+        key = (hit.ip, hit.hop)
+        if hit.counted:
+            counted.setdefault(key, []).append(hit.list_name)
+        else:
+            because = hit.because or ("monitor-only" if hit.monitor_only else "")
+            why = ignored.setdefault(key, {}).setdefault(because, [])
+            why.append(hit.list_name)
+    allowed = {entry.ip: entry.network for entry in reversed(verdict.allowed)}
+    failed: dict[str, list[str]] = {}
+    for failure in verdict.failures:
+        failed.setdefault(failure.ip, []).append(failure.list_name)
+    out: dict[tuple[str, int], str] = {}
+    for key in dict.fromkeys([*checked, *ignored]):
+        parts = []
+        if key in counted:
+            parts.append("listed:" + ",".join(sorted(set(counted[key]))))
+        for because, names in ignored.get(key, {}).items():
+            parts.append(f"not counted:{','.join(sorted(set(names)))} ({because})")
+        if not parts:
+            parts.append(f"allowed:{allowed[key[0]]}" if key[0] in allowed else "clean")
+        if key[0] in failed:
+            parts.append("error:" + ",".join(sorted(set(failed[key[0]]))))
+        out[key] = ";".join(parts)
+    return out

@@ -63,7 +63,9 @@ class Decision:
 def connection_policy(policy: Policy) -> Policy:
     """The same policy with only the enabled groups whose action is ``reject``."""
     groups = tuple(g for g in policy.groups if g.enabled and g.action == "reject")
-    return replace(policy, groups=groups)
+    later = tuple(g for g in policy.groups if g.enabled and g.action != "reject")
+    because = "is checked by the content scan after DATA, not at connection time"
+    return replace(policy, groups=groups, deferred=later, deferred_because=because)
 
 
 def reject_lists(policy: Policy) -> frozenset[str]:

@@ -56,10 +56,10 @@ def add_parser(
     listing = inner.add_parser("list", help="removal requests, newest first")
     listing.add_argument("--status", choices=STATUSES, help="only requests in this state")
     show = inner.add_parser("show", help="one request with its requesters and audit log")
-    show.add_argument("id")
+    show.add_argument("id", metavar="ID", help="the request id (removals list shows it)")
     for name, text in (("approve", "delist the IP and tell the requester"), ("deny", "refuse")):
         decide = inner.add_parser(name, help=text)
-        decide.add_argument("id")
+        decide.add_argument("id", metavar="ID", help="the request id (removals list shows it)")
         decide.add_argument("--note", default="", help="shown to the requester on the status page")
     for parser in inner.choices.values():
         parser.add_argument("--config", help="config file (as for serve)")

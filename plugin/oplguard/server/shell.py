@@ -20,20 +20,26 @@ import socket
 import ssl
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from oplguard import config as config_mod
 from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.lists.dnsbl import PROBE_TICK_S, probe_due
 from oplguard.lists.health import ListHealth
+from oplguard.policy.checks import expired_entries
 from oplguard.policy.scanner import Scanner
 from oplguard.server.access import AccessList
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
 from oplguard.server.listeners import open_listener, release_listener, unix_inode
 from oplguard.server.sockets import peer_of, sockname
+
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +190,7 @@ class Shell:
             for sock in server.sockets:
                 self.bound.append((listener, sockname(sock.getsockname())))
         for listener, address in self.bound:
-            self.log.warning("%slistening on %s (%s)", self.label, address, listener.kind)
+            lifecycle.info("%slistening on %s (%s)", self.label, address, listener.kind)
         await self.on_started()
         self._spawn(self.watch_lists())
         self._spawn(self.probe_lists())
@@ -353,7 +359,9 @@ class Shell:
             self.limits = self.limits_of(runtime.config)
             self.access = AccessList(self.limits.allowed_ips)
             self.apply(runtime)
-        self.log.warning("reloaded configuration from %s", runtime.config.path)
+        for warning in expired_entries(runtime.config, datetime.now(UTC)):
+            self.log.warning("reload: %s", warning)
+        lifecycle.info("reloaded configuration from %s", runtime.config.path)
         self.on_reloaded(True)
         return True
 
@@ -390,4 +398,4 @@ class Shell:
         for listener, inode in self.inodes.items():
             await asyncio.to_thread(release_listener, listener, inode)
         await self.on_stopped()
-        self.log.warning("%sstopped", self.label)
+        lifecycle.info("%sstopped", self.label)

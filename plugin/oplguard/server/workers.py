@@ -33,12 +33,15 @@ from oplguard.config.loader import MAX_WORKERS
 from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
 from oplguard.errors import ConfigError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.netparse import parse_listen
 from oplguard.observability.merged import serve_merged
 from oplguard.server.listeners import claim_unix_path, in_use_error
 from oplguard.server.sidecar import Sidecar
 
 log = logging.getLogger("oplguard.server")
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
 LISTEN_BACKLOG = 128
 # A worker that dies this soon after its start is not restarted at once:
@@ -154,7 +157,7 @@ class Supervisor:
                 self.relay.close()
             raise
         for listener in self.listeners:
-            log.warning("listening on %s with %d workers", listener, self.count)
+            lifecycle.info("listening on %s with %d workers", listener, self.count)
         self.scrapes = self._open_metrics()
         sidecar = Sidecar(self.relay, self.scrapes, self.workers, self._sync_new_workers)
         self.sidecar = sidecar
@@ -192,7 +195,7 @@ class Supervisor:
         except ControlSocketError as err:
             log.error("%s; log-level/trace/status are unavailable (scoring continues)", err)
             return None
-        log.warning("control socket on %s (mode 0600), relayed to every worker", relay.path)
+        lifecycle.info("control socket on %s (mode 0600), relayed to every worker", relay.path)
         return relay
 
     def _open_metrics(self) -> WSGIServer | None:
@@ -210,7 +213,7 @@ class Supervisor:
         except OSError as err:
             log.error("metrics: cannot listen on %s: %s (scoring continues)", listen, err)
             return None
-        log.warning("metrics on http://%s:%d/metrics, summed over the workers", host, port)
+        lifecycle.info("metrics on http://%s:%d/metrics, summed over the workers", host, port)
         return server
 
     def _worker_metrics(self) -> list[str]:

@@ -10,11 +10,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from typing import Any
 
 from oplguard.mail.headers import Header, header_fields, values_of
 from oplguard.policy.scanner import Scan
+from oplguard.policy.verdict import hop_results
 
 # Header values a sender controls are capped before they are stored.
 MAX_FIELD_CHARS = 300
@@ -96,39 +97,8 @@ COLUMNS = (
 )
 
 
-# A hit of a list the circuit breaker switched to monitor-only (not counted).
-MONITOR_MARK = "(monitor-only)"
-
-
 def _cap(text: str) -> str:
     return text[:MAX_FIELD_CHARS]
-
-
-def _results(scan: Scan) -> dict[tuple[str, int], str]:
-    """``listed:opl,zombies(monitor-only)`` / ``clean`` / ``allowed:NET`` / ``error:LIST`` per
-    checked relay."""
-    verdict = scan.verdict
-    out: dict[tuple[str, int], str] = {}
-    for relay in scan.chain.checked:
-        lists = sorted(
-            {
-                f"{h.list_name}{MONITOR_MARK if h.monitor_only else ''}"
-                for h in verdict.hits
-                if h.ip == relay.ip
-            }
-        )
-        allowed = [a.network for a in verdict.allowed if a.ip == relay.ip]
-        failed = sorted({f.list_name for f in verdict.failures if f.ip == relay.ip})
-        if allowed:
-            text = f"allowed:{allowed[0]}"
-        elif lists:
-            text = "listed:" + ",".join(lists)
-        else:
-            text = "clean"
-        if failed:
-            text += ";error:" + ",".join(failed)
-        out[(relay.ip, relay.hop)] = text
-    return out
 
 
 def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
@@ -141,19 +111,32 @@ def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
     return envelope.strip("<>").lower(), header_from.lower()
 
 
+# Recipients kept per record for ``track --recipient``; a message to a thousand is found
+# by its first ones.
+MAX_RECIPIENTS = 20
+
+
+def recipients_of(fields: tuple[Header, ...], user: str) -> list[str]:
+    """The spamd user (when it is an address) and the To/Cc addresses, lower case."""
+    found = [user] if "@" in user else []
+    values = [*values_of(fields, "To"), *values_of(fields, "Cc")]
+    found += [address for _, address in getaddresses(values) if "@" in address]
+    return list(dict.fromkeys(_cap(a.strip("<>").lower()) for a in found))[:MAX_RECIPIENTS]
+
+
 def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
     """The record of one scan; reads header fields of ``message`` only."""
     fields = header_fields(message)
     chain, verdict = scan.chain, scan.verdict
-    results = _results(scan)
+    # The result values (listed, not counted and why, allowed, clean) are policy's words.
+    results = hop_results(verdict, ((relay.ip, relay.hop) for relay in chain.checked))
     ips: list[IpSeen] = []
     for relay in chain.relays:
-        if relay.trusted:
-            result = "trusted"
-        elif relay.is_skipped:
-            result = "skipped"
-        else:
-            result = results.get((relay.ip, relay.hop), "not checked")
+        result = results.get((relay.ip, relay.hop))
+        if result is None:
+            result = (
+                "trusted" if relay.trusted else "skipped" if relay.is_skipped else "not checked"
+            )
         ips.append(IpSeen(relay.ip, relay.hop, result))
     top = chain.relays[0] if chain.relays else None
     envelope, header_from = senders_of(fields, scan)
@@ -176,8 +159,9 @@ def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: s
         reason=verdict.reason,
         detail={
             "user": _cap(user),
+            "recipients": recipients_of(fields, user),
             "checked": [{"ip": s.ip, "hop": s.hop, "result": s.result} for s in ips],
-            "hits": [h.as_dict() for h in verdict.hits],
+            "hits": [h.as_dict() for h in verdict.listed],
             "allowed": [a.as_dict() for a in verdict.allowed],
             "symbols": {s.name: s.score for s in verdict.symbols},
             "failures": [f.as_dict() for f in verdict.failures],

@@ -56,19 +56,22 @@ def make_filter(args: argparse.Namespace) -> Filter:
         host=args.host or "",
         since=since_epoch(args.since, time.time()) if args.since else 0.0,
         limit=args.limit,
+        sender=args.sender or "",
+        recipient=args.recipient or "",
+        queue_id=(args.queue_id or "").strip(),
     )
 
 
 def cmd_track(args: argparse.Namespace, config_path: Path) -> int:
-    cfg = config_mod.load(config_path)
-    if not cfg.tracking_db:
-        print(f"oplguard track: {config_path}: tracking_db is not set", file=sys.stderr)
-        return int(Status.EX_UNAVAILABLE)
-    try:
+    try:  # the command line first: a usage error is one whatever the config says
         where = make_filter(args)
     except ValueError as err:
         print(f"oplguard track: {err}", file=sys.stderr)
         return int(Status.EX_USAGE)
+    cfg = config_mod.load(config_path)
+    if not cfg.tracking_db:
+        print(f"oplguard track: {config_path}: tracking_db is not set", file=sys.stderr)
+        return int(Status.EX_UNAVAILABLE)
     try:
         store = TrackingStore.open(cfg.tracking_db)
         try:

@@ -56,6 +56,40 @@ class Filter:
     host: str = ""
     since: float = 0.0
     limit: int = DEFAULT_QUERY_LIMIT
+    sender: str = ""  # envelope sender or From; "@domain" for a whole domain
+    recipient: str = ""  # spamd user or To/Cc; "@domain" for a whole domain
+    queue_id: str = ""
+
+
+def _like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def address_clauses(where: Filter) -> list[tuple[str, list[Any]]]:
+    """``--sender`` (envelope or From) and ``--recipient`` (``detail.recipients``) clauses;
+    ``@domain`` matches the whole domain.  Addresses are stored lower case."""
+    out: list[tuple[str, list[Any]]] = []
+    sender = where.sender.strip().lower()
+    if sender.startswith("@"):
+        pattern = "%" + _like(sender)
+        out.append(("(sender LIKE ? ESCAPE '\\' OR header_from LIKE ? ESCAPE '\\')", [pattern] * 2))
+    elif sender:
+        out.append(("(sender = ? OR header_from = ?)", [sender, sender]))
+    recipient = where.recipient.strip().lower()
+    if recipient:  # a JSON string in detail.recipients: "addr" or "...@domain"
+        quoted = (
+            f'%{_like(recipient)}"%' if recipient.startswith("@") else f'%"{_like(recipient)}"%'
+        )
+        out.append(("detail LIKE ? ESCAPE '\\'", [quoted]))
+    return out
+
+
+def _has_address(recipients: list[str], where: Filter) -> bool:
+    wanted = where.recipient.strip().lower()
+    if wanted.startswith("@"):
+        return any(r.endswith(wanted) for r in recipients)
+    return wanted in recipients
 
 
 class TrackingStore:
@@ -111,6 +145,8 @@ class TrackingStore:
         found = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
         for item in found:
             item["detail"] = json.loads(item["detail"])
+        if where.recipient:  # the LIKE on the JSON text narrowed it; this is exact
+            found = [r for r in found if _has_address(r["detail"].get("recipients", []), where)]
         return found
 
     @staticmethod
@@ -118,10 +154,17 @@ class TrackingStore:
         clauses: list[str] = []
         params: list[Any] = []
         pairs = (
-            ("message_id = ?", where.message_id),
             ("action = ?", where.action),
             ("host = ?", where.host),
+            ("queue_id = ?", where.queue_id),
         )
+        if where.message_id:  # stored as written, mostly <id>; typed with or without <>
+            bare = where.message_id.strip().removeprefix("<").removesuffix(">")
+            clauses.append("message_id IN (?, ?)")
+            params += [f"<{bare}>", bare]
+        for clause, values in address_clauses(where):
+            clauses.append(clause)
+            params += values
         for clause, value in pairs:
             if value:
                 clauses.append(clause)

@@ -14,10 +14,13 @@ import uvicorn
 
 from oplguard.config import Config, Listener
 from oplguard.errors import ConfigError
+from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.web.app import create_app
 from oplguard.web.state import build_state
 
 log = logging.getLogger(__name__)
+# Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
+lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 
 # Idle keep-alive connections are closed after this; a browser reconnects cheaply.
 KEEP_ALIVE_S = 5
@@ -69,7 +72,7 @@ def run_web(cfg: Config, listener: Listener | None = None) -> int:
     chosen = listener or cfg.web.listen
     config = uvicorn_config(cfg, chosen)
     sock = bind(chosen)
-    log.warning("oplguard web listening on http://%s", chosen)
+    lifecycle.info("oplguard web listening on http://%s", chosen)
     # uvicorn stops gracefully on SIGTERM, then re-raises it to the handler that
     # was there before it started: make that one a no-op so a clean stop exits 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)

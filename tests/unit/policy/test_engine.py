@@ -11,6 +11,7 @@ import pytest
 from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
+from oplguard.policy.verdict import Verdict, hop_results
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -163,3 +164,106 @@ def test_no_relays_no_hits() -> None:
     verdict = evaluate(Chain(None, []), lookup, policy(), NOW)
     assert verdict.action == "pass"
     assert verdict.reason == "No relay IP is listed"
+
+
+def not_counted(verdict: Verdict) -> list[tuple[str, int, str, str | None]]:
+    return [(h.ip, h.hop, h.list_name, h.because) for h in verdict.listed if not h.counted]
+
+
+def test_reject_group_reports_the_deep_listed_hop_as_not_counted() -> None:
+    chain4 = chain("192.0.2.10", "198.51.100.7", "198.51.100.8", "203.0.113.66")
+    verdict = evaluate(chain4, lookup, policy("reject"), NOW)
+    assert verdict.action == "pass" and verdict.hits == ()
+    [(ip, hop, name, because)] = not_counted(verdict)
+    assert (ip, hop, name) == ("203.0.113.66", 4, "opl")
+    assert because == (
+        "group open_proxy_list has action reject, which checks the connecting IP only "
+        "(this is hop 4)"
+    )
+    assert verdict.reason.startswith("No listed IP counts: 203.0.113.66 at hop 4 is listed on opl")
+    assert "No relay IP is listed" not in verdict.reason
+
+
+def test_disabled_group_reports_the_listed_ip_as_not_counted() -> None:
+    verdict = evaluate(chain("192.0.2.99"), lookup, policy(enabled=False), NOW)
+    assert not_counted(verdict) == [("192.0.2.99", 1, "opl", "group open_proxy_list is disabled")]
+
+
+def test_connection_allow_reports_every_listed_hop_with_the_entry() -> None:
+    expires = datetime(2027, 1, 1, tzinfo=UTC)
+    allowed = (SenderEntry("192.0.2.0/24", "connection", expires, "partner MX"),)
+    verdict = evaluate(chain("192.0.2.99", "203.0.113.66"), lookup, policy(allowed=allowed), NOW)
+    entry = "192.0.2.0/24 (connection scope, expires 2027-01-01T00:00:00+00:00, 'partner MX')"
+    assert not_counted(verdict) == [
+        ("192.0.2.99", 1, "opl", f"allowed by entry {entry}"),
+        (
+            "203.0.113.66",
+            2,
+            "opl",
+            f"the connecting IP 192.0.2.99 is allowed by entry {entry}, so no hop is checked",
+        ),
+    ]
+
+
+def test_hop_allow_reports_the_listed_hop_with_the_entry() -> None:
+    allowed = (SenderEntry("203.0.113.66", "hop", comment="partner"),)
+    verdict = evaluate(chain("192.0.2.10", "203.0.113.66"), lookup, policy(allowed=allowed), NOW)
+    assert not_counted(verdict) == [
+        ("203.0.113.66", 2, "opl", "allowed by entry 203.0.113.66 (hop scope, 'partner')")
+    ]
+
+
+def test_monitor_only_hit_is_listed_with_its_reason_and_scores_nothing() -> None:
+    verdict = evaluate(chain("192.0.2.99"), lookup, policy(), NOW, monitor_only=frozenset({"opl"}))
+    assert verdict.score == 0.0 and verdict.action == "pass"
+    [(_, _, _, because)] = not_counted(verdict)
+    assert because is not None and "monitor-only" in because
+    assert verdict.reason.startswith("No listed IP counts: 192.0.2.99 at hop 1")
+
+
+def test_trusted_relay_on_a_list_is_reported_as_not_counted() -> None:
+    trusted = [Relay("192.0.2.99", 1)]
+    verdict = evaluate(chain("192.0.2.10"), lookup, policy(), NOW, trusted=trusted)
+    assert verdict.action == "pass"
+    [(ip, _, _, because)] = not_counted(verdict)
+    assert ip == "192.0.2.99" and because is not None and because.startswith("trusted relay")
+
+
+def test_list_in_no_group_is_reported_as_not_counted() -> None:
+    only_zombies = Policy(policy().groups[1:], ScoringConfig(), SenderSet.build(()))
+    verdict = evaluate(chain("192.0.2.99"), lookup, only_zombies, NOW)
+    assert not_counted(verdict) == [("192.0.2.99", 1, "opl", "list opl is in no sender group")]
+
+
+def test_counted_and_not_counted_hits_carry_the_flag_in_json() -> None:
+    verdict = evaluate(chain("192.0.2.99", "203.0.113.66"), lookup, policy("reject"), NOW)
+    rows = [(h.as_dict()["counted"], h.as_dict()["because"] is None) for h in verdict.listed]
+    assert rows == [(True, True), (False, False)]
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed", "expected"),
+    [
+        ("delete", (), "listed:opl"),
+        (
+            "reject",
+            (),
+            "not counted:opl (group open_proxy_list has action reject, which "
+            "checks the connecting IP only (this is hop 2))",
+        ),
+        (
+            "delete",
+            (SenderEntry("203.0.113.66", "hop"),),
+            "not counted:opl (allowed by entry 203.0.113.66 (hop scope))",
+        ),
+    ],
+    ids=["counted", "reject-deep", "allowed"],
+)
+def test_hop_results_never_say_clean_for_a_listed_ip(
+    action: str, allowed: tuple[SenderEntry, ...], expected: str
+) -> None:
+    verdict = evaluate(
+        chain("192.0.2.10", "203.0.113.66"), lookup, policy(action, allowed=allowed), NOW
+    )
+    results = hop_results(verdict, [("192.0.2.10", 1), ("203.0.113.66", 2)])
+    assert results == {("192.0.2.10", 1): "clean", ("203.0.113.66", 2): expected}

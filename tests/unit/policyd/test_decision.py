@@ -212,3 +212,16 @@ def test_client_chain_is_one_connecting_relay() -> None:
 )
 def test_client_ip_is_canonical_and_public(text: str, expected: str | None) -> None:
     assert client_ip(text) == expected
+
+
+def test_a_client_listed_only_by_a_content_scan_group_says_why_it_is_not_counted() -> None:
+    groups = (GroupConfig("zombies", ("opl",), True, "delete", "ZOMBIE"),)
+    pol = Policy(groups, ScoringConfig(), SenderSet.build(()))
+    decision = decide(client_chain("192.0.2.99", "x"), lookup, pol, NOW)
+    assert decision.action == DUNNO
+    assert decision.verdict is not None
+    [hit] = decision.verdict.uncounted
+    assert hit.because == (
+        "group zombies (action delete) is checked by the content scan after DATA, "
+        "not at connection time"
+    )
