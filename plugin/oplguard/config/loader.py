@@ -251,7 +251,8 @@ class Builder(Fields):
         )
 
     def scoring(self, data: dict[str, Any], scores: dict[str, Any]) -> ScoringConfig:
-        self.check_keys("scoring", data, {"required_score", "lookup_url", "lookup_deadline_s"})
+        known = {"required_score", "lookup_url", "lookup_deadline_s", "scan_cpu_budget_ms"}
+        self.check_keys("scoring", data, known)
         table = dict(DEFAULT_SCORES)
         for name, value in scores.items():
             if not name.replace("_", "").isalnum() or not name.isupper():
@@ -279,6 +280,7 @@ class Builder(Fields):
             scores=tuple(table.items()),
             lookup_url=self.string(data, "scoring", "lookup_url", ""),
             lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
+            scan_cpu_budget_ms=self.number(data, "scoring", "scan_cpu_budget_ms", 250.0),
         )
 
     def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:

@@ -196,6 +196,8 @@ class ScoringConfig:
     lookup_url: str = ""
     # Per-message deadline for all DNS list queries together.
     lookup_deadline_s: float = 5.0
+    # CPU time one message's header parsing may take (oplguard.mail.limits).
+    scan_cpu_budget_ms: float = 250.0
 
     def score_of(self, symbol: str) -> float:
         table = dict(self.scores)

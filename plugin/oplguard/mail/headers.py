@@ -56,10 +56,28 @@ def header_fields(message: bytes) -> tuple[Header, ...]:
     replaces ``\\n[ \\t]+`` by a space); values are trimmed.  Lines that are
     neither a field nor a continuation are dropped, with their continuations.
     """
+    return _fields(header_section(message))
+
+
+def header_fields_within(message: bytes, max_bytes: int) -> tuple[tuple[Header, ...], bool]:
+    """``header_fields`` of at most the first ``max_bytes`` bytes, and whether that cut.
+
+    A header section longer than ``max_bytes`` loses the rest, the partial
+    last line included; the fields before it are kept.
+    """
+    if len(message) <= max_bytes:
+        return _fields(header_section(message)), False
+    section = header_section(message[:max_bytes])
+    if len(section) < max_bytes:
+        return _fields(section), False
+    return _fields(section[: section.rfind("\n") + 1]), True
+
+
+def _fields(section: str) -> tuple[Header, ...]:
     fields: list[Header] = []
     name: str | None = None
     parts: list[str] = []
-    for line in header_section(message).split("\n"):
+    for line in section.split("\n"):
         line = line.removesuffix("\r")
         if line[:1] in (" ", "\t") and line:
             if name is not None:

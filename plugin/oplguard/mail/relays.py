@@ -1,19 +1,30 @@
 """The relay chain of a message: SA's trust walk and the IP selections (spec §4, §5).
 
 Pure: no I/O, and ``build_chain`` never raises on message input.  Trust follows
-SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without its 9-cap.
+SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without
+its 9-cap but within the per-message limits of ``oplguard.mail.limits``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from oplguard.config import SA_ORIGINATING_HEADERS
-from oplguard.mail.addresses import find_ips, is_loopback, is_private, is_skipped
-from oplguard.mail.headers import Header, header_fields
+from oplguard.mail.addresses import IP_ADDRESS_RE, canonical_ip, is_loopback, is_private, is_skipped
+from oplguard.mail.headers import Header, header_fields_within
+from oplguard.mail.limits import (
+    MAX_CHECKED_IPS,
+    MAX_EVIDENCE_CHARS,
+    MAX_HEADER_BYTES,
+    MAX_ORIGINATING_IPS,
+    MAX_ORIGINATING_IPS_PER_HEADER,
+    MAX_RECEIVED_HEADERS,
+    Cut,
+)
 from oplguard.mail.networks import NetworkList
 from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
 
@@ -101,6 +112,9 @@ class RelayChain:
     checked: tuple[ChainRelay, ...] = ()
     unparseable: int = 0
     ignored: int = 0
+    cuts: tuple[Cut, ...] = ()
+    # The parsed header fields, so that tracking and tracing need not parse again.
+    fields: tuple[Header, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def trusted(self) -> tuple[ChainRelay, ...]:
@@ -185,34 +199,76 @@ class _Walk:
 
 
 def originating_relays(
-    fields: tuple[Header, ...], names: tuple[str, ...]
+    fields: tuple[Header, ...], names: tuple[str, ...], cuts: list[Cut] | None = None
 ) -> Iterator[tuple[Relay, str]]:
-    """Synthetic relays for every IP in every originating-IP header (spec §7).
+    """Synthetic relays for the IPs in originating-IP headers (spec §7).
 
-    SA takes the first IP of the last occurrence only; we take them all, in
-    the order of ``names``, then of the fields, then within each value.
+    SA takes the first IP of the last occurrence only; we take up to
+    ``MAX_ORIGINATING_IPS_PER_HEADER`` IPs of each header and
+    ``MAX_ORIGINATING_IPS`` in all, in the order of ``names``, then of the
+    fields, then within each value.  The evidence text is one capped string
+    per header, shared by its IPs.  What a limit leaves out goes to ``cuts``.
     """
     lowered = tuple(field_name.lower() for field_name, _value in fields)
+    total = crowded = 0
     for name in names:
         wanted = name.lower()
         if wanted not in lowered:  # the common case: one C-level scan, no loop
             continue
         for (field_name, value), field_lower in zip(fields, lowered, strict=True):
-            if field_lower == wanted:
-                for ip in find_ips(value):
-                    yield Relay(ip=ip), f"{field_name}: {value}"
+            if field_lower != wanted:
+                continue
+            if total == MAX_ORIGINATING_IPS:
+                _cut_originating(cuts, crowded, stopped=True)
+                return
+            raw = f"{field_name}: {value[:MAX_EVIDENCE_CHARS]}"[:MAX_EVIDENCE_CHARS]
+            taken = 0
+            for match in IP_ADDRESS_RE.finditer(value):
+                ip = canonical_ip(match.group(0))
+                if ip is None:
+                    continue
+                if taken == MAX_ORIGINATING_IPS_PER_HEADER or total == MAX_ORIGINATING_IPS:
+                    crowded += 1
+                    break
+                taken += 1
+                total += 1
+                yield Relay(ip=ip), raw
+    _cut_originating(cuts, crowded, stopped=False)
 
 
-# RFC 5321 §6.3: a message with 100 or more Received fields is looping and
-# should be rejected.  Parsing and checking stop there, so a hostile message
-# with thousands of hops costs no more than a real one (they are counted in
-# RelayChain.ignored).
-MAX_RECEIVED_HEADERS = 100
+def _cut_originating(cuts: list[Cut] | None, crowded: int, *, stopped: bool) -> None:
+    if cuts is None:
+        return
+    if crowded:
+        cuts.append(
+            Cut(
+                "MAX_ORIGINATING_IPS_PER_HEADER",
+                f"{crowded} originating-IP header(s) held more IPs than were taken",
+            )
+        )
+    if stopped:
+        cuts.append(
+            Cut(
+                "MAX_ORIGINATING_IPS",
+                f"originating-IP headers beyond the first {MAX_ORIGINATING_IPS} IPs ignored",
+            )
+        )
 
 
-def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
-    """The relay chain of ``message`` under ``trust``; never raises on message input."""
-    fields = header_fields(message)
+def build_chain(
+    message: bytes, trust: TrustSettings, cpu_budget_s: float | None = None
+) -> RelayChain:
+    """The relay chain of ``message`` under ``trust``; never raises on message input.
+
+    The limits of ``oplguard.mail.limits`` apply.  With ``cpu_budget_s`` the
+    walk also stops once this thread has spent that much CPU time on it; the
+    chain is then what was examined.  Every cut is in ``RelayChain.cuts``.
+    """
+    started = 0.0 if cpu_budget_s is None else time.thread_time()
+    fields, clipped = header_fields_within(message, MAX_HEADER_BYTES)
+    cuts: list[Cut] = []
+    if clipped:
+        cuts.append(Cut("MAX_HEADER_BYTES", f"header section cut at {MAX_HEADER_BYTES} bytes"))
     walk = _Walk(trust)
     unparseable = ignored = seen = 0
     for name, value in fields:
@@ -222,25 +278,40 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
         if seen > MAX_RECEIVED_HEADERS:
             ignored += 1
             continue
+        if cpu_budget_s is not None and time.thread_time() - started > cpu_budget_s:
+            cuts.append(_budget_cut(cpu_budget_s, seen - 1))
+            break
         result: ParseResult = parse_received(value)
         if isinstance(result, Relay):
-            walk.step(result, value)
+            walk.step(result, value[:MAX_EVIDENCE_CHARS])
         elif isinstance(result, Fetch):
             walk.fetch()
         elif isinstance(result, Unparseable):
             unparseable += 1
-    for relay, raw in originating_relays(fields, trust.originating_headers()):
-        walk.step(relay, raw, originating=True)
-    relays = tuple(walk.relays)
-    chain = select(relays, unparseable, lambda ip: walk.in_list(ip, walk.effective()[0]))
     if ignored:
-        chain = replace(chain, ignored=ignored)
-        log.info(
-            "relay chain: %d Received headers beyond the first %d ignored", ignored, seen - ignored
-        )
+        text = f"{ignored} Received headers beyond the first {MAX_RECEIVED_HEADERS} ignored"
+        cuts.append(Cut("MAX_RECEIVED_HEADERS", text))
+    if cpu_budget_s is None or time.thread_time() - started <= cpu_budget_s:
+        for relay, raw in originating_relays(fields, trust.originating_headers(), cuts):
+            walk.step(relay, raw, originating=True)
+    chain = select(
+        tuple(walk.relays),
+        unparseable,
+        lambda ip: walk.in_list(ip, walk.effective()[0]),
+        cuts,
+        ignored=ignored,
+        fields=fields,
+    )
     if log.isEnabledFor(logging.DEBUG):
         _log_chain(chain, walk.is_configured())
     return chain
+
+
+def _budget_cut(budget_s: float, walked: int) -> Cut:
+    return Cut(
+        "scan_cpu_budget_ms",
+        f"scan stopped after {walked} Received headers: CPU budget of {budget_s * 1000:g} ms spent",
+    )
 
 
 def _log_chain(chain: RelayChain, configured: bool) -> None:
@@ -277,7 +348,13 @@ def _unique(relays: Iterator[ChainRelay]) -> tuple[ChainRelay, ...]:
 
 
 def select(
-    relays: tuple[ChainRelay, ...], unparseable: int, is_trusted_ip: Callable[[str], bool]
+    relays: tuple[ChainRelay, ...],
+    unparseable: int,
+    is_trusted_ip: Callable[[str], bool],
+    cuts: list[Cut] | None = None,
+    *,
+    ignored: int = 0,
+    fields: tuple[Header, ...] = (),
 ) -> RelayChain:
     """The selections of spec §5 over a walked chain.
 
@@ -285,6 +362,8 @@ def select(
     IP inside trusted_networks is not checked, as in SA DNSEval), skip-listed
     removed, first occurrence of each IP kept, no cap.  ``connecting_ip`` is
     its first entry (SA ``-firsttrusted``); ``last_external`` is SA ``-lastexternal``.
+    At most ``MAX_CHECKED_IPS`` are checked; a cut is appended to ``cuts``.
+    ``ignored`` and ``fields`` are passed through to the chain.
     """
     checked = _unique(
         relay
@@ -296,10 +375,19 @@ def select(
     external = [r for r in relays if r.trusted and not r.internal]
     external += [r for r in relays if not r.trusted]
     last_external = next((r.ip for r in external if not r.is_skipped), None)
+    if len(checked) > MAX_CHECKED_IPS:
+        left = len(checked) - MAX_CHECKED_IPS
+        if cuts is not None:
+            text = f"{left} IPs beyond the first {MAX_CHECKED_IPS} not checked"
+            cuts.append(Cut("MAX_CHECKED_IPS", text))
+        checked = checked[:MAX_CHECKED_IPS]
     return RelayChain(
         relays=relays,
         connecting_ip=checked[0].ip if checked else None,
         last_external=last_external,
         checked=checked,
         unparseable=unparseable,
+        ignored=ignored,
+        cuts=tuple(cuts) if cuts else (),
+        fields=fields,
     )

@@ -10,7 +10,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,11 +20,17 @@ from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
+from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL
+from oplguard.mail.rewrite import header_end
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
-from oplguard.policy.verdict import LookupFailure, Verdict
+from oplguard.policy.verdict import LookupFailure, Symbol, Verdict
 
 log = logging.getLogger("oplguard.policy")
+
+# The peer whose request is being scanned, for the one log line of a cut scan
+# (set by the transport for each connection; "-" outside a connection).
+CURRENT_PEER: ContextVar[str] = ContextVar("oplguard_peer", default="-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +206,44 @@ class Scanner:
             return found
 
         verdict = evaluate(chain, lookup, self.policy, when, failures, monitor)
+        if chain.cuts:
+            verdict = self._truncated(chain, verdict)
         return Scan(chain, verdict, time.perf_counter() - started, tuple(timings))
+
+    def _truncated(self, chain: RelayChain, verdict: Verdict) -> Verdict:
+        """``verdict`` with the symbol and log line that say which limits cut the scan."""
+        what = "; ".join(cut.sentence() for cut in chain.cuts)
+        log.warning(
+            "scan cut peer=%s connecting_ip=%s: %s",
+            CURRENT_PEER.get(),
+            chain.connecting_ip or "-",
+            what,
+        )
+        points = dict(self.config.scoring.scores).get(TRUNCATED_SYMBOL, 0.0)
+        symbol = Symbol(TRUNCATED_SYMBOL, points, f"Scanned in part: {what}")
+        return replace(
+            verdict,
+            symbols=(*verdict.symbols, symbol),
+            score=round(verdict.score + points, 3),
+        )
+
+    async def chain_of(self, message: bytes) -> RelayChain:
+        """The relay chain; a long header section is parsed on a worker thread.
+
+        Parsing a header section of ``INLINE_HEADER_BYTES`` takes well under a
+        few milliseconds; a longer one (at most ``MAX_HEADER_BYTES`` are read)
+        runs off the event loop, within ``scan_cpu_budget_ms`` of CPU time.
+        """
+        if len(message) <= INLINE_HEADER_BYTES or header_end(message) <= INLINE_HEADER_BYTES:
+            return build_chain(message, self.trust)
+        budget = self.config.scoring.scan_cpu_budget_ms / 1000
+        return await asyncio.to_thread(build_chain, message, self.trust, budget)
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
         """Parse, query DNS lists in parallel within the deadline, and score."""
         started = time.perf_counter()
         when = now or datetime.now(UTC)
-        chain = build_chain(message, self.trust)
+        chain = await self.chain_of(message)
         answers: dict[tuple[str, str], DnsblAnswer] = {}
         if self.dns_sources and chain.checked:
             ips = list(dict.fromkeys(relay.ip for relay in chain.checked))

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from oplguard.errors import Status
+from oplguard.policy.scanner import CURRENT_PEER
 from oplguard.server.channel import Channel
 from oplguard.server.service import ScoringService
 from oplguard.spamd import (
@@ -91,6 +92,7 @@ async def answer_request(
     channel: Channel, peer: str, service: ScoringService, settings: ConnectionSettings
 ) -> None:
     """Read one request from ``channel`` and write its reply; the caller closes."""
+    CURRENT_PEER.set(peer)
     verb = "request"
     try:
         async with asyncio.timeout(settings.child_timeout_s):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
-from oplguard.mail.headers import Header, header_fields, values_of
+from oplguard.mail.headers import Header, values_of
 from oplguard.policy.scanner import Scan
 
 # Header values a sender controls are capped before they are stored.
@@ -131,8 +131,8 @@ def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
 
 
 def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
-    """The record of one scan; reads header fields of ``message`` only."""
-    fields = header_fields(message)
+    """The record of one scan; reads the header fields the scan parsed (within its limits)."""
+    fields = scan.chain.fields
     chain, verdict = scan.chain, scan.verdict
     results = _results(scan)
     ips: list[IpSeen] = []
