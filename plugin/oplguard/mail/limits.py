@@ -9,6 +9,7 @@ line) and logged once at WARNING; see docs/robustness.md, "Per-message limits".
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 # RFC 5321 §6.3: a message with 100 or more Received fields is looping and
@@ -29,8 +30,8 @@ MAX_EVIDENCE_CHARS = 998
 MAX_HEADER_BYTES = 131_072
 # Hits with an evidence block in the REPORT text (the table lists every symbol).
 MAX_REPORT_HITS = 20
-# Header sections longer than this are parsed on a worker thread, so one
-# message never holds the event loop for more than a few milliseconds.
+# Header sections up to this size are parsed in one go (well under SLICE_S);
+# longer ones in slices, yielding the event loop every SLICE_S.
 INLINE_HEADER_BYTES = 16_384
 # The symbol (score 0 unless [scoring.scores] says otherwise) of a cut answer.
 TRUNCATED_SYMBOL = "OPL_TRUNCATED"
@@ -45,3 +46,39 @@ class Cut:
 
     def sentence(self) -> str:
         return f"{self.detail} ({self.limit})"
+
+
+# How long one message's parsing may run on the event loop before it yields.
+SLICE_S = 0.002
+# Characters of header text parsed between two checks of the clock.
+PIECE_CHARS = 8192
+
+
+class Slices:
+    """The clock of one scan run in slices: when to yield, and its CPU budget.
+
+    Time is counted only while the scan runs (between ``resume`` and
+    ``pause``), so other requests served in between do not use it up.
+    """
+
+    def __init__(self, budget_s: float | None, slice_s: float = SLICE_S) -> None:
+        self.budget_s = budget_s
+        self.slice_s = slice_s
+        self.spent = 0.0
+        self.began = time.perf_counter()
+
+    def due(self) -> bool:
+        """True when this slice has run for ``slice_s``: time to yield."""
+        return time.perf_counter() - self.began > self.slice_s
+
+    def pause(self) -> None:
+        self.spent += time.perf_counter() - self.began
+
+    def resume(self) -> None:
+        self.began = time.perf_counter()
+
+    def exhausted(self) -> bool:
+        """True once the scan has run for longer than its budget in all."""
+        if self.budget_s is None:
+            return False
+        return self.spent + time.perf_counter() - self.began > self.budget_s

@@ -8,14 +8,13 @@ its 9-cap but within the per-message limits of ``oplguard.mail.limits``.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from oplguard.config import SA_ORIGINATING_HEADERS
 from oplguard.mail.addresses import IP_ADDRESS_RE, canonical_ip, is_loopback, is_private, is_skipped
-from oplguard.mail.headers import Header, header_fields_within
+from oplguard.mail.headers import Header, fields_of, header_section_within, section_pieces
 from oplguard.mail.limits import (
     MAX_CHECKED_IPS,
     MAX_EVIDENCE_CHARS,
@@ -23,7 +22,9 @@ from oplguard.mail.limits import (
     MAX_ORIGINATING_IPS,
     MAX_ORIGINATING_IPS_PER_HEADER,
     MAX_RECEIVED_HEADERS,
+    PIECE_CHARS,
     Cut,
+    Slices,
 )
 from oplguard.mail.networks import NetworkList
 from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
@@ -255,20 +256,42 @@ def _cut_originating(cuts: list[Cut] | None, crowded: int, *, stopped: bool) -> 
         )
 
 
-def build_chain(
-    message: bytes, trust: TrustSettings, cpu_budget_s: float | None = None
-) -> RelayChain:
+def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     """The relay chain of ``message`` under ``trust``; never raises on message input.
 
-    The limits of ``oplguard.mail.limits`` apply.  With ``cpu_budget_s`` the
-    walk also stops once this thread has spent that much CPU time on it; the
-    chain is then what was examined.  Every cut is in ``RelayChain.cuts``.
+    The limits of ``oplguard.mail.limits`` apply; every cut is in ``RelayChain.cuts``.
     """
-    started = 0.0 if cpu_budget_s is None else time.thread_time()
-    fields, clipped = header_fields_within(message, MAX_HEADER_BYTES)
+    steps = chain_steps(message, trust)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            chain: RelayChain = done.value
+            return chain
+
+
+ChainSteps = Generator[None, None, RelayChain]
+
+
+def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = None) -> ChainSteps:
+    """``build_chain`` in steps: with ``slices``, it yields whenever a slice is due.
+
+    The caller pauses the clock, lets others run and resumes it.  Once
+    ``slices`` is exhausted the walk stops; the chain is what was examined.
+    """
+    section, clipped = header_section_within(message, MAX_HEADER_BYTES)
     cuts: list[Cut] = []
     if clipped:
         cuts.append(Cut("MAX_HEADER_BYTES", f"header section cut at {MAX_HEADER_BYTES} bytes"))
+    if slices is None:
+        fields = fields_of(section)
+    else:
+        found: list[Header] = []
+        for piece in section_pieces(section, PIECE_CHARS):
+            found += fields_of(piece)
+            if slices.due():
+                yield
+        fields = tuple(found)
     walk = _Walk(trust)
     unparseable = ignored = seen = 0
     for name, value in fields:
@@ -278,9 +301,12 @@ def build_chain(
         if seen > MAX_RECEIVED_HEADERS:
             ignored += 1
             continue
-        if cpu_budget_s is not None and time.thread_time() - started > cpu_budget_s:
-            cuts.append(_budget_cut(cpu_budget_s, seen - 1))
-            break
+        if slices is not None:
+            if slices.due():
+                yield
+            if slices.exhausted():
+                cuts.append(_budget_cut(slices, seen - 1))
+                break
         result: ParseResult = parse_received(value)
         if isinstance(result, Relay):
             walk.step(result, value[:MAX_EVIDENCE_CHARS])
@@ -291,7 +317,7 @@ def build_chain(
     if ignored:
         text = f"{ignored} Received headers beyond the first {MAX_RECEIVED_HEADERS} ignored"
         cuts.append(Cut("MAX_RECEIVED_HEADERS", text))
-    if cpu_budget_s is None or time.thread_time() - started <= cpu_budget_s:
+    if slices is None or not slices.exhausted():
         for relay, raw in originating_relays(fields, trust.originating_headers(), cuts):
             walk.step(relay, raw, originating=True)
     chain = select(
@@ -307,10 +333,11 @@ def build_chain(
     return chain
 
 
-def _budget_cut(budget_s: float, walked: int) -> Cut:
+def _budget_cut(slices: Slices, walked: int) -> Cut:
+    budget_ms = (slices.budget_s or 0.0) * 1000
     return Cut(
         "scan_cpu_budget_ms",
-        f"scan stopped after {walked} Received headers: CPU budget of {budget_s * 1000:g} ms spent",
+        f"scan stopped after {walked} Received headers: CPU budget of {budget_ms:g} ms spent",
     )
 
 

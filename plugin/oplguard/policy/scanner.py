@@ -20,8 +20,8 @@ from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
-from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL
-from oplguard.mail.rewrite import header_end
+from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
+from oplguard.mail.relays import chain_steps
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure, Symbol, Verdict
@@ -89,6 +89,17 @@ class Scan:
             "reason": verdict.reason,
             "list_failures": [failure.as_dict() for failure in verdict.failures],
         }
+
+
+def short_header(message: bytes) -> bool:
+    """True when the header section ends within ``INLINE_HEADER_BYTES`` (bounded searches)."""
+    if len(message) <= INLINE_HEADER_BYTES:
+        return True
+    # b"\r\n\r\n" contains b"\n\r\n": two searches find every empty line.
+    return (
+        message.find(b"\n\n", 0, INLINE_HEADER_BYTES) >= 0
+        or message.find(b"\n\r\n", 0, INLINE_HEADER_BYTES) >= 0
+    )
 
 
 def trust_settings(config: Config) -> TrustSettings:
@@ -228,16 +239,26 @@ class Scanner:
         )
 
     async def chain_of(self, message: bytes) -> RelayChain:
-        """The relay chain; a long header section is parsed on a worker thread.
+        """The relay chain; a long header section is parsed in slices.
 
-        Parsing a header section of ``INLINE_HEADER_BYTES`` takes well under a
-        few milliseconds; a longer one (at most ``MAX_HEADER_BYTES`` are read)
-        runs off the event loop, within ``scan_cpu_budget_ms`` of CPU time.
+        A header section of ``INLINE_HEADER_BYTES`` is parsed in one go (about
+        a millisecond).  A longer one (at most ``MAX_HEADER_BYTES`` are read)
+        yields the event loop every ``SLICE_S`` so that other requests are
+        served meanwhile, and stops after ``scan_cpu_budget_ms`` of its own time.
         """
-        if len(message) <= INLINE_HEADER_BYTES or header_end(message) <= INLINE_HEADER_BYTES:
+        if short_header(message):
             return build_chain(message, self.trust)
-        budget = self.config.scoring.scan_cpu_budget_ms / 1000
-        return await asyncio.to_thread(build_chain, message, self.trust, budget)
+        slices = Slices(self.config.scoring.scan_cpu_budget_ms / 1000)
+        steps = chain_steps(message, self.trust, slices)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                chain: RelayChain = done.value
+                return chain
+            slices.pause()
+            await asyncio.sleep(0)
+            slices.resume()
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
         """Parse, query DNS lists in parallel within the deadline, and score."""

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import tracemalloc
 
-from oplguard.mail import TrustSettings, build_chain
-from oplguard.mail.headers import header_fields, header_fields_within
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oplguard.mail import RelayChain, TrustSettings, build_chain
+from oplguard.mail.headers import fields_of, header_fields, header_fields_within, section_pieces
 from oplguard.mail.limits import (
     MAX_CHECKED_IPS,
     MAX_EVIDENCE_CHARS,
     MAX_HEADER_BYTES,
     MAX_ORIGINATING_IPS,
     MAX_ORIGINATING_IPS_PER_HEADER,
+    Slices,
 )
+from oplguard.mail.relays import ChainSteps, chain_steps
 
 TRUST = TrustSettings()
 
@@ -84,9 +89,48 @@ def test_header_section_is_read_up_to_the_limit() -> None:
     assert header_fields_within(short, MAX_HEADER_BYTES) == (header_fields(short), False)
 
 
+def run(steps: ChainSteps) -> RelayChain:
+    """Drive ``chain_steps`` to the end, as the scanner does (without an event loop)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            chain: RelayChain = done.value
+            return chain
+
+
+def test_a_long_header_section_yields_between_slices_and_parses_the_same() -> None:
+    hops = [received(f"198.51.100.{i}") for i in range(1, 60)]
+    hostile = message(*hops, *(["X-A: b"] * 12_000), "X-Originating-IP: 203.0.113.9")
+    steps = chain_steps(hostile, TRUST, Slices(None, slice_s=0.0))
+    yields = 0
+    while True:
+        try:
+            next(steps)
+            yields += 1
+        except StopIteration as done:
+            sliced: RelayChain = done.value
+            break
+    whole = build_chain(hostile, TRUST)
+    assert yields > 20  # every piece of header text and every Received field
+    assert sliced == whole and sliced.fields == whole.fields
+    assert len(whole.checked) == 60 and whole.cuts == ()
+
+
+line = st.sampled_from(["X-A: b", "Received: from x", "\tcont", "  more", "junk", "S: " + "y" * 40])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(line, max_size=60), st.sampled_from(["\n", "\r\n"]), st.integers(1, 120))
+def test_pieces_parse_to_the_same_fields(lines: list[str], newline: str, size: int) -> None:
+    section = newline.join(lines)
+    pieces = tuple(f for piece in section_pieces(section, size) for f in fields_of(piece))
+    assert pieces == fields_of(section)
+
+
 def test_cpu_budget_stops_the_walk_and_says_so() -> None:
     hops = [received(f"198.51.100.{i}") for i in range(1, 30)]
-    chain = build_chain(message(*hops, "X-Originating-IP: 203.0.113.9"), TRUST, cpu_budget_s=0.0)
+    chain = run(chain_steps(message(*hops, "X-Originating-IP: 203.0.113.9"), TRUST, Slices(0.0)))
     assert chain.relays == ()
     assert [cut.limit for cut in chain.cuts] == ["scan_cpu_budget_ms"]
     assert "scan stopped after 0 Received headers" in chain.cuts[0].sentence()
