@@ -4,10 +4,10 @@
 
 Starts ``PATH -m oplguard serve`` (default: this interpreter; point it at another
 checkout's venv to measure that code) on loopback with the sample lists, then
-for each case sends the message once with SYMBOLS while a second client sends
-PINGs back to back on fresh connections.  Per case it prints the server's peak
-RSS growth (VmHWM), the hostile request's time, the longest PING round trip
-during it, and the symbols.  ``--in-process`` instead measures, in CPU time of
+for each case sends the message with SYMBOLS (``--rounds`` times) while a second
+client sends PINGs back to back on fresh connections.  Per case it prints the
+server's peak RSS growth (VmHWM), the median request time, the median of the
+longest PING round trip during each request, and the symbols.  ``--in-process`` instead measures, in CPU time of
 the event loop's thread, the longest stretch one request holds the loop (the
 PING round trip also counts the other processes of a busy machine).  The
 figures are in docs/robustness.md, "Per-message limits".
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--case", action="append", choices=sorted(CASES))
+    parser.add_argument("--rounds", type=int, default=3, help="per case; medians are printed")
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -151,7 +153,11 @@ def main() -> int:
             )
             for name in names:
                 body = CASES[name]()
-                grew, took, worst, reply = measure(port, proc.pid, body)
+                rounds = [measure(port, proc.pid, body) for _ in range(args.rounds)]
+                grew = max(r[0] for r in rounds)
+                took = statistics.median(r[1] for r in rounds)
+                worst = statistics.median(r[2] for r in rounds)
+                reply = rounds[-1][3]
                 symbols = reply.split(b"\r\n\r\n", 1)[-1].decode("latin-1")
                 print(
                     f"{name:26} {len(body):8} {grew / 1024:8.1f} {took:10.3f} "

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from oplguard.errors import ListError
+from oplguard.errors import InputError, ListError
 from oplguard.removals.model import PENDING, ReviewError
 from oplguard.removals.review import decide
 from oplguard.web.render import client_of, page, state_of
@@ -105,6 +105,8 @@ async def admin_decide(request: Request) -> Response:
         )
     except ReviewError as err:
         raise HTTPException(409, str(err)) from err
+    except InputError as err:  # a bad note
+        raise HTTPException(422, str(err)) from err
     except ListError as err:
         raise HTTPException(500, f"the list could not be changed: {err}") from err
     return RedirectResponse(f"/admin?done={request_id}", status_code=303)

@@ -139,6 +139,8 @@ async def admin_decide(request: Request) -> Response:
     except ReviewError as err:
         status = 404 if "no removal request" in str(err) else 409
         return json_error(status, str(err))
+    except InputError as err:  # a bad note
+        return json_error(422, str(err))
     except ListError as err:
         return json_error(500, f"the list could not be changed: {err}")
     return json_response(decided.public() | {"outcome": list(decided.outcome)})
@@ -162,6 +164,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"{}")
     except (UnicodeDecodeError, ValueError) as err:
         raise HTTPException(400, f"the body is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise HTTPException(400, "the body is not valid JSON: nested too deeply") from err
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return body

@@ -56,7 +56,7 @@ def check_csrf(request: Request, form: dict[str, str]) -> None:
         HTTPException: 403 with the reason.
     """
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and origin != "null" and _netloc(origin) != request.headers.get("host"):
         raise HTTPException(403, "form posted from another site")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     given = form.get(CSRF_FIELD, "")
@@ -64,6 +64,14 @@ def check_csrf(request: Request, form: dict[str, str]) -> None:
         raise HTTPException(
             403, "the form's security token is missing or stale; reload the page and try again"
         )
+
+
+def _netloc(url: str) -> str | None:
+    """The host[:port] of ``url``, or None when it is no URL (a bad IPv6 literal...)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def token_matches(configured: str, given: str) -> bool:
@@ -87,7 +95,7 @@ def is_admin(request: Request, token: str, now: float | None = None) -> bool:
     if scheme.lower() == "bearer" and given:
         return token_matches(token, given.strip())
     expiry, _, signature = request.cookies.get(ADMIN_COOKIE, "").partition(".")
-    if not expiry.isdigit() or int(expiry) < (now or time.time()):
+    if not (expiry.isascii() and expiry.isdigit()) or int(expiry) < (now or time.time()):
         return False
     return hmac.compare_digest(_sign(token, expiry).encode(), signature.encode())
 
@@ -99,7 +107,9 @@ def _sign(token: str, expiry: str) -> str:
 async def read_body(request: Request, limit: int = MAX_FORM_BYTES) -> bytes:
     """The request body, refused with 413 past ``limit`` (checked while reading)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A 5,000-digit length is too big, not an int() to compute (Python refuses those).
+    too_long = len(declared) > len(str(limit))
+    if declared.isascii() and declared.isdigit() and (too_long or int(declared) > limit):
         raise HTTPException(413, f"request body over {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
