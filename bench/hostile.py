@@ -7,9 +7,10 @@ checkout's venv to measure that code) on loopback with the sample lists, then
 for each case sends the message with SYMBOLS (``--rounds`` times) while a second
 client sends PINGs back to back on fresh connections.  Per case it prints the
 server's peak RSS growth (VmHWM), the median request time, the median of the
-longest PING round trip during each request, and the symbols.  ``--in-process`` instead measures, in CPU time of
-the event loop's thread, the longest stretch one request holds the loop (the
-PING round trip also counts the other processes of a busy machine).  The
+longest PING round trip during each request, and the symbols.
+``--in-process`` instead measures, in CPU time of the event loop's thread,
+the longest stretch one request holds the loop (the PING round trip also
+counts the other processes of a busy machine).  The
 figures are in docs/robustness.md, "Per-message limits".
 """
 
