@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
+from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode_request, encode
 from oplguard.errors import OplguardError
 
 log = logging.getLogger("oplguard.server")
@@ -165,7 +165,7 @@ class ControlServer:
         try:
             async with asyncio.timeout(IO_TIMEOUT_S):
                 line = await reader.readline()
-            request = decode(line)
+            request = decode_request(line)
         except (ValueError, asyncio.LimitOverrunError) as err:
             self.on_refused()
             return {"ok": False, "error": f"bad request: {err}"}
