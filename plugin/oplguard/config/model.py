@@ -296,6 +296,14 @@ class WebConfig:
     dns_servers: tuple[tuple[str, int], ...] = ()
     # Whole PTR + forward check; a page must not hang on a dead resolver.
     dns_timeout_s: float = 3.0
+    # A client must send complete request headers, then a complete body, within these.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    # Open connections from one address; more get 503 at once.
+    max_connections_per_client: int = 16
+    # Rate limits count per network of this prefix length, not per address.
+    rate_limit_prefix_v4: int = 24
+    rate_limit_prefix_v6: int = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,14 +24,21 @@ from oplguard.removals.review import decide
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
-from oplguard.web.render import client_of, json_error, json_response, retry_headers, state_of
+from oplguard.web.render import (
+    client_of,
+    json_error,
+    json_response,
+    network_of,
+    retry_headers,
+    state_of,
+)
 from oplguard.web.security import is_admin, read_body
 
 
 async def ip_lookup(request: Request) -> Response:
     """``GET /api/v1/ip/{ip}``: every list's answer and the reverse-DNS diagnosis."""
     state = state_of(request)
-    refusal = state.lookups.hit(client_of(request), time.monotonic())
+    refusal = state.lookups.hit(network_of(request), time.monotonic())
     if refusal is not None:
         return json_error(429, refusal.reason, retry_headers(refusal))
     try:
@@ -51,6 +58,10 @@ async def removal_create(request: Request) -> Response:
         if not isinstance(value, str):
             return json_error(422, f"{key} is required and must be a string")
     state = state_of(request)
+    network = network_of(request)
+    over = state.submissions.full(network, time.monotonic())
+    if over is not None:
+        return json_error(429, over.reason, retry_headers(over))
     try:
         result = await asyncio.to_thread(
             submit_request,
@@ -70,6 +81,7 @@ async def removal_create(request: Request) -> Response:
     if result.status == NOT_LISTED or result.request is None:
         message = f"{result.ip} is not on any list: there is nothing to remove"
         return json_response({"ip": result.ip, "status": NOT_LISTED, "message": message})
+    state.submissions.hit(network, time.monotonic())  # a filed request counts
     document = _public(request, result.request.public()) | {"merged": result.status == "merged"}
     return json_response(document, 200 if result.status == "merged" else 201)
 

@@ -8,6 +8,7 @@ echo; another site can neither read nor set it.  The JSON API takes only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -104,18 +105,32 @@ def _sign(token: str, expiry: str) -> str:
     return hmac.new(token.encode(), f"admin-session:{expiry}".encode(), hashlib.sha256).hexdigest()
 
 
-async def read_body(request: Request, limit: int = MAX_FORM_BYTES) -> bytes:
-    """The request body, refused with 413 past ``limit`` (checked while reading)."""
+async def read_body(
+    request: Request, limit: int = MAX_FORM_BYTES, timeout_s: float | None = None
+) -> bytes:
+    """The request body, refused with 413 past ``limit`` (checked while reading).
+
+    The whole body must arrive within ``timeout_s`` (default: [web]
+    body_timeout_s), else 408: a client that trickles it cannot hold the slot.
+    """
     declared = request.headers.get("content-length", "")
     # A 5,000-digit length is too big, not an int() to compute (Python refuses those).
     too_long = len(declared) > len(str(limit))
     if declared.isascii() and declared.isdigit() and (too_long or int(declared) > limit):
         raise HTTPException(413, f"request body over {limit} bytes")
+    if timeout_s is None:
+        timeout_s = request.app.state.web.cfg.web.body_timeout_s
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"request body over {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HTTPException(413, f"request body over {limit} bytes")
+    except TimeoutError:
+        raise HTTPException(
+            408, f"request body not complete within {timeout_s:g} s", {"Connection": "close"}
+        ) from None
     return bytes(body)
 
 
