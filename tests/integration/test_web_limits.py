@@ -22,6 +22,7 @@ body_timeout_s = 1
 max_connections_per_client = {PER_CLIENT}
 lookups_per_minute = 2
 """
+LOOKUP = b"GET /api/v1/ip/192.0.2.99 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_one_address_cannot_take_every_connection(web: RunningWeb) -> None:
         for sock in held:
             sock.close()
     with connect(web, "127.0.0.5") as again:
-        again.sendall(b"GET /api/v1/ip/192.0.2.99 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        again.sendall(LOOKUP)
         assert read_all(again).startswith(b"HTTP/1.1 200 ")
 
 
