@@ -28,6 +28,7 @@ from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
 from oplguard.removals import command as removals_command
+from oplguard.textsafe import printable_lines
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -139,7 +140,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scan.as_dict(), indent=2))
     else:
-        print(explain_text(scan))
+        print(printable_lines(explain_text(scan)))  # header text from the message
     return 0
 
 

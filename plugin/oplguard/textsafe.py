@@ -27,3 +27,10 @@ def printable(text: str) -> str:
 def has_control(text: str) -> bool:
     """True when ``text`` holds a character ``printable`` would escape."""
     return _UNSAFE.search(text) is not None
+
+
+def printable_lines(text: str) -> str:
+    """``printable`` for each line of ``text``; its line breaks are kept."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return "\n".join(printable(line) for line in text.split("\n"))

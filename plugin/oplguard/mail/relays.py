@@ -28,6 +28,7 @@ from oplguard.mail.limits import (
 )
 from oplguard.mail.networks import NetworkList
 from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
+from oplguard.textsafe import printable
 
 # SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
 DEFAULT_ORIGINATING_HEADERS = SA_ORIGINATING_HEADERS
@@ -349,9 +350,9 @@ def _log_chain(chain: RelayChain, configured: bool) -> None:
             "skipped=%s header=%r",
             relay.hop,
             relay.ip,
-            relay.rdns or "-",
-            relay.helo or "-",
-            relay.by or "-",
+            printable(relay.rdns) or "-",
+            printable(relay.helo) or "-",
+            printable(relay.by) or "-",
             relay.trusted,
             relay.internal,
             relay.originating,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import stat
 from pathlib import Path
 
 from oplguard.config import Listener
+from oplguard.errors import ConfigError
 
 
 def peer_of(writer: asyncio.StreamWriter, listener: Listener) -> tuple[str, str]:
@@ -28,6 +30,15 @@ def sockname(name: object) -> str:
 
 
 def remove_stale(path: Path) -> None:
-    """Remove a Unix socket file left by an earlier run (absent is fine)."""
+    """Remove a Unix socket file left by an earlier run (absent is fine).
+
+    Raises:
+        ConfigError: something that is not a socket is at ``path``; it is never deleted.
+    """
     with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise ConfigError(
+                f"cannot listen on unix:{path}: it exists and is not a socket",
+                fix="remove it yourself, or choose another path for the listener",
+            )
         path.unlink()
