@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import config_writer
-from tests.integration.web_harness import RunningWeb, write_web_config
+from tests.integration.web_harness import ADMIN_TOKEN, RunningWeb, write_web_config
 
 pytestmark = pytest.mark.integration
 IO_TIMEOUT_S = 20.0
@@ -104,3 +104,30 @@ def test_lookup_rate_limit_counts_per_24(web: RunningWeb) -> None:
     assert lookup_status(web, "127.0.7.2") == 200
     assert lookup_status(web, "127.0.7.3") == 429  # same /24: the network's limit is spent
     assert lookup_status(web, "127.0.8.1") == 200  # another /24
+
+
+def test_status_url_never_comes_from_the_host_header(web: RunningWeb) -> None:
+    body = {"ip": "192.0.2.99", "email": "postmaster@example.net", "explanation": "closed"}
+    reply = httpx.post(
+        f"{web.url}/api/v1/removals", json=body, headers={"Host": "evil.example"}, timeout=20
+    )
+    assert reply.status_code in (200, 201), reply.text
+    assert reply.json()["status_url"].startswith(f"http://127.0.0.1:{web.port}/removals/")
+
+
+def test_admin_queue_is_paginated(web: RunningWeb) -> None:
+    body = {"email": "postmaster@example.net", "explanation": "closed"}
+    for ip in ("203.0.113.66", "203.0.113.130"):
+        filed = httpx.post(f"{web.url}/api/v1/removals", json=body | {"ip": ip}, timeout=20)
+        assert filed.status_code in (200, 201), filed.text
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    url = f"{web.url}/api/v1/admin/removals"
+    first = httpx.get(url, params={"limit": 1}, headers=auth, timeout=20)
+    assert len(first.json()) == 1 and first.headers["x-next-offset"] == "1"
+    rest = httpx.get(url, params={"limit": 500, "offset": 1}, headers=auth, timeout=20)
+    assert first.json()[0]["id"] not in {item["id"] for item in rest.json()}
+    assert len(rest.json()) >= 2 and "x-next-offset" not in rest.headers
+    bad = httpx.get(url, params={"limit": "9" * 5000}, headers=auth, timeout=20)
+    assert bad.status_code == 400
+    page = httpx.get(f"{web.url}/admin", params={"page": "0"}, headers=auth, timeout=20)
+    assert page.status_code == 400

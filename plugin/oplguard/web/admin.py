@@ -31,6 +31,8 @@ from oplguard.web.security import (
 
 # Decided requests shown under the queue: the recent past, not the archive.
 RECENT_DECIDED = 20
+# Pending requests per admin page (each shows its requesters and a decision form).
+QUEUE_PAGE = 50
 
 
 async def admin_page(request: Request) -> Response:
@@ -45,10 +47,26 @@ async def admin_page(request: Request) -> Response:
 
 def _queue(state: Any, request: Request) -> dict[str, Any]:
     store = state.store
-    pending = [(r, store.contacts(r.id)) for r in store.requests(PENDING)]
+    number = page_number(request.query_params.get("page", "1"))
+    rows = store.requests(PENDING, QUEUE_PAGE + 1, (number - 1) * QUEUE_PAGE)
+    pending = [(r, store.contacts(r.id)) for r in rows[:QUEUE_PAGE]]
     decided = [r for r in store.requests() if r.status != PENDING][:RECENT_DECIDED]
     done = request.query_params.get("done", "")
-    return {"pending": pending, "decided": decided, "done": done[:40], "error": ""}
+    return {
+        "pending": pending,
+        "decided": decided,
+        "done": done[:40],
+        "error": "",
+        "page": number,
+        "next_page": number + 1 if len(rows) > QUEUE_PAGE else None,
+    }
+
+
+def page_number(text: str) -> int:
+    """``?page=N`` (1 to 100 000), 400 for anything else."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= 100_000):
+        raise HTTPException(400, "page must be a whole number from 1 to 100000")
+    return int(text)
 
 
 async def admin_login(request: Request) -> Response:

@@ -21,6 +21,7 @@ from oplguard.removals.intake import submit_request
 from oplguard.removals.model import NOT_LISTED, REQUEST_ID, STATUSES, ReviewError, parse_public_ip
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.review import decide
+from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
@@ -33,6 +34,10 @@ from oplguard.web.render import (
     state_of,
 )
 from oplguard.web.security import is_admin, read_body
+
+# Admin API listing: requests per page by default (``?limit=`` up to MAX_LIST_ROWS).
+API_PAGE = 100
+MAX_OFFSET = 1_000_000
 
 
 async def ip_lookup(request: Request) -> Response:
@@ -107,6 +112,10 @@ async def admin_list(request: Request) -> Response:
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         return json_error(400, f"status must be one of {', '.join(STATUSES)}")
+    limit = _count(request, "limit", API_PAGE, MAX_LIST_ROWS)
+    offset = _count(request, "offset", 0, MAX_OFFSET)
+    if limit is None or offset is None:
+        return json_error(400, f"limit is 1 to {MAX_LIST_ROWS}, offset 0 to {MAX_OFFSET}")
 
     def collect() -> list[dict[str, Any]]:
         return [
@@ -119,10 +128,23 @@ async def admin_list(request: Request) -> Response:
                     for c in state.store.contacts(r.id)
                 ],
             }
-            for r in state.store.requests(status)
+            for r in state.store.requests(status, limit, offset)
         ]
 
-    return json_response(await asyncio.to_thread(collect))
+    found = await asyncio.to_thread(collect)
+    more = {"X-Next-Offset": str(offset + limit)} if len(found) == limit else {}
+    return json_response(found, headers=more)
+
+
+def _count(request: Request, key: str, default: int, highest: int) -> int | None:
+    """A whole-number query parameter within 0..``highest`` (``limit``: 1..), or None."""
+    text = request.query_params.get(key)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
+        return None
+    value = int(text)
+    return value if (1 if key == "limit" else 0) <= value <= highest else None
 
 
 async def admin_decide(request: Request) -> Response:
@@ -184,6 +206,12 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _public(request: Request, document: dict[str, Any]) -> dict[str, Any]:
-    url = request.url_for("removal_status", request_id=document["id"])
+    """``document`` with its status page URL: from public_url, else the address the
+    service listens on, never from the request's Host header (a client chooses that)."""
+    path = request.app.url_path_for("removal_status", request_id=document["id"])
     base = state_of(request).cfg.web.public_url.rstrip("/")
-    return document | {"status_url": f"{base}{url.path}" if base else str(url)}
+    if not base:
+        server = request.scope.get("server") or (state_of(request).cfg.web.listen.host, 0)
+        host, port = str(server[0]), server[1]
+        base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return document | {"status_url": f"{base}{path}"}
