@@ -50,6 +50,9 @@ class Cut:
 
 # How long one message's parsing may run on the event loop before it yields.
 SLICE_S = 0.002
+# The newest Received headers (the connecting hop first) are walked even when
+# the CPU budget is spent: at most this many parses of MAX_RECEIVED_CHARS.
+MIN_RECEIVED_WALKED = 8
 # Characters of header text parsed between two checks of the clock.
 PIECE_CHARS = 8192
 

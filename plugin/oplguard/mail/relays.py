@@ -22,6 +22,7 @@ from oplguard.mail.limits import (
     MAX_ORIGINATING_IPS,
     MAX_ORIGINATING_IPS_PER_HEADER,
     MAX_RECEIVED_HEADERS,
+    MIN_RECEIVED_WALKED,
     PIECE_CHARS,
     Cut,
     Slices,
@@ -305,7 +306,7 @@ def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = No
         if slices is not None:
             if slices.due():
                 yield
-            if slices.exhausted():
+            if seen > MIN_RECEIVED_WALKED and slices.exhausted():
                 cuts.append(_budget_cut(slices, seen - 1))
                 break
         result: ParseResult = parse_received(value)
