@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oplguard.config import SA_ORIGINATING_HEADERS
-from oplguard.mail.addresses import IP_ADDRESS_RE, canonical_ip, is_loopback, is_private, is_skipped
+from oplguard.mail.addresses import is_loopback, is_private, is_skipped
 from oplguard.mail.headers import Header, fields_of, header_section_within, section_pieces
 from oplguard.mail.limits import (
     MAX_CHECKED_IPS,
     MAX_EVIDENCE_CHARS,
     MAX_HEADER_BYTES,
-    MAX_ORIGINATING_IPS,
-    MAX_ORIGINATING_IPS_PER_HEADER,
     MAX_RECEIVED_HEADERS,
     MIN_RECEIVED_WALKED,
     PIECE_CHARS,
@@ -28,6 +26,7 @@ from oplguard.mail.limits import (
     Slices,
 )
 from oplguard.mail.networks import NetworkList
+from oplguard.mail.originating import originating_relays
 from oplguard.mail.received import Fetch, ParseResult, Relay, Unparseable, parse_received
 from oplguard.textsafe import printable
 
@@ -201,63 +200,6 @@ class _Walk:
             self.relays.clear()
 
 
-def originating_relays(
-    fields: tuple[Header, ...], names: tuple[str, ...], cuts: list[Cut] | None = None
-) -> Iterator[tuple[Relay, str]]:
-    """Synthetic relays for the IPs in originating-IP headers (spec §7).
-
-    SA takes the first IP of the last occurrence only; we take up to
-    ``MAX_ORIGINATING_IPS_PER_HEADER`` IPs of each header and
-    ``MAX_ORIGINATING_IPS`` in all, in the order of ``names``, then of the
-    fields, then within each value.  The evidence text is one capped string
-    per header, shared by its IPs.  What a limit leaves out goes to ``cuts``.
-    """
-    lowered = tuple(field_name.lower() for field_name, _value in fields)
-    total = crowded = 0
-    for name in names:
-        wanted = name.lower()
-        if wanted not in lowered:  # the common case: one C-level scan, no loop
-            continue
-        for (field_name, value), field_lower in zip(fields, lowered, strict=True):
-            if field_lower != wanted:
-                continue
-            if total == MAX_ORIGINATING_IPS:
-                _cut_originating(cuts, crowded, stopped=True)
-                return
-            raw = f"{field_name}: {value[:MAX_EVIDENCE_CHARS]}"[:MAX_EVIDENCE_CHARS]
-            taken = 0
-            for match in IP_ADDRESS_RE.finditer(value):
-                ip = canonical_ip(match.group(0))
-                if ip is None:
-                    continue
-                if taken == MAX_ORIGINATING_IPS_PER_HEADER or total == MAX_ORIGINATING_IPS:
-                    crowded += 1
-                    break
-                taken += 1
-                total += 1
-                yield Relay(ip=ip), raw
-    _cut_originating(cuts, crowded, stopped=False)
-
-
-def _cut_originating(cuts: list[Cut] | None, crowded: int, *, stopped: bool) -> None:
-    if cuts is None:
-        return
-    if crowded:
-        cuts.append(
-            Cut(
-                "MAX_ORIGINATING_IPS_PER_HEADER",
-                f"{crowded} originating-IP header(s) held more IPs than were taken",
-            )
-        )
-    if stopped:
-        cuts.append(
-            Cut(
-                "MAX_ORIGINATING_IPS",
-                f"originating-IP headers beyond the first {MAX_ORIGINATING_IPS} IPs ignored",
-            )
-        )
-
-
 def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     """The relay chain of ``message`` under ``trust``; never raises on message input.
 
@@ -281,20 +223,47 @@ def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = No
     The caller pauses the clock, lets others run and resumes it.  Once
     ``slices`` is exhausted the walk stops; the chain is what was examined.
     """
-    section, clipped = header_section_within(message, MAX_HEADER_BYTES)
     cuts: list[Cut] = []
+    fields = yield from _fields_steps(message, slices, cuts)
+    walk = _Walk(trust)
+    unparseable, ignored = yield from _received_steps(fields, walk, slices, cuts)
+    if slices is None or not slices.exhausted():
+        for relay, raw in originating_relays(fields, trust.originating_headers(), cuts):
+            walk.step(relay, raw, originating=True)
+    chain = select(
+        tuple(walk.relays),
+        unparseable,
+        lambda ip: walk.in_list(ip, walk.effective()[0]),
+        cuts,
+        ignored=ignored,
+        fields=fields,
+    )
+    if log.isEnabledFor(logging.DEBUG):
+        _log_chain(chain, walk.is_configured())
+    return chain
+
+
+def _fields_steps(
+    message: bytes, slices: Slices | None, cuts: list[Cut]
+) -> Generator[None, None, tuple[Header, ...]]:
+    """The header fields within MAX_HEADER_BYTES, read in pieces when sliced."""
+    section, clipped = header_section_within(message, MAX_HEADER_BYTES)
     if clipped:
         cuts.append(Cut("MAX_HEADER_BYTES", f"header section cut at {MAX_HEADER_BYTES} bytes"))
     if slices is None:
-        fields = fields_of(section)
-    else:
-        found: list[Header] = []
-        for piece in section_pieces(section, PIECE_CHARS):
-            found += fields_of(piece)
-            if slices.due():
-                yield
-        fields = tuple(found)
-    walk = _Walk(trust)
+        return fields_of(section)
+    found: list[Header] = []
+    for piece in section_pieces(section, PIECE_CHARS):
+        found += fields_of(piece)
+        if slices.due():
+            yield
+    return tuple(found)
+
+
+def _received_steps(
+    fields: tuple[Header, ...], walk: _Walk, slices: Slices | None, cuts: list[Cut]
+) -> Generator[None, None, tuple[int, int]]:
+    """SA's walk over the Received fields; (unparseable, ignored) counts."""
     unparseable = ignored = seen = 0
     for name, value in fields:
         if name.lower() != "received":
@@ -319,20 +288,7 @@ def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = No
     if ignored:
         text = f"{ignored} Received headers beyond the first {MAX_RECEIVED_HEADERS} ignored"
         cuts.append(Cut("MAX_RECEIVED_HEADERS", text))
-    if slices is None or not slices.exhausted():
-        for relay, raw in originating_relays(fields, trust.originating_headers(), cuts):
-            walk.step(relay, raw, originating=True)
-    chain = select(
-        tuple(walk.relays),
-        unparseable,
-        lambda ip: walk.in_list(ip, walk.effective()[0]),
-        cuts,
-        ignored=ignored,
-        fields=fields,
-    )
-    if log.isEnabledFor(logging.DEBUG):
-        _log_chain(chain, walk.is_configured())
-    return chain
+    return unparseable, ignored
 
 
 def _budget_cut(slices: Slices, walked: int) -> Cut:
