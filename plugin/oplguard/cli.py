@@ -33,6 +33,7 @@ from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
 from oplguard.removals import command as removals_command
 from oplguard.removals.model import parse_public_ip
+from oplguard.textsafe import printable_lines
 from oplguard.tracking.db import StoreError
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
@@ -164,7 +165,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scan.as_dict(), indent=2))
     else:
-        print(explain_text(scan))
+        print(printable_lines(explain_text(scan)))  # header text from the message
     return 0
 
 

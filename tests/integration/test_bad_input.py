@@ -71,6 +71,21 @@ CATALOGUE: list[tuple[str, bytes, Callable[[bytes], bool]]] = [
             b"(Content-Length mismatch: Expected 500 bytes, got 203 bytes)"
         ),
     ),
+    (
+        "5000-digit-length",
+        check(CLEAN).replace(b"Content-length: 203", b"Content-length: " + b"9" * 5000),
+        starts(b"SPAMD/1.0 76 Bad header line: (Content-Length longer than 64 digits)"),
+    ),
+    (
+        "5000-digit-version",
+        check(CLEAN).replace(b"SPAMC/1.5", b"SPAMC/1." + b"5" * 5000),
+        starts(b"SPAMD/1.0 76 Bad header line: CHECK SPAMC/1.555"),
+    ),
+    (
+        "5000-digit-major-version",
+        check(CLEAN).replace(b"SPAMC/1.5", b"SPAMC/" + b"1" * 5000 + b".5"),
+        starts(b"SPAMD/1.0 76 Bad header line: CHECK SPAMC/111"),
+    ),
     ("body-longer-than-declared", check(LISTED) + b"X" * 10_000, SPAM),
     (
         "header-flood",

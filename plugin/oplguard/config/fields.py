@@ -42,6 +42,18 @@ def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
             line=toml_error_line(err),
             fix="check quoting and brackets",
         ) from err
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(
+            "not valid TOML: nested too deeply", path=str(path), fix="remove the nesting"
+        ) from None
+    except ValueError as err:  # an integer of thousands of digits
+        raise ConfigError(
+            f"not valid TOML: {err}".split(";")[0], path=str(path), fix="use a number that fits"
+        ) from None
+
+
+# Every number of the config counts bytes, seconds or connections: beyond this it is a typo.
+MAX_NUMBER = 1e12
 
 
 class Fields:
@@ -94,6 +106,11 @@ class Fields:
             raise self.fail(table, key, f"{key} must be a number", f"write {key} = {default}")
         if value < 0:
             raise self.fail(table, key, f"{key} must not be negative", f"write {key} = {default}")
+        if not value <= MAX_NUMBER:  # also nan and inf
+            raise self.fail(
+                table, key, f"{key} = {value} is not a finite number up to {MAX_NUMBER:g}",
+                f"write {key} = {default}",
+            )  # fmt: skip
         return float(value)
 
     def boolean(self, data: dict[str, Any], table: str, key: str, default: bool) -> bool:

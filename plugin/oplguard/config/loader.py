@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from oplguard.config import sanity
 from oplguard.config.fields import Fields, read_toml
 from oplguard.config.model import (
     ACTIONS,
@@ -31,6 +32,7 @@ from oplguard.config.model import (
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
 from oplguard.config.web import read_web
+from oplguard.errors import ConfigError
 from oplguard.levelnames import level_name
 from oplguard.netparse import parse_listen, parse_network
 
@@ -52,7 +54,12 @@ def load(path: Path | str) -> Config:
     """
     path = Path(path)
     text, data = read_toml(path, "config")
-    return Builder(path, text).build(data)
+    try:
+        return Builder(path, text).build(data)
+    except (OverflowError, RecursionError) as err:  # e.g. an integer beyond any float
+        raise ConfigError(
+            f"a value is out of range: {err}", path=str(path), fix="use numbers that fit"
+        ) from None
 
 
 class Builder(Fields):
@@ -93,7 +100,7 @@ class Builder(Fields):
             groups = extra.override_groups(groups)
             allowed += extra.allowed
             blocked += extra.blocked
-        return Config(
+        cfg = Config(
             path=self.path,
             server=self.server(self.table(data, "server")),
             trust=self.trust(self.table(data, "trust")),
@@ -114,6 +121,8 @@ class Builder(Fields):
             upstream=self.upstream(self.table(data, "upstream")),
             web=read_web(self, self.table(data, "web")),
         )
+        sanity.check(self, cfg)
+        return cfg
 
     def server(self, data: dict[str, Any]) -> ServerConfig:
         names = {f.name for f in fields(ServerConfig)}
@@ -271,7 +280,8 @@ class Builder(Fields):
         )
 
     def scoring(self, data: dict[str, Any], scores: dict[str, Any]) -> ScoringConfig:
-        self.check_keys("scoring", data, {"required_score", "lookup_url", "lookup_deadline_s"})
+        known = {"required_score", "lookup_url", "lookup_deadline_s", "scan_cpu_budget_ms"}
+        self.check_keys("scoring", data, known)
         table = dict(DEFAULT_SCORES)
         for name, value in scores.items():
             if not name.replace("_", "").isalnum() or not name.isupper():
@@ -299,6 +309,7 @@ class Builder(Fields):
             scores=tuple(table.items()),
             lookup_url=self.string(data, "scoring", "lookup_url", ""),
             lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
+            scan_cpu_budget_ms=self.number(data, "scoring", "scan_cpu_budget_ms", 250.0),
         )
 
     def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:

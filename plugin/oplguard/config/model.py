@@ -204,6 +204,8 @@ class ScoringConfig:
     lookup_url: str = ""
     # Per-message deadline for all DNS list queries together.
     lookup_deadline_s: float = 5.0
+    # CPU time one message's header parsing may take (oplguard.mail.limits).
+    scan_cpu_budget_ms: float = 250.0
 
     def score_of(self, symbol: str) -> float:
         table = dict(self.scores)
@@ -331,6 +333,14 @@ class WebConfig:
     # Whole PTR + forward check; a page must not hang on a dead resolver.
     dns_timeout_s: float = 3.0
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    # A client must send complete request headers, then a complete body, within these.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    # Open connections from one address; more get 503 at once.
+    max_connections_per_client: int = 16
+    # Rate limits count per network of this prefix length, not per address.
+    rate_limit_prefix_v4: int = 24
+    rate_limit_prefix_v6: int = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,30 @@ def read_web(reader: Fields, data: dict[str, Any]) -> WebConfig:
         dns_servers=servers,
         dns_timeout_s=timeout,
         notify=read_notify(reader, data),
+        header_timeout_s=_seconds(reader, data, "header_timeout_s", default.header_timeout_s),
+        body_timeout_s=_seconds(reader, data, "body_timeout_s", default.body_timeout_s),
+        max_connections_per_client=count(
+            "max_connections_per_client", default.max_connections_per_client
+        ),
+        rate_limit_prefix_v4=_prefix(reader, data, "rate_limit_prefix_v4", 24, 32),
+        rate_limit_prefix_v6=_prefix(reader, data, "rate_limit_prefix_v6", 64, 128),
     )
+
+
+def _seconds(reader: Fields, data: dict[str, Any], key: str, fallback: float) -> float:
+    value = reader.number(data, TABLE, key, fallback)
+    if value <= 0:
+        raise reader.fail(TABLE, key, f"{key} must be above 0", f"{key} = {fallback:g}")
+    return value
+
+
+def _prefix(reader: Fields, data: dict[str, Any], key: str, fallback: int, bits: int) -> int:
+    value = reader.number(data, TABLE, key, fallback)
+    if value != int(value) or not 8 <= value <= bits:
+        raise reader.fail(
+            TABLE, key, f"{key} must be a prefix length from 8 to {bits}", f"{key} = {fallback}"
+        )
+    return int(value)
 
 
 def _listen(reader: Fields, text: str) -> Listener:

@@ -13,6 +13,8 @@ from typing import Any
 MAX_REQUEST_BYTES = 64 * 1024
 # Replies carry levels, traces and counters: small, but lists can be many.
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+# A request field is a name, level, duration, IP or address.
+MAX_FIELD_CHARS = 1024
 # Both sides give up on a silent peer after this long.
 IO_TIMEOUT_S = 10.0
 
@@ -27,7 +29,28 @@ def decode(line: bytes) -> dict[str, Any]:
     Raises:
         ValueError: not one JSON object.
     """
-    value = json.loads(line.decode("utf-8"))
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("a control message is one JSON object, not nested this deep") from None
     if not isinstance(value, dict):
         raise ValueError("a control message is one JSON object")
     return value
+
+
+def decode_request(line: bytes) -> dict[str, Any]:
+    """One request: a JSON object whose fields are short strings (or null).
+
+    Every command takes only such fields, so a number, list or object where a
+    name, level or duration is expected is refused here, with its name.
+
+    Raises:
+        ValueError: not one JSON object, or a field that is not a string.
+    """
+    request = decode(line)
+    for key, value in request.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"field {key!r} must be a string, not {type(value).__name__}")
+        if value is not None and len(value) > MAX_FIELD_CHARS:
+            raise ValueError(f"field {key!r} is longer than {MAX_FIELD_CHARS} characters")
+    return request

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode, encode
+from oplguard.control.protocol import IO_TIMEOUT_S, MAX_REQUEST_BYTES, decode_request, encode
 from oplguard.errors import ConfigError, OplguardError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 
@@ -211,7 +211,7 @@ class ControlServer:
 
     async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
         try:
-            request = decode(await reader.readline())
+            request = decode_request(await reader.readline())
         except (ValueError, asyncio.LimitOverrunError) as err:
             self.on_refused()
             return {"ok": False, "error": f"bad request: {err}"}

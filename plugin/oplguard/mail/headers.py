@@ -7,11 +7,14 @@ one character), so 8-bit header text can never fail a scan (spec §1).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # RFC 5322 §2.2: a field name is printable US-ASCII except ":"; obsolete
 # syntax (RFC 5322 §4.5) allows white space before the colon, as SA does.
 _FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)", re.DOTALL)
 _FOLD_CHARS = " \t"
+# Where a line that starts a new field begins (not a continuation).
+_FIELD_START = re.compile(r"\n(?![ \t])")
 
 Header = tuple[str, str]
 
@@ -56,10 +59,51 @@ def header_fields(message: bytes) -> tuple[Header, ...]:
     replaces ``\\n[ \\t]+`` by a space); values are trimmed.  Lines that are
     neither a field nor a continuation are dropped, with their continuations.
     """
+    return fields_of(header_section(message))
+
+
+def header_fields_within(message: bytes, max_bytes: int) -> tuple[tuple[Header, ...], bool]:
+    """``header_fields`` of at most the first ``max_bytes`` bytes, and whether that cut."""
+    section, cut = header_section_within(message, max_bytes)
+    return fields_of(section), cut
+
+
+def header_section_within(message: bytes, max_bytes: int) -> tuple[str, bool]:
+    """``header_section`` of at most the first ``max_bytes`` bytes, and whether that cut.
+
+    A header section longer than ``max_bytes`` loses the rest, the partial
+    last line included; the lines before it are kept.
+    """
+    if len(message) <= max_bytes:
+        return header_section(message), False
+    section = header_section(message[:max_bytes])
+    if len(section) < max_bytes:
+        return section, False
+    return section[: section.rfind("\n") + 1], True
+
+
+def section_pieces(section: str, size: int) -> Iterator[str]:
+    """``section`` in pieces of about ``size`` characters, each a whole number of fields.
+
+    ``fields_of`` of each piece, concatenated, is ``fields_of(section)``; a
+    single field longer than ``size`` stays in one piece.
+    """
+    start = 0
+    while len(section) - start > size:
+        found = _FIELD_START.search(section, start + size)
+        if found is None:
+            break
+        yield section[start : found.start()]
+        start = found.end()
+    yield section[start:]
+
+
+def fields_of(section: str) -> tuple[Header, ...]:
+    """The unfolded fields of a header section's text (see ``header_fields``)."""
     fields: list[Header] = []
     name: str | None = None
     parts: list[str] = []
-    for line in header_section(message).split("\n"):
+    for line in section.split("\n"):
         line = line.removesuffix("\r")
         if line[:1] in (" ", "\t") and line:
             if name is not None:

@@ -1,20 +1,32 @@
 """The relay chain of a message: SA's trust walk and the IP selections (spec §4, §5).
 
 Pure: no I/O, and ``build_chain`` never raises on message input.  Trust follows
-SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without its 9-cap.
+SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without
+its 9-cap but within the per-message limits of ``oplguard.mail.limits``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oplguard.config import SA_ORIGINATING_HEADERS
-from oplguard.mail.addresses import find_ips, is_loopback, is_private, is_skipped
-from oplguard.mail.headers import Header, header_fields
+from oplguard.mail.addresses import is_loopback, is_private, is_skipped
+from oplguard.mail.headers import Header, fields_of, header_section_within, section_pieces
+from oplguard.mail.limits import (
+    MAX_CHECKED_IPS,
+    MAX_EVIDENCE_CHARS,
+    MAX_HEADER_BYTES,
+    MAX_RECEIVED_HEADERS,
+    MIN_RECEIVED_WALKED,
+    PIECE_CHARS,
+    Cut,
+    Slices,
+)
 from oplguard.mail.networks import NetworkList
+from oplguard.mail.originating import originating_relays
 from oplguard.mail.received import (
     Fetch,
     ParseResult,
@@ -23,6 +35,7 @@ from oplguard.mail.received import (
     Unparseable,
     parse_received,
 )
+from oplguard.textsafe import printable
 
 # SpamAssassin rules/10_default_prefs.cf: the default originating_ip_headers.
 DEFAULT_ORIGINATING_HEADERS = SA_ORIGINATING_HEADERS
@@ -108,6 +121,9 @@ class RelayChain:
     checked: tuple[ChainRelay, ...] = ()
     unparseable: int = 0
     ignored: int = 0
+    cuts: tuple[Cut, ...] = ()
+    # The parsed header fields, so that tracking and tracing need not parse again.
+    fields: tuple[Header, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def trusted(self) -> tuple[ChainRelay, ...]:
@@ -191,36 +207,70 @@ class _Walk:
             self.relays.clear()
 
 
-def originating_relays(
-    fields: tuple[Header, ...], names: tuple[str, ...]
-) -> Iterator[tuple[Relay, str]]:
-    """Synthetic relays for every IP in every originating-IP header (spec §7).
-
-    SA takes the first IP of the last occurrence only; we take them all, in
-    the order of ``names``, then of the fields, then within each value.
-    """
-    lowered = tuple(field_name.lower() for field_name, _value in fields)
-    for name in names:
-        wanted = name.lower()
-        if wanted not in lowered:  # the common case: one C-level scan, no loop
-            continue
-        for (field_name, value), field_lower in zip(fields, lowered, strict=True):
-            if field_lower == wanted:
-                for ip in find_ips(value):
-                    yield Relay(ip=ip), f"{field_name}: {value}"
-
-
-# RFC 5321 §6.3: a message with 100 or more Received fields is looping and
-# should be rejected.  Parsing and checking stop there, so a hostile message
-# with thousands of hops costs no more than a real one (they are counted in
-# RelayChain.ignored).
-MAX_RECEIVED_HEADERS = 100
-
-
 def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
-    """The relay chain of ``message`` under ``trust``; never raises on message input."""
-    fields = header_fields(message)
+    """The relay chain of ``message`` under ``trust``; never raises on message input.
+
+    The limits of ``oplguard.mail.limits`` apply; every cut is in ``RelayChain.cuts``.
+    """
+    steps = chain_steps(message, trust)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            chain: RelayChain = done.value
+            return chain
+
+
+ChainSteps = Generator[None, None, RelayChain]
+
+
+def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = None) -> ChainSteps:
+    """``build_chain`` in steps: with ``slices``, it yields whenever a slice is due.
+
+    The caller pauses the clock, lets others run and resumes it.  Once
+    ``slices`` is exhausted the walk stops; the chain is what was examined.
+    """
+    cuts: list[Cut] = []
+    fields = yield from _fields_steps(message, slices, cuts)
     walk = _Walk(trust)
+    unparseable, ignored = yield from _received_steps(fields, walk, slices, cuts)
+    if slices is None or not slices.exhausted():
+        for relay, raw in originating_relays(fields, trust.originating_headers(), cuts):
+            walk.step(relay, raw, originating=True)
+    chain = select(
+        tuple(walk.relays),
+        unparseable,
+        lambda ip: walk.in_list(ip, walk.effective()[0]),
+        cuts,
+        ignored=ignored,
+        fields=fields,
+    )
+    if log.isEnabledFor(logging.DEBUG):
+        _log_chain(chain, walk.is_configured())
+    return chain
+
+
+def _fields_steps(
+    message: bytes, slices: Slices | None, cuts: list[Cut]
+) -> Generator[None, None, tuple[Header, ...]]:
+    """The header fields within MAX_HEADER_BYTES, read in pieces when sliced."""
+    section, clipped = header_section_within(message, MAX_HEADER_BYTES)
+    if clipped:
+        cuts.append(Cut("MAX_HEADER_BYTES", f"header section cut at {MAX_HEADER_BYTES} bytes"))
+    if slices is None:
+        return fields_of(section)
+    found: list[Header] = []
+    for piece in section_pieces(section, PIECE_CHARS):
+        found += fields_of(piece)
+        if slices.due():
+            yield
+    return tuple(found)
+
+
+def _received_steps(
+    fields: tuple[Header, ...], walk: _Walk, slices: Slices | None, cuts: list[Cut]
+) -> Generator[None, None, tuple[int, int]]:
+    """SA's walk over the Received fields; (unparseable, ignored) counts."""
     unparseable = ignored = seen = 0
     carried = ""  # SA's qmail_scanner_env_from: lives for exactly one more Received line
     for name, value in fields:
@@ -230,28 +280,36 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
         if seen > MAX_RECEIVED_HEADERS:
             ignored += 1
             continue
+        if slices is not None:
+            if slices.due():
+                yield
+            if seen > MIN_RECEIVED_WALKED and slices.exhausted():
+                cuts.append(_budget_cut(slices, seen - 1))
+                break
         result: ParseResult = parse_received(value)
         envfrom, carried = carried, ""
         if isinstance(result, Relay):
-            walk.step(replace(result, envfrom=envfrom) if envfrom else result, value)
+            walk.step(
+                replace(result, envfrom=envfrom) if envfrom else result, value[:MAX_EVIDENCE_CHARS]
+            )
         elif isinstance(result, Skipped):
             carried = result.envfrom
         elif isinstance(result, Fetch):
             walk.fetch()
         elif isinstance(result, Unparseable):
             unparseable += 1
-    for relay, raw in originating_relays(fields, trust.originating_headers()):
-        walk.step(relay, raw, originating=True)
-    relays = tuple(walk.relays)
-    chain = select(relays, unparseable, lambda ip: walk.in_list(ip, walk.effective()[0]))
     if ignored:
-        chain = replace(chain, ignored=ignored)
-        log.info(
-            "relay chain: %d Received headers beyond the first %d ignored", ignored, seen - ignored
-        )
-    if log.isEnabledFor(logging.DEBUG):
-        _log_chain(chain, walk.is_configured())
-    return chain
+        text = f"{ignored} Received headers beyond the first {MAX_RECEIVED_HEADERS} ignored"
+        cuts.append(Cut("MAX_RECEIVED_HEADERS", text))
+    return unparseable, ignored
+
+
+def _budget_cut(slices: Slices, walked: int) -> Cut:
+    budget_ms = (slices.budget_s or 0.0) * 1000
+    return Cut(
+        "scan_cpu_budget_ms",
+        f"scan stopped after {walked} Received headers: CPU budget of {budget_ms:g} ms spent",
+    )
 
 
 def _log_chain(chain: RelayChain, configured: bool) -> None:
@@ -262,9 +320,9 @@ def _log_chain(chain: RelayChain, configured: bool) -> None:
             "skipped=%s header=%r",
             relay.hop,
             relay.ip,
-            relay.rdns or "-",
-            relay.helo or "-",
-            relay.by or "-",
+            printable(relay.rdns) or "-",
+            printable(relay.helo) or "-",
+            printable(relay.by) or "-",
             relay.trusted,
             relay.internal,
             relay.originating,
@@ -288,7 +346,13 @@ def _unique(relays: Iterator[ChainRelay]) -> tuple[ChainRelay, ...]:
 
 
 def select(
-    relays: tuple[ChainRelay, ...], unparseable: int, is_trusted_ip: Callable[[str], bool]
+    relays: tuple[ChainRelay, ...],
+    unparseable: int,
+    is_trusted_ip: Callable[[str], bool],
+    cuts: list[Cut] | None = None,
+    *,
+    ignored: int = 0,
+    fields: tuple[Header, ...] = (),
 ) -> RelayChain:
     """The selections of spec §5 over a walked chain.
 
@@ -296,6 +360,8 @@ def select(
     IP inside trusted_networks is not checked, as in SA DNSEval), skip-listed
     removed, first occurrence of each IP kept, no cap.  ``connecting_ip`` is
     its first entry (SA ``-firsttrusted``); ``last_external`` is SA ``-lastexternal``.
+    At most ``MAX_CHECKED_IPS`` are checked; a cut is appended to ``cuts``.
+    ``ignored`` and ``fields`` are passed through to the chain.
     """
     checked = _unique(
         relay
@@ -307,12 +373,21 @@ def select(
     external = [r for r in relays if r.trusted and not r.internal]
     external += [r for r in relays if not r.trusted]
     last_external = next((r.ip for r in external if not r.is_skipped), None)
+    if len(checked) > MAX_CHECKED_IPS:
+        left = len(checked) - MAX_CHECKED_IPS
+        if cuts is not None:
+            text = f"{left} IPs beyond the first {MAX_CHECKED_IPS} not checked"
+            cuts.append(Cut("MAX_CHECKED_IPS", text))
+        checked = checked[:MAX_CHECKED_IPS]
     return RelayChain(
         relays=relays,
         connecting_ip=checked[0].ip if checked else None,
         last_external=last_external,
         checked=checked,
         unparseable=unparseable,
+        ignored=ignored,
+        cuts=tuple(cuts) if cuts else (),
+        fields=fields,
     )
 
 

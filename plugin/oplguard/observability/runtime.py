@@ -24,7 +24,6 @@ from oplguard.config import Config
 from oplguard.control.server import ControlServer, ControlSocketError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists.status import lists_status
-from oplguard.mail.headers import header_fields
 from oplguard.netparse import parse_listen
 from oplguard.observability.durations import parse_duration
 from oplguard.observability.levels import Cancellable, LevelControl
@@ -135,7 +134,7 @@ class Observability:
     def on_scan(self, request: Request, scan: Scan, message_id: str) -> None:
         """The scan hook: count, queue the tracking record, write out a matching trace."""
         self.metrics.observe(scan)
-        fields = header_fields(request.body) if self.writer or self.tracer.active else ()
+        fields = scan.chain.fields  # parsed once by the scan, within its limits
         if self.writer is not None:
             self.writer.submit(
                 build_record(scan, request.body, message_id, self.host, request.user or "")

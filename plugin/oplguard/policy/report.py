@@ -7,7 +7,9 @@ Teamwork/go-spamc parse; every hit also gets an evidence line in plain words.
 from __future__ import annotations
 
 from oplguard import __version__
+from oplguard.mail.limits import MAX_REPORT_HITS
 from oplguard.policy.verdict import Verdict
+from oplguard.textsafe import printable
 
 REPORT_RULE = "---- ---------------------- " + "-" * 50
 # SpamAssassin caps X-Spam-Level at 50 stars (PerMsgStatus _get_tag_value_for_score).
@@ -28,11 +30,15 @@ def lookup_link(template: str, ip: str) -> str:
 
 
 def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
-    """The REPORT body: preamble, rule table, then the evidence."""
+    """The REPORT body: preamble, rule table, then the evidence.
+
+    Evidence is shown for the first ``MAX_REPORT_HITS`` hits (the table names
+    every symbol); header text from the message has its control characters escaped.
+    """
     lines = [
         f'Spam detection software, running on the system "{hostname}",',
         "has checked the relay chain of this message against the configured block lists.",
-        f"Verdict: {verdict.action} - {verdict.reason}",
+        f"Verdict: {verdict.action} - {printable(verdict.reason)}",
         "",
         f"Content analysis details:   ({verdict.score:.1f} points, "
         f"{verdict.required_score:.1f} required)",
@@ -41,11 +47,14 @@ def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
         REPORT_RULE,
     ]
     for symbol in verdict.symbols:
-        lines.append(f"{format_points(symbol.score)} {symbol.name:<22} {symbol.description}")
+        lines.append(
+            f"{format_points(symbol.score)} {symbol.name:<22} {printable(symbol.description)}"
+        )
     listed = verdict.listed
     if listed:
         lines += ["", "Evidence (newest hop first):"]
-    for hit in listed:
+    shown = listed[:MAX_REPORT_HITS]
+    for hit in shown:
         since = f", listed since {hit.listed_since}" if hit.listed_since else ""
         outcome = (
             f"{hit.action}: {hit.reason or hit.phrase}"
@@ -57,9 +66,12 @@ def report_text(verdict: Verdict, hostname: str, lookup_url: str = "") -> str:
         lines.append(
             f" hop {hit.hop}: {hit.ip} on {hit.list_name} ({hit.category}{since}) -> {outcome}"
         )
-        lines.append(f"   Received: {hit.header[:300]}")
+        lines.append(f"   Received: {printable(hit.header[:300])}")
         if link := lookup_link(lookup_url, hit.ip):
             lines.append(f"   Lookup and removal: {link}")
+    if len(listed) > len(shown):
+        more = len(listed) - len(shown)
+        lines.append(f" ... and {more} more hits (evidence cut at {MAX_REPORT_HITS} hits)")
     for entry in verdict.allowed:
         lines.append(
             f" allowed: {entry.ip} at hop {entry.hop} by {entry.network} "

@@ -10,7 +10,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,14 +20,20 @@ from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
+from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
+from oplguard.mail.relays import chain_steps
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
-from oplguard.policy.verdict import LookupFailure, Verdict
+from oplguard.policy.verdict import LookupFailure, Symbol, Verdict
 
 log = logging.getLogger("oplguard.policy")
 
 # Share of a request's deadline (child_timeout_s) that DNS lists may take at most.
 DNS_SHARE_OF_REQUEST = 0.5
+
+# The peer whose request is being scanned, for the one log line of a cut scan
+# (set by the transport for each connection; "-" outside a connection).
+CURRENT_PEER: ContextVar[str] = ContextVar("oplguard_peer", default="-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,17 @@ class Scan:
             "reason": verdict.reason,
             "list_failures": [failure.as_dict() for failure in verdict.failures],
         }
+
+
+def short_header(message: bytes) -> bool:
+    """True when the header section ends within ``INLINE_HEADER_BYTES`` (bounded searches)."""
+    if len(message) <= INLINE_HEADER_BYTES:
+        return True
+    # b"\r\n\r\n" contains b"\n\r\n": two searches find every empty line.
+    return (
+        message.find(b"\n\n", 0, INLINE_HEADER_BYTES) >= 0
+        or message.find(b"\n\r\n", 0, INLINE_HEADER_BYTES) >= 0
+    )
 
 
 def trust_settings(config: Config) -> TrustSettings:
@@ -232,13 +250,54 @@ class Scanner:
         # leaves for them), so that a listed one is shown as not counted.
         trusted = [relay for relay in chain.trusted if not relay.is_skipped]
         verdict = evaluate(chain, lookup, self.policy, when, failures, monitor, trusted)
+        if chain.cuts:
+            verdict = self._truncated(chain, verdict)
         return Scan(chain, verdict, time.perf_counter() - started, tuple(timings))
+
+    def _truncated(self, chain: RelayChain, verdict: Verdict) -> Verdict:
+        """``verdict`` with the symbol and log line that say which limits cut the scan."""
+        what = "; ".join(cut.sentence() for cut in chain.cuts)
+        log.warning(
+            "scan cut peer=%s connecting_ip=%s: %s",
+            CURRENT_PEER.get(),
+            chain.connecting_ip or "-",
+            what,
+        )
+        points = dict(self.config.scoring.scores).get(TRUNCATED_SYMBOL, 0.0)
+        symbol = Symbol(TRUNCATED_SYMBOL, points, f"Scanned in part: {what}")
+        return replace(
+            verdict,
+            symbols=(*verdict.symbols, symbol),
+            score=round(verdict.score + points, 3),
+        )
+
+    async def chain_of(self, message: bytes) -> RelayChain:
+        """The relay chain; a long header section is parsed in slices.
+
+        A header section of ``INLINE_HEADER_BYTES`` is parsed in one go (about
+        a millisecond).  A longer one (at most ``MAX_HEADER_BYTES`` are read)
+        yields the event loop every ``SLICE_S`` so that other requests are
+        served meanwhile, and stops after ``scan_cpu_budget_ms`` of its own time.
+        """
+        if short_header(message):
+            return build_chain(message, self.trust)
+        slices = Slices(self.config.scoring.scan_cpu_budget_ms / 1000)
+        steps = chain_steps(message, self.trust, slices)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                chain: RelayChain = done.value
+                return chain
+            slices.pause()
+            await asyncio.sleep(0)
+            slices.resume()
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
         """Parse, query DNS lists in parallel within the deadline, and score."""
         started = time.perf_counter()
         when = now or datetime.now(UTC)
-        chain = build_chain(message, self.trust)
+        chain = await self.chain_of(message)
         answers: dict[tuple[str, str], DnsblAnswer] = {}
         if self.dns_sources and chain.checked:
             ips = list(dict.fromkeys(relay.ip for relay in chain.checked))

@@ -24,6 +24,7 @@ from oplguard.removals.outbox import SENT
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
+from oplguard.textsafe import printable
 from oplguard.tracking.db import Database
 
 ConfigLoader = Callable[[argparse.Namespace], Config]
@@ -159,16 +160,19 @@ def _print_show(store: RemovalStore, request: RemovalRequest, as_json: bool) -> 
     print(f"  status:   {request.status}  (filed {_when(request.created_at)})")
     if request.decided_at is not None:
         print(f"  decided:  {_when(request.decided_at)} by {request.decided_by}")
-        print(f"  note:     {request.note or '-'}")
+        print(f"  note:     {printable(request.note or '-')}")
         for line in request.outcome:
-            print(f"  changed:  {line}")
+            print(f"  changed:  {printable(line)}")
     for contact in contacts:
-        print(f"  from {contact.email} ({contact.client}, {_when(contact.at)}):")
+        print(f"  from {printable(contact.email)} ({contact.client}, {_when(contact.at)}):")
         for line in contact.explanation.splitlines():
-            print(f"    | {line}")
+            print(f"    | {printable(line)}")
     for notice in sent:
-        error = f": {notice.last_error}" if notice.last_error else ""
-        print(f"  notice to {notice.email}: {notice.status}, {notice.attempts} attempt(s){error}")
+        error = f": {printable(notice.last_error)}" if notice.last_error else ""
+        print(
+            f"  notice to {printable(notice.email)}: {notice.status}, "
+            f"{notice.attempts} attempt(s){error}"
+        )
     print("  audit:")
     for entry in audit:
         extra = f" note={entry.note!r}" if entry.note else ""

@@ -29,7 +29,10 @@ MAX_EXPLANATION_CHARS = 4000
 MAX_NOTE_CHARS = 2000
 # Request ids: 16 base32 characters, 80 random bits: not guessable, easy to type.
 REQUEST_ID = re.compile(r"[a-z2-7]{16}")
-_EMAIL = re.compile(r"[^@\s<>\"',;:()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# Control characters are refused: the address is shown to admins on terminals.
+_EMAIL = re.compile(
+    r"[^@\s<>\"',;:()\[\]\\\x00-\x1f\x7f-\x9f]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+)
 
 
 class ReviewError(InputError):

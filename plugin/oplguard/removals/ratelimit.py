@@ -33,8 +33,15 @@ class Refusal:
 class WindowLimiter:
     """At most ``limit`` events per ``window_s`` per key (fixed windows), thread-safe."""
 
-    def __init__(self, limit: int, window_s: float, max_keys: int = MAX_TRACKED_CLIENTS) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        max_keys: int = MAX_TRACKED_CLIENTS,
+        what: str = "lookups",
+    ) -> None:
         self.limit = limit
+        self.what = what
         self.window_s = window_s
         self.max_keys = max_keys
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
@@ -53,7 +60,16 @@ class WindowLimiter:
         if count <= self.limit:
             return None
         retry = max(1, int(start + self.window_s - now + 0.999))
-        return Refusal(f"more than {self.limit} lookups in {int(self.window_s)} s", retry)
+        return Refusal(f"more than {self.limit} {self.what} in {int(self.window_s)} s", retry)
+
+    def full(self, key: str, now: float) -> Refusal | None:
+        """A Refusal when ``key`` has used up its window already; counts nothing."""
+        with self._lock:
+            start, count = self._counts.get(key, (now, 0))
+        if now - start >= self.window_s or count < self.limit:
+            return None
+        retry = max(1, int(start + self.window_s - now + 0.999))
+        return Refusal(f"{self.limit} {self.what} in {int(self.window_s)} s already", retry)
 
 
 def check_submission(

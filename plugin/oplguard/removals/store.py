@@ -143,13 +143,13 @@ class RemovalStore:
         return request
 
     def requests(
-        self, status: str | None = None, limit: int = MAX_LIST_ROWS
+        self, status: str | None = None, limit: int = MAX_LIST_ROWS, offset: int = 0
     ) -> list[RemovalRequest]:
-        """Newest first; only ``status`` when given."""
+        """Newest first; only ``status`` when given; ``offset`` rows skipped (pages)."""
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
         rows = self.db.query(
-            f"{_SELECT} {where} ORDER BY created_at DESC LIMIT ?",
-            (*params, min(limit, MAX_LIST_ROWS)),
+            f"{_SELECT} {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            (*params, min(limit, MAX_LIST_ROWS), max(offset, 0)),
         )
         return [_request(row) for row in rows]
 

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 
 from oplguard.errors import Status
+from oplguard.mail.limits import MAX_HEADER_BYTES
 from oplguard.mail.rewrite import add_headers, header_end
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
@@ -27,6 +28,7 @@ from oplguard.spamd import (
     render_response,
     tell_disabled,
 )
+from oplguard.textsafe import printable
 
 log = logging.getLogger("oplguard.protocol")
 scan_log = logging.getLogger("oplguard.policy")
@@ -42,8 +44,11 @@ ScanHook = Callable[[Request, Scan, str], None]
 
 
 def message_id(message: bytes) -> str:
-    """The Message-ID of ``message`` (header section only), or ""."""
-    end = header_end(message)
+    """The Message-ID of ``message`` (header section only), or "", safe to log.
+
+    Only the first ``MAX_HEADER_BYTES`` are searched, as the scan reads them.
+    """
+    end = header_end(message[:MAX_HEADER_BYTES] if len(message) > MAX_HEADER_BYTES else message)
     # The regex ignores case, so it cannot skip ahead: start it at the first
     # "message-id:" (bytes.lower folds ASCII only, as a bytes pattern does).
     start = message[:end].lower().find(b"message-id:")
@@ -52,7 +57,7 @@ def message_id(message: bytes) -> str:
     match = _MESSAGE_ID.search(message, start, end)
     if match is None:
         return ""
-    return match.group(1).decode("latin-1").strip()[:MAX_LOGGED_ID_CHARS]
+    return printable(match.group(1).decode("latin-1").strip()[:MAX_LOGGED_ID_CHARS])
 
 
 class ScoringService:

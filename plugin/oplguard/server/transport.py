@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from oplguard.errors import Status
+from oplguard.policy.scanner import CURRENT_PEER
 from oplguard.server.channel import Channel
 from oplguard.server.service import ScoringService
 from oplguard.spamd import (
@@ -67,6 +68,7 @@ async def answer_request(
     ``deadline`` (event-loop time) ends the reading; by default
     ``request_timeout_s`` from now.
     """
+    CURRENT_PEER.set(peer)
     verb = "request"
     if deadline is None:
         deadline = asyncio.get_running_loop().time() + settings.request_timeout_s

@@ -25,9 +25,14 @@ from oplguard.spamd.messages import (
     unavailable,
 )
 
-_REQUEST_LINE = re.compile(rb"([A-Z_]+) SPAMC/(\d+)\.(\d+)")
+# Version numbers of up to 9 digits: a longer one is a bad request line, not
+# an int() of thousands of digits (which Python refuses with a ValueError).
+_REQUEST_LINE = re.compile(rb"([A-Z_]+) SPAMC/(\d{1,9})\.(\d{1,9})")
 _VERBS = {verb.value.encode(): verb for verb in Verb}
 _DIGITS = re.compile(rb"\d+")
+# A Content-length longer than this is refused before int(): 10**30 is still
+# read (and fails as a length mismatch), 5,000 digits are not.
+MAX_LENGTH_DIGITS = 64
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 # How much of a bad request line an error reply echoes.
 MAX_ECHO_CHARS = 200
@@ -147,6 +152,8 @@ class SpamdConnection:
         if raw_length:
             if not _DIGITS.fullmatch(raw_length):
                 return bad_header("(Content-Length contains non-numeric bytes)")
+            if len(raw_length) > MAX_LENGTH_DIGITS:
+                return bad_header(f"(Content-Length longer than {MAX_LENGTH_DIGITS} digits)")
             length = int(raw_length)
         user = headers.get(b"user")
         if user is not None and _CONTROL.search(user):

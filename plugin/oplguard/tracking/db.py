@@ -8,6 +8,7 @@ on the event loop go through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -52,6 +53,7 @@ class Database:
             path = "/" + url.removeprefix("sqlite:///")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(path)
         conn = sqlite3.connect(
             path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
         )
@@ -145,3 +147,14 @@ class Database:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _create_owner_only(path: str) -> None:
+    """Create a new database file mode 0600 whatever the umask (it holds e-mail
+    addresses and verdicts); SQLite gives its -wal and -shm files the same mode.
+    An existing file keeps the mode its owner chose."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)  # O_CREAT's mode is masked by the umask only to remove bits

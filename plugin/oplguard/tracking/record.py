@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from oplguard.mail.headers import Header, header_fields, values_of
+from oplguard.mail.headers import Header, values_of
 from oplguard.policy.scanner import Scan
 from oplguard.policy.verdict import hop_results
 
@@ -125,8 +125,8 @@ def recipients_of(fields: tuple[Header, ...], user: str) -> list[str]:
 
 
 def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
-    """The record of one scan; reads header fields of ``message`` only."""
-    fields = header_fields(message)
+    """The record of one scan; reads the header fields the scan parsed (within its limits)."""
+    fields = scan.chain.fields
     chain, verdict = scan.chain, scan.verdict
     # The result values (listed, not counted and why, allowed, clean) are policy's words.
     results = hop_results(verdict, ((relay.ip, relay.hop) for relay in chain.checked))

@@ -18,6 +18,7 @@ from typing import Any
 from oplguard import config as config_mod
 from oplguard.errors import Status
 from oplguard.observability.durations import parse_duration
+from oplguard.textsafe import printable_lines
 from oplguard.tracking.db import StoreError
 from oplguard.tracking.store import Filter, TrackingStore
 
@@ -84,7 +85,8 @@ def cmd_track(args: argparse.Namespace, config_path: Path) -> int:
     if args.json:
         print(json.dumps(found, indent=2))
     else:
-        print("\n\n".join(record_text(r) for r in found) if found else "no matching records")
+        text = "\n\n".join(record_text(r) for r in found) if found else "no matching records"
+        print(printable_lines(text))  # Message-IDs and addresses came from mail
     return 0
 
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from oplguard.errors import ListError
+from oplguard.errors import InputError, ListError
 from oplguard.removals.model import PENDING, ReviewError
 from oplguard.removals.notify import notices
 from oplguard.removals.review import decide
@@ -32,6 +32,8 @@ from oplguard.web.security import (
 
 # Decided requests shown under the queue: the recent past, not the archive.
 RECENT_DECIDED = 20
+# Pending requests per admin page (each shows its requesters and a decision form).
+QUEUE_PAGE = 50
 
 
 async def admin_page(request: Request) -> Response:
@@ -46,7 +48,9 @@ async def admin_page(request: Request) -> Response:
 
 def _queue(state: Any, request: Request) -> dict[str, Any]:
     store = state.store
-    pending = [(r, store.contacts(r.id)) for r in store.requests(PENDING)]
+    number = page_number(request.query_params.get("page", "1"))
+    rows = store.requests(PENDING, QUEUE_PAGE + 1, (number - 1) * QUEUE_PAGE)
+    pending = [(r, store.contacts(r.id)) for r in rows[:QUEUE_PAGE]]
     decided = [r for r in store.requests() if r.status != PENDING][:RECENT_DECIDED]
     done = request.query_params.get("done", "")
     undelivered = notices(store, undelivered=True)
@@ -56,7 +60,16 @@ def _queue(state: Any, request: Request) -> dict[str, Any]:
         "done": done[:40],
         "error": "",
         "notices": undelivered,
+        "page": number,
+        "next_page": number + 1 if len(rows) > QUEUE_PAGE else None,
     }
+
+
+def page_number(text: str) -> int:
+    """``?page=N`` (1 to 100 000), 400 for anything else."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= 100_000):
+        raise HTTPException(400, "page must be a whole number from 1 to 100000")
+    return int(text)
 
 
 async def admin_login(request: Request) -> Response:
@@ -113,6 +126,8 @@ async def admin_decide(request: Request) -> Response:
         )
     except ReviewError as err:  # unknown, or already decided (also by a concurrent decision)
         raise HTTPException(409, str(err)) from err
+    except InputError as err:  # a bad note
+        raise HTTPException(422, str(err)) from err
     except ListError as err:
         raise HTTPException(500, f"the list could not be changed: {err}") from err
     state.notices_due.set()

@@ -28,17 +28,29 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.review import decide
+from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
-from oplguard.web.render import client_of, json_error, json_response, retry_headers, state_of
+from oplguard.web.render import (
+    client_of,
+    json_error,
+    json_response,
+    network_of,
+    retry_headers,
+    state_of,
+)
 from oplguard.web.security import is_admin, read_body
+
+# Admin API listing: requests per page by default (``?limit=`` up to MAX_LIST_ROWS).
+API_PAGE = 100
+MAX_OFFSET = 1_000_000
 
 
 async def ip_lookup(request: Request) -> Response:
     """``GET /api/v1/ip/{ip}``: every list's answer and the reverse-DNS diagnosis."""
     state = state_of(request)
-    refusal = state.lookups.hit(client_of(request), time.monotonic())
+    refusal = state.lookups.hit(network_of(request), time.monotonic())
     if refusal is not None:
         return json_error(429, refusal.reason, retry_headers(refusal))
     try:
@@ -58,6 +70,10 @@ async def removal_create(request: Request) -> Response:
         if not isinstance(value, str):
             return json_error(422, f"{key} is required and must be a string")
     state = state_of(request)
+    network = network_of(request)
+    over = state.submissions.full(network, time.monotonic())
+    if over is not None:
+        return json_error(429, over.reason, retry_headers(over))
     try:
         result = await asyncio.to_thread(
             submit_request,
@@ -77,6 +93,7 @@ async def removal_create(request: Request) -> Response:
     if result.status == NOT_LISTED or result.request is None:
         message = f"{result.ip} is not on any list: there is nothing to remove"
         return json_response({"ip": result.ip, "status": NOT_LISTED, "message": message})
+    state.submissions.hit(network, time.monotonic())  # a filed request counts
     document = _public(request, result.request.public()) | {"merged": result.status == "merged"}
     return json_response(document, 200 if result.status == "merged" else 201)
 
@@ -102,6 +119,10 @@ async def admin_list(request: Request) -> Response:
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         return json_error(400, f"status must be one of {', '.join(STATUSES)}")
+    limit = _count(request, "limit", API_PAGE, MAX_LIST_ROWS)
+    offset = _count(request, "offset", 0, MAX_OFFSET)
+    if limit is None or offset is None:
+        return json_error(400, f"limit is 1 to {MAX_LIST_ROWS}, offset 0 to {MAX_OFFSET}")
 
     def collect() -> list[dict[str, Any]]:
         return [
@@ -114,10 +135,23 @@ async def admin_list(request: Request) -> Response:
                     for c in state.store.contacts(r.id)
                 ],
             }
-            for r in state.store.requests(status)
+            for r in state.store.requests(status, limit, offset)
         ]
 
-    return json_response(await asyncio.to_thread(collect))
+    found = await asyncio.to_thread(collect)
+    more = {"X-Next-Offset": str(offset + limit)} if len(found) == limit else {}
+    return json_response(found, headers=more)
+
+
+def _count(request: Request, key: str, default: int, highest: int) -> int | None:
+    """A whole-number query parameter within 0..``highest`` (``limit``: 1..), or None."""
+    text = request.query_params.get(key)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
+        return None
+    value = int(text)
+    return value if (1 if key == "limit" else 0) <= value <= highest else None
 
 
 async def admin_decide(request: Request) -> Response:
@@ -148,6 +182,8 @@ async def admin_decide(request: Request) -> Response:
     except ReviewError as err:
         status = 404 if "no removal request" in str(err) else 409
         return json_error(status, str(err))
+    except InputError as err:  # a bad note
+        return json_error(422, str(err))
     except ListError as err:
         return json_error(500, f"the list could not be changed: {err}")
     state.notices_due.set()
@@ -172,12 +208,20 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"{}")
     except (UnicodeDecodeError, ValueError) as err:
         raise HTTPException(400, f"the body is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise HTTPException(400, "the body is not valid JSON: nested too deeply") from err
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return body
 
 
 def _public(request: Request, document: dict[str, Any]) -> dict[str, Any]:
-    url = request.url_for("removal_status", request_id=document["id"])
+    """``document`` with its status page URL: from public_url, else the address the
+    service listens on, never from the request's Host header (a client chooses that)."""
+    path = request.app.url_path_for("removal_status", request_id=document["id"])
     base = state_of(request).cfg.web.public_url.rstrip("/")
-    return document | {"status_url": f"{base}{url.path}" if base else str(url)}
+    if not base:
+        server = request.scope.get("server") or (state_of(request).cfg.web.listen.host, 0)
+        host, port = str(server[0]), server[1]
+        base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return document | {"status_url": f"{base}{path}"}

@@ -28,7 +28,7 @@ from oplguard.removals.model import (
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.web.lookup import ip_report
 from oplguard.web.rdns import diagnose
-from oplguard.web.render import client_of, page, retry_headers, state_of
+from oplguard.web.render import client_of, network_of, page, retry_headers, state_of
 from oplguard.web.security import check_csrf, read_form
 
 
@@ -44,7 +44,7 @@ async def _answer(
     request: Request, text: str, extra: dict[str, Any], status: int = 200
 ) -> Response:
     state = state_of(request)
-    refusal = state.lookups.hit(client_of(request), time.monotonic())
+    refusal = state.lookups.hit(network_of(request), time.monotonic())
     if refusal is not None:
         raise HTTPException(429, refusal.reason, headers=retry_headers(refusal))
     try:
@@ -77,6 +77,10 @@ async def removal_submit(request: Request) -> Response:
     check_csrf(request, form)
     state = state_of(request)
     ip_text = form.get("ip", "")
+    network = network_of(request)
+    over = state.submissions.full(network, time.monotonic())
+    if over is not None:
+        raise HTTPException(429, over.reason, headers=retry_headers(over))
     try:
         result = await asyncio.to_thread(
             submit_request,
@@ -97,6 +101,7 @@ async def removal_submit(request: Request) -> Response:
     if result.status == NOT_LISTED or result.request is None:
         notice = f"{result.ip} is not on any list: there is nothing to remove."
         return await _answer(request, result.ip, {"notice": notice})
+    state.submissions.hit(network, time.monotonic())  # a filed request counts
     url = request.url_for("removal_status", request_id=result.request.id)
     return RedirectResponse(f"{url.path}?filed={result.status}", status_code=303)
 

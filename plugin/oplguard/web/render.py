@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,22 @@ def state_of(request: Request) -> WebState:
 def client_of(request: Request) -> str:
     """The client's address (uvicorn applies X-Forwarded-For only from trusted_proxies)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+def network_of(request: Request) -> str:
+    """The client's network for rate limits: its /24 (IPv4) or /64 (IPv6) by default.
+
+    One host of a network gets no more than the whole network: an abuser
+    with a range of addresses cannot multiply the limits by rotating them.
+    """
+    client = client_of(request)
+    web = state_of(request).cfg.web
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    prefix = web.rate_limit_prefix_v4 if address.version == 4 else web.rate_limit_prefix_v6
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def when(stamp: float | str | None) -> str:

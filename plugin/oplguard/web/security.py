@@ -8,6 +8,7 @@ echo; another site can neither read nor set it.  The JSON API takes only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -56,7 +57,7 @@ def check_csrf(request: Request, form: dict[str, str]) -> None:
         HTTPException: 403 with the reason.
     """
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and origin != "null" and _netloc(origin) != request.headers.get("host"):
         raise HTTPException(403, "form posted from another site")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     given = form.get(CSRF_FIELD, "")
@@ -64,6 +65,14 @@ def check_csrf(request: Request, form: dict[str, str]) -> None:
         raise HTTPException(
             403, "the form's security token is missing or stale; reload the page and try again"
         )
+
+
+def _netloc(url: str) -> str | None:
+    """The host[:port] of ``url``, or None when it is no URL (a bad IPv6 literal...)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def token_matches(configured: str, given: str) -> bool:
@@ -87,7 +96,7 @@ def is_admin(request: Request, token: str, now: float | None = None) -> bool:
     if scheme.lower() == "bearer" and given:
         return token_matches(token, given.strip())
     expiry, _, signature = request.cookies.get(ADMIN_COOKIE, "").partition(".")
-    if not expiry.isdigit() or int(expiry) < (now or time.time()):
+    if not (expiry.isascii() and expiry.isdigit()) or int(expiry) < (now or time.time()):
         return False
     return hmac.compare_digest(_sign(token, expiry).encode(), signature.encode())
 
@@ -96,16 +105,32 @@ def _sign(token: str, expiry: str) -> str:
     return hmac.new(token.encode(), f"admin-session:{expiry}".encode(), hashlib.sha256).hexdigest()
 
 
-async def read_body(request: Request, limit: int = MAX_FORM_BYTES) -> bytes:
-    """The request body, refused with 413 past ``limit`` (checked while reading)."""
+async def read_body(
+    request: Request, limit: int = MAX_FORM_BYTES, timeout_s: float | None = None
+) -> bytes:
+    """The request body, refused with 413 past ``limit`` (checked while reading).
+
+    The whole body must arrive within ``timeout_s`` (default: [web]
+    body_timeout_s), else 408: a client that trickles it cannot hold the slot.
+    """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A 5,000-digit length is too big, not an int() to compute (Python refuses those).
+    too_long = len(declared) > len(str(limit))
+    if declared.isascii() and declared.isdigit() and (too_long or int(declared) > limit):
         raise HTTPException(413, f"request body over {limit} bytes")
+    if timeout_s is None:
+        timeout_s = request.app.state.web.cfg.web.body_timeout_s
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"request body over {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HTTPException(413, f"request body over {limit} bytes")
+    except TimeoutError:
+        raise HTTPException(
+            408, f"request body not complete within {timeout_s:g} s", {"Connection": "close"}
+        ) from None
     return bytes(body)
 
 

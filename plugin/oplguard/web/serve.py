@@ -16,6 +16,7 @@ from oplguard.config import Config, Listener
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.web.app import create_app
+from oplguard.web.guard import guarded_protocol
 from oplguard.web.state import build_state
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def uvicorn_config(cfg: Config, listener: Listener) -> uvicorn.Config:
         forwarded_allow_ips=proxies or None,
         server_header=False,
         timeout_keep_alive=KEEP_ALIVE_S,
+        http=guarded_protocol(cfg.web.header_timeout_s, cfg.web.max_connections_per_client),
         limit_concurrency=MAX_CONCURRENCY,
         log_config=None,
         access_log=False,

@@ -22,7 +22,7 @@ from oplguard.lists import ListStore
 from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
 from oplguard.removals.notify import deliver_due
-from oplguard.removals.ratelimit import MINUTE_S, WindowLimiter
+from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
 from oplguard.tracking.db import StoreError
@@ -48,6 +48,9 @@ class WebState:
     templates: jinja2.Environment
     lookups: WindowLimiter
     limits: Limits
+    # Removal submissions per client network, in this process (the store
+    # counts per address and per listed IP for the whole fleet).
+    submissions: WindowLimiter
     stylesheet: bytes
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     notices_due: asyncio.Event = field(default_factory=asyncio.Event)
@@ -132,5 +135,6 @@ def build_state(cfg: Config) -> WebState:
         templates=template_environment(),
         lookups=WindowLimiter(web.lookups_per_minute, MINUTE_S),
         limits=Limits(web.removals_per_hour, web.removals_per_ip_per_day),
+        submissions=WindowLimiter(web.removals_per_hour, HOUR_S, what="removal requests"),
         stylesheet=stylesheet,
     )

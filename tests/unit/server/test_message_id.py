@@ -6,12 +6,15 @@ import pytest
 
 from oplguard.mail.rewrite import header_end
 from oplguard.server.service import _MESSAGE_ID, MAX_LOGGED_ID_CHARS, message_id
+from oplguard.textsafe import printable
 
 
 def _reference(message: bytes) -> str:
-    """message_id before its fast path: the regex over the whole header section."""
+    """message_id before its fast path: the regex over the whole header section
+    (control characters escaped, as for every logged value that came from mail)."""
     match = _MESSAGE_ID.search(message, 0, header_end(message))
-    return "" if match is None else match.group(1).decode("latin-1").strip()[:MAX_LOGGED_ID_CHARS]
+    found = "" if match is None else match.group(1).decode("latin-1").strip()
+    return printable(found[:MAX_LOGGED_ID_CHARS])
 
 
 @pytest.mark.parametrize(
@@ -39,3 +42,8 @@ def test_message_id_is_the_whole_section_search() -> None:
     for _ in range(20000):
         message = b"".join(rng.choice(pieces) for _ in range(rng.randrange(8)))
         assert message_id(message) == _reference(message), message
+
+
+def test_message_id_control_characters_are_escaped() -> None:
+    message = b"Message-ID: <a\x1b[2J\x00@b>\r\n\r\nbody"
+    assert message_id(message) == "<a\\x1b[2J\\x00@b>"
