@@ -36,7 +36,7 @@ TABLES: dict[str, str] = {
 PLAIN = ("", "server", "server.tls", "tracking", "metrics", "trust", "scoring", "policyd")
 PLAIN += ("upstream", "web")
 _HEADER = re.compile(r"^#?\s*\[\[?([a-z_.]+)\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"^(#\s*)?([a-z_]+)\s*=\s*(.*)$")
+_KEY = re.compile(r"^(#\s*)?([a-z_][a-z_0-9]*)\s*=\s*(.*)$")
 
 
 def accepted(table: str, tmp_path: Path) -> set[str]:
