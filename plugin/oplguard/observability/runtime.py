@@ -23,7 +23,6 @@ from oplguard import __version__
 from oplguard.config import Config
 from oplguard.control.server import ControlServer, ControlSocketError
 from oplguard.lists.status import lists_status
-from oplguard.mail.headers import header_fields
 from oplguard.netparse import parse_listen
 from oplguard.observability.durations import parse_duration
 from oplguard.observability.levels import Cancellable, LevelControl
@@ -132,14 +131,13 @@ class Observability:
     def on_scan(self, request: Request, scan: Scan, message_id: str) -> None:
         """The scan hook: count, queue the tracking record, write out a matching trace."""
         self.metrics.observe(scan)
-        fields = header_fields(request.body) if self.writer or self.tracer.active else ()
         if self.writer is not None:
             self.writer.submit(
                 build_record(scan, request.body, message_id, self.host, request.user or "")
             )
         if self.tracer.active:
             ips = {relay.ip for relay in scan.chain.relays} | set(scan.verdict.checked_ips)
-            senders = {s for s in senders_of(fields, scan) if s}
+            senders = {s for s in senders_of(request.body, scan) if s}
             self.tracer.finish(ips, senders)
 
     def connection(self) -> None:
@@ -218,14 +216,5 @@ class Observability:
             "traces": self.tracer.list(),
             "connections_open": len(self.server.tasks),
             "counters": self.metrics.summary(),
-            "tracking": None
-            if writer is None
-            else {
-                "written": writer.stats.written,
-                "queued": len(writer.queue),
-                "dropped": writer.stats.dropped,
-                "errors": writer.stats.errors,
-                "last_error": writer.stats.last_error,
-                "pruned": writer.stats.pruned,
-            },
+            "tracking": None if writer is None else writer.status(),
         }

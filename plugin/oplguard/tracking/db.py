@@ -93,6 +93,40 @@ class Database:
                 if rows:
                     self._run(lambda s=statement, r=rows: cursor.executemany(self._sql(s), r))
 
+    def write_batch(
+        self,
+        claim: tuple[str, Sequence[Any]],
+        tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]],
+    ) -> bool:
+        """Claim a batch and write its rows, all in one transaction.
+
+        ``claim`` is an ``INSERT ... ON CONFLICT DO NOTHING`` of the batch's id: when
+        it inserts nothing, the batch was committed before (a retry after a lost
+        COMMIT acknowledgement) and nothing is written again; returns False then.
+        ``tables`` are (table, columns, rows): prepared ``executemany`` on SQLite,
+        ``COPY ... FROM STDIN`` on PostgreSQL.
+        """
+        with self.lock, self.transaction():
+            cursor = self.conn.cursor()
+            self._run(lambda: cursor.execute(self._sql(claim[0]), claim[1]))
+            if cursor.rowcount == 0:
+                return False
+            for table, columns, rows in tables:
+                if rows:
+                    self._run(lambda t=table, c=columns, r=rows: self._insert(cursor, t, c, r))
+        return True
+
+    def _insert(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if self.dialect == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in columns)
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     def create_schema(self, statements: Sequence[str]) -> None:
         """Run ``CREATE ... IF NOT EXISTS`` statements once, whoever else starts now.
 

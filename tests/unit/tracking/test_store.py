@@ -26,7 +26,7 @@ def record(name: str, at: float | None = None) -> TrackRecord:
     built = build_record(Scanner(cfg, lists).scan(body), body, name, "mx1", "")
     if at is None:
         return built
-    return TrackRecord(**{**{f: getattr(built, f) for f in built.__slots__}, "at": at})
+    return built._replace(at=at)
 
 
 def test_ip_search_finds_any_hop_and_retention_removes_old(tmp_path: Path) -> None:
