@@ -13,7 +13,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -146,11 +146,9 @@ class Observability:
     def reloaded(self, ok: bool) -> None:
         self.metrics.reloads.labels("ok" if ok else "failed").inc()
 
-    @contextlib.contextmanager
-    def capture(self) -> Iterator[None]:
+    def capture(self) -> contextlib.AbstractContextManager[None]:
         """Around one connection: buffers its debug records while a trace runs."""
-        with self.tracer.capture():
-            yield
+        return self.tracer.capture()
 
     def _tracking_event(self, kind: str, count: int) -> None:
         if kind in ("written", "dropped"):

@@ -21,6 +21,8 @@ from oplguard.errors import OplguardError
 # SQLite waits this long for a lock held by another process before failing.
 SQLITE_BUSY_TIMEOUT_S = 5.0
 _QMARK = re.compile(r"\?")
+# Bound parameters per statement: SQLite's limit before 3.32 (32766 since).
+SQLITE_MAX_VARIABLES = 999
 # A PostgreSQL that vanishes without a FIN (host down, network cut) must not hang the
 # writer: unacknowledged data fails after 30 s, an idle connection is probed every 10 s
 # after 30 s (libpq's tcp_user_timeout and keepalives; the URL may set its own).
@@ -115,8 +117,8 @@ class Database:
         ``claim`` is an ``INSERT ... ON CONFLICT DO NOTHING`` of the batch's id: when
         it inserts nothing, the batch was committed before (a retry after a lost
         COMMIT acknowledgement) and nothing is written again; returns False then.
-        ``tables`` are (table, columns, rows): prepared ``executemany`` on SQLite,
-        ``COPY ... FROM STDIN`` on PostgreSQL.
+        ``tables`` are (table, columns, rows): prepared multi-row ``INSERT`` statements on
+        SQLite, ``COPY ... FROM STDIN`` on PostgreSQL.
         """
         with self.lock, self._errors(), self.transaction():
             cursor = self.conn.cursor()
@@ -136,8 +138,15 @@ class Database:
                 for row in rows:
                     copy.write_row(row)
             return
-        marks = ", ".join("?" for _ in columns)
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        # Many rows a statement: SQLite releases the GIL for each step, and every release
+        # lets the event loop's thread in, so one step per row costs two thread switches.
+        per_statement = max(1, SQLITE_MAX_VARIABLES // len(columns))
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = [value for row in chunk for value in row]
+            cursor.execute(head + ", ".join(row_marks for _ in chunk), values)
 
     def create_schema(self, statements: Sequence[str]) -> None:
         """Run ``CREATE ... IF NOT EXISTS`` statements once, whoever else starts now.
