@@ -22,6 +22,8 @@ from oplguard.policy.verdict import Verdict
 # Header values a sender controls are capped before they are stored.
 MAX_FIELD_CHARS = 300
 
+# json.dumps(..., sort_keys=True) without making an encoder per call.
+_DETAIL_JSON = json.JSONEncoder(sort_keys=True)
 # (ip, hop, result) of one relay, newest hop first.
 IpSeen = tuple[str, int, str]
 
@@ -50,7 +52,7 @@ class TrackRecord(NamedTuple):
 
     def row(self, record_id: str) -> tuple[Any, ...]:
         """The ``messages`` row, in ``COLUMNS`` order."""
-        return (record_id, *self[:14], json.dumps(self.detail(), sort_keys=True))
+        return (record_id, *self[:14], _DETAIL_JSON.encode(self.detail()))
 
     def detail(self) -> dict[str, Any]:
         """The ``detail`` column: every relay with its result, hits, allow entries, symbols."""
