@@ -54,7 +54,9 @@ def test_full_database_fails_the_batch_whole(tmp_path: Path) -> None:
     store.close()
 
 
-def test_writer_drops_and_counts_past_its_queue_limit(tmp_path: Path) -> None:
+def test_writer_drops_and_counts_past_its_queue_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     events: list[tuple[str, int]] = []
     settings = TrackingConfig(max_queue=2, batch_interval_s=3600, batch_size=100)
     writer = TrackingWriter(str(tmp_path / "t.db"), settings, lambda k, n: events.append((k, n)))
@@ -65,6 +67,8 @@ def test_writer_drops_and_counts_past_its_queue_limit(tmp_path: Path) -> None:
     assert writer.stats.dropped == 1
     assert writer.stats.written == 2
     assert ("dropped", 1) in events
+    [line] = [r.getMessage() for r in caplog.records if "queue full" in r.getMessage()]
+    assert "(2 records)" in line and "(1 so far)" in line
 
 
 def test_a_retried_batch_that_was_committed_is_not_written_twice(tmp_path: Path) -> None:
