@@ -51,7 +51,8 @@ class TrackRecord(NamedTuple):
     verdict: Verdict
 
     def row(self, record_id: str) -> tuple[Any, ...]:
-        """The ``messages`` row, in ``COLUMNS`` order."""
+        """The ``messages`` row, in ``COLUMNS`` order (the first 14 fields are the columns
+        between ``record_id`` and ``detail``, in order; a unit test holds them so)."""
         return (record_id, *self[:14], _DETAIL_JSON.encode(self.detail()))
 
     def detail(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from oplguard.mail.headers import header_fields, values_of
-from oplguard.tracking.record import address_of, sender_fields
+from oplguard.tracking.record import COLUMNS, TrackRecord, address_of, sender_fields
 
 NAMES = st.sampled_from(["From", "from", "FROM ", "Return-Path", "return-path", "To", "X-From"])
 TEXT = st.text(alphabet=' \t\r\n<>@."(),:;abcAB1_-+é\\[]', max_size=30)
@@ -51,3 +51,8 @@ NAME = st.text(alphabet=" \tabcAB1é-'.\"(),<>@", max_size=12)
 @settings(max_examples=600)
 def test_address_of_reads_like_parseaddr(value: str) -> None:
     assert address_of(value) == parseaddr(value)[1]
+
+
+def test_record_fields_line_up_with_the_table_columns() -> None:
+    assert TrackRecord._fields[:14] == COLUMNS[1:15]
+    assert COLUMNS[0] == "record_id" and COLUMNS[15] == "detail" and len(COLUMNS) == 16
