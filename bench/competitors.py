@@ -145,9 +145,14 @@ def _readable(folder: Path) -> Path:
     return folder
 
 
-def write_oplguard_config(folder: Path, work: workload.Workload, port: int, workers: int) -> Path:
+def write_oplguard_config(
+    folder: Path, work: workload.Workload, port: int, workers: int, tracking: bool = True
+) -> Path:
+    """The config of an oplguard under test; ``tracking``: every record into a SQLite file in
+    ``folder``, as a default install does (``tracking_db``), else tracking off."""
     allowed = "".join(f'[[allowed_senders]]\nip = "{ip}"\nscope = "hop"\n\n' for ip in work.allowed)
-    server = f'[server]\nlisten = ["127.0.0.1:{port}"]\nmax_connections = 256\n'
+    top = f'tracking_db = "sqlite:///{folder.resolve() / "tracking.db"}"\n\n' if tracking else ""
+    server = top + f'[server]\nlisten = ["127.0.0.1:{port}"]\nmax_connections = 256\n'
     if workers != 1:
         server += f"workers = {workers}\n"
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,13 +202,18 @@ def oplguard(
     workers: int = 1,
     name: str = "oplguard",
     compiled: bool = False,
+    tracking: bool = True,
 ) -> Iterator[Server]:
     port = free_port()
-    config = write_oplguard_config(folder / name.replace(":", "-"), work, port, workers)
+    config = write_oplguard_config(folder / name.replace(":", "-"), work, port, workers, tracking)
     command = [*oplguard_command(), "serve", "--config", str(config)]
     env = compiled_env() if compiled else None
     with _running(name, command, port, env=env) as server:
-        server.notes = f"workers={workers}" + (", mypyc build" if compiled else "")
+        server.notes = (
+            f"workers={workers}"
+            + (", mypyc build" if compiled else "")
+            + (", tracking on (SQLite)" if tracking else ", tracking off")
+        )
         yield server
 
 
@@ -371,4 +381,4 @@ def rspamd(folder: Path, work: workload.Workload) -> Iterator[Server]:
         yield server
 
 
-SERVERS = ("oplguard", "oplguard-mypyc", "ceiling", "spamassassin", "rspamd")
+SERVERS = ("oplguard", "oplguard-notrack", "oplguard-mypyc", "ceiling", "spamassassin", "rspamd")

@@ -193,11 +193,12 @@ def starter(
     name: str, folder: Path, work: workload.Workload, workers: int
 ) -> AbstractContextManager[competitors.Server]:
     base, _, count = name.partition(":")  # oplguard:N = oplguard with [server] workers = N
-    if base in ("oplguard", "oplguard-mypyc"):  # -mypyc: the compiled build (setup.py)
+    # -mypyc: the compiled build (setup.py); -notrack: tracking_db = "" (tracking off)
+    if base in ("oplguard", "oplguard-mypyc", "oplguard-notrack", "oplguard-mypyc-notrack"):
         if count and not count.isdigit():
             raise SystemExit(f"bad server {name!r}: write {base}:N with N workers, e.g. {base}:2")
-        compiled = base == "oplguard-mypyc"
-        return competitors.oplguard(folder, work, int(count or workers), name, compiled)
+        compiled, tracking = "-mypyc" in base, not base.endswith("-notrack")
+        return competitors.oplguard(folder, work, int(count or workers), name, compiled, tracking)
     if name == "ceiling":
         return competitors.ceiling(folder)
     if name == "spamassassin":
@@ -261,7 +262,8 @@ def parse_args() -> argparse.Namespace:
         "--servers",
         default=",".join(competitors.SERVERS),
         help="comma-separated; oplguard:N runs oplguard with [server] workers = N; "
-        "oplguard-mypyc[:N] the mypyc build (scripts/compiled.sh)",
+        "oplguard-mypyc[:N] the mypyc build (scripts/compiled.sh); every oplguard tracks "
+        "each message into SQLite unless its name ends in -notrack (tracking off)",
     )
     parser.add_argument("--requests", type=int, default=2000, help="per closed-loop point")
     parser.add_argument("--concurrency", default="1,8,32")

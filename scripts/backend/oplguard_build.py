@@ -7,6 +7,7 @@ install never downloads mypy; setup.py does the compiling.
 from __future__ import annotations
 
 import os
+import tomllib
 
 from setuptools.build_meta import *  # noqa: F403 - the wrapped backend's other hooks
 
@@ -15,7 +16,14 @@ MYPYC = "mypy[mypyc]>=1.13"
 
 
 def _compile() -> list[str]:
-    return [MYPYC] if os.environ.get("OPLGUARD_COMPILE") == "1" else []
+    """mypy, and every runtime dependency: mypyc type-checks the compiled modules against
+    the packages they import (numpy, dnspython, ...), so the isolated build environment
+    must hold them too, or the build fails on "Cannot find implementation"."""
+    if os.environ.get("OPLGUARD_COMPILE") != "1":
+        return []
+    with open("pyproject.toml", "rb") as file:
+        project = tomllib.load(file)["project"]
+    return [MYPYC, *project["dependencies"]]
 
 
 # setuptools' own hooks would run setup.py to collect ``setup_requires`` (there are

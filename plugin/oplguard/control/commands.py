@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from oplguard.control.client import ControlError, ask
 from oplguard.errors import Status
 from oplguard.observability.durations import parse_duration
 from oplguard.observability.levels import COMPONENTS, check_component, level_name, parse_level
+from oplguard.tracking.report import status_line
 
 # A list in one of these states makes ``lists status`` exit EX_DATAERR (65): a file
 # whose last reload failed (the service serves the last good version) or never loaded.
@@ -192,11 +194,7 @@ def status_text(s: dict[str, Any]) -> str:
     if tracking is None:
         lines.append("tracking: off (no tracking_db)")
     else:
-        lines.append(
-            "tracking: {written} written, {queued} queued, {dropped} dropped, "
-            "{errors} errors".format(**tracking)
-            + (f"; last error: {tracking['last_error']}" if tracking["last_error"] else "")
-        )
+        lines.append(status_line(tracking, time.time()))
     if s.get("metrics"):
         lines.append(f"metrics: {s['metrics']}")
     return "\n".join(lines)

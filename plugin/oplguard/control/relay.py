@@ -209,10 +209,17 @@ def _sum_status(into: dict[str, Any], replies: list[dict[str, Any]]) -> None:
     if tracked:
         summed: dict[str, Any] = {
             key: sum(int(t.get(key, 0)) for t in tracked)
-            for key in ("written", "queued", "dropped", "errors", "pruned")
+            for key in ("written", "queued", "dropped", "errors", "pruned", "replayed")
         }
         errors = [t["last_error"] for t in tracked if t.get("last_error")]
         summed["last_error"] = errors[0] if errors else tracked[0].get("last_error")
+        # The state, last error time and retry of the worker whose error is the newest.
+        newest = max(tracked, key=lambda t: float(t.get("last_error_at") or 0.0))
+        for key in ("state", "last_error_at", "failing_since", "next_retry_at"):
+            if key in newest:
+                summed[key] = newest[key]
+        if newest.get("last_error"):
+            summed["last_error"] = newest["last_error"]
         into["tracking"] = summed
 
 

@@ -13,7 +13,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -134,14 +134,13 @@ class Observability:
     def on_scan(self, request: Request, scan: Scan, message_id: str) -> None:
         """The scan hook: count, queue the tracking record, write out a matching trace."""
         self.metrics.observe(scan)
-        fields = scan.chain.fields  # parsed once by the scan, within its limits
         if self.writer is not None:
             self.writer.submit(
                 build_record(scan, request.body, message_id, self.host, request.user or "")
             )
         if self.tracer.active:
             ips = {relay.ip for relay in scan.chain.relays} | set(scan.verdict.checked_ips)
-            senders = {s for s in senders_of(fields, scan) if s}
+            senders = {s for s in senders_of(request.body, scan) if s}
             self.tracer.finish(ips, senders)
 
     def connection(self) -> None:
@@ -150,11 +149,9 @@ class Observability:
     def reloaded(self, ok: bool) -> None:
         self.metrics.reloads.labels("ok" if ok else "failed").inc()
 
-    @contextlib.contextmanager
-    def capture(self) -> Iterator[None]:
+    def capture(self) -> contextlib.AbstractContextManager[None]:
         """Around one connection: buffers its debug records while a trace runs."""
-        with self.tracer.capture():
-            yield
+        return self.tracer.capture()
 
     def _tracking_event(self, kind: str, count: int) -> None:
         if kind in ("written", "dropped"):
@@ -222,14 +219,5 @@ class Observability:
             "traces": self.tracer.list(),
             "connections_open": len(self.server.tasks),
             "counters": self.metrics.summary(),
-            "tracking": None
-            if writer is None
-            else {
-                "written": writer.stats.written,
-                "queued": len(writer.queue),
-                "dropped": writer.stats.dropped,
-                "errors": writer.stats.errors,
-                "last_error": writer.stats.last_error,
-                "pruned": writer.stats.pruned,
-            },
+            "tracking": None if writer is None else writer.status(),
         }

@@ -13,7 +13,6 @@ import contextlib
 import contextvars
 import ipaddress
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -124,17 +123,10 @@ class Tracer:
     def list(self) -> list[dict[str, str]]:
         return [t.as_dict() for t in self.traces]
 
-    @contextlib.contextmanager
-    def capture(self) -> Iterator[None]:
-        """Buffer this task's sub-level records (a no-op when nothing is traced)."""
-        if not self.traces:
-            yield
-            return
-        token = _BUFFER.set([])
-        try:
-            yield
-        finally:
-            _BUFFER.reset(token)
+    def capture(self) -> contextlib.AbstractContextManager[None]:
+        """Buffer this task's sub-level records (a shared no-op when nothing is traced:
+        one per connection, so no generator-based context manager is made for it)."""
+        return _Capture() if self.traces else _NO_CAPTURE
 
     def finish(self, ips: set[str], senders: set[str]) -> None:
         """A message was scanned: write its buffered records if it matches a trace."""
@@ -159,6 +151,21 @@ def _target(ip: str, sender: str) -> tuple[str, str]:
     if not ip and not sender:
         raise ValueError("trace needs --ip or --sender")
     return (str(ipaddress.ip_address(ip.strip())) if ip else "", sender.strip().lower())
+
+
+class _Capture:
+    """Gives the task a fresh record buffer, and takes it away again."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = _BUFFER.set([])
+
+    def __exit__(self, *exc: object) -> None:
+        _BUFFER.reset(self.token)
+
+
+_NO_CAPTURE = contextlib.nullcontext()
 
 
 class _NoHandle:

@@ -131,6 +131,8 @@ class ScoringService:
                 log.exception("scan hook %r failed (the reply is not affected)", hook)
 
     def _log_scan(self, request: Request, scan: Scan, mid: str) -> None:
+        if not scan_log.isEnabledFor(logging.INFO):  # its 13 arguments cost more than the check
+            return
         verdict = scan.verdict
         hit = verdict.offending
         scan_log.info(

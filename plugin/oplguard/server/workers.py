@@ -7,7 +7,7 @@ sockets).  Each worker is a complete ``Server``: own lists, own reload on
 SIGHUP.  The parent forwards signals (HUP, USR1/USR2), replaces a worker that
 dies, and answers the control socket by asking every worker
 (control/relay.py: each worker has its own socket next to the configured one).
-uvloop is used for the event loop when it is installed (the ``fast`` extra).
+uvloop (a default dependency where it installs) runs the event loop; asyncio's otherwise.
 """
 
 from __future__ import annotations

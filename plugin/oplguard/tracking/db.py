@@ -22,6 +22,18 @@ from oplguard.errors import OplguardError
 # SQLite waits this long for a lock held by another process before failing.
 SQLITE_BUSY_TIMEOUT_S = 5.0
 _QMARK = re.compile(r"\?")
+# Bound parameters per statement: SQLite's limit before 3.32 (32766 since).
+SQLITE_MAX_VARIABLES = 999
+# A PostgreSQL that vanishes without a FIN (host down, network cut) must not hang the
+# writer: unacknowledged data fails after 30 s, an idle connection is probed every 10 s
+# after 30 s (libpq's tcp_user_timeout and keepalives; the URL may set its own).
+PG_KEEPALIVE: dict[str, Any] = {
+    "tcp_user_timeout": 30_000,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 class StoreError(OplguardError):
@@ -70,7 +82,9 @@ class Database:
                 "PostgreSQL needs the psycopg package: pip install 'psycopg[binary]'"
             ) from err
         try:
-            return psycopg.connect(url, autocommit=True, connect_timeout=5)
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            keepalive = {key: value for key, value in PG_KEEPALIVE.items() if key not in given}
+            return psycopg.connect(url, autocommit=True, **{"connect_timeout": 5, **keepalive})
         except psycopg.Error as err:
             raise StoreError(f"cannot connect to {safe_url(url)}: {err}") from err
 
@@ -83,17 +97,58 @@ class Database:
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """All rows in one transaction: a crash leaves all or none of them."""
-        with self.lock, self.transaction():
+        with self.lock, self._errors(), self.transaction():
             cursor = self.conn.cursor()
             self._run(lambda: cursor.executemany(self._sql(statement), rows))
 
     def write_all(self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Several statements' rows in one transaction: all of them or none survive a crash."""
-        with self.lock, self.transaction():
+        with self.lock, self._errors(), self.transaction():
             cursor = self.conn.cursor()
             for statement, rows in batches:
                 if rows:
                     self._run(lambda s=statement, r=rows: cursor.executemany(self._sql(s), r))
+
+    def write_batch(
+        self,
+        claim: tuple[str, Sequence[Any]],
+        tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]],
+    ) -> bool:
+        """Claim a batch and write its rows, all in one transaction.
+
+        ``claim`` is an ``INSERT ... ON CONFLICT DO NOTHING`` of the batch's id: when
+        it inserts nothing, the batch was committed before (a retry after a lost
+        COMMIT acknowledgement) and nothing is written again; returns False then.
+        ``tables`` are (table, columns, rows): prepared multi-row ``INSERT`` statements on
+        SQLite, ``COPY ... FROM STDIN`` on PostgreSQL.
+        """
+        with self.lock, self._errors(), self.transaction():
+            cursor = self.conn.cursor()
+            self._run(lambda: cursor.execute(self._sql(claim[0]), claim[1]))
+            if cursor.rowcount == 0:
+                return False
+            for table, columns, rows in tables:
+                if rows:
+                    self._run(lambda t=table, c=columns, r=rows: self._insert(cursor, t, c, r))
+        return True
+
+    def _insert(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if self.dialect == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        # Many rows a statement: SQLite releases the GIL for each step, and every release
+        # lets the event loop's thread in, so one step per row costs two thread switches.
+        per_statement = max(1, SQLITE_MAX_VARIABLES // len(columns))
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = [value for row in chunk for value in row]
+            cursor.execute(head + ", ".join(row_marks for _ in chunk), values)
 
     def create_schema(self, statements: Sequence[str]) -> None:
         """Run ``CREATE ... IF NOT EXISTS`` statements once, whoever else starts now.
@@ -102,7 +157,7 @@ class Database:
         service and a CLI starting together fail with a unique violation on
         pg_class), so creators queue on one advisory lock inside a transaction.
         """
-        with self.lock, self.transaction():
+        with self.lock, self._errors(), self.transaction():
             if self.dialect == "postgresql":
                 self._run(lambda: self.conn.execute("SELECT pg_advisory_xact_lock(7830783)"))
             for statement in statements:
@@ -130,6 +185,17 @@ class Database:
                 self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A driver error anywhere in a transaction (BEGIN, COMMIT, a lost connection)
+        as a StoreError."""
+        try:
+            yield
+        except Exception as err:
+            if isinstance(err, sqlite3.Error) or type(err).__module__.startswith("psycopg"):
+                raise StoreError(f"database error on {safe_url(self.url)}: {err}") from err
+            raise
 
     def _run(self, call: Any) -> Any:
         try:

@@ -1,40 +1,36 @@
 """One tracking record: what was scored, from which relays, and why; pure.
 
 Built on the serving path from the scan (never from the body: only header
-fields are read), so it must be cheap and never raise.
+fields are read), so it must be cheap and never raise: one tuple per message,
+one small tuple per relay, no dict and no JSON.  The writer thread turns it
+into table rows (``row``, ``ip_rows``) with the record id of its batch.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import time
-import uuid
-from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
-from typing import Any
+from typing import Any, NamedTuple
 
-from oplguard.mail.headers import Header, values_of
+from oplguard.mail.headers import earliest, values_of
 from oplguard.policy.scanner import Scan
-from oplguard.policy.verdict import hop_results
+from oplguard.policy.verdict import Verdict, hop_results
 
 # Header values a sender controls are capped before they are stored.
 MAX_FIELD_CHARS = 300
 
-
-@dataclass(frozen=True, slots=True)
-class IpSeen:
-    """One relay IP of a message: its hop and what the lists said."""
-
-    ip: str
-    hop: int
-    result: str
+# json.dumps(..., sort_keys=True) without making an encoder per call.
+_DETAIL_JSON = json.JSONEncoder(sort_keys=True)
+# (ip, hop, result) of one relay, newest hop first.
+IpSeen = tuple[str, int, str]
 
 
-@dataclass(frozen=True, slots=True)
-class TrackRecord:
-    """The tracking row of one scored message."""
+class TrackRecord(NamedTuple):
+    """The tracking record of one scored message, as the scan hook queues it."""
 
-    record_id: str
     at: float
     host: str
     message_id: str
@@ -49,32 +45,33 @@ class TrackRecord:
     offending_hop: int
     offending_list: str
     reason: str
-    detail: dict[str, Any]
-    ips: tuple[IpSeen, ...] = field(default=())
+    user: str
+    ips: tuple[IpSeen, ...]
+    # Hits, allow entries, symbols and failures: the scan's own frozen values, shared.
+    verdict: Verdict
+    # The spamd user and the raw To/Cc values; read into addresses by the writer thread.
+    recipient_fields: tuple[str, ...] = ()
 
-    def row(self) -> tuple[Any, ...]:
-        """The ``messages`` row, in ``COLUMNS`` order."""
-        return (
-            self.record_id,
-            self.at,
-            self.host,
-            self.message_id,
-            self.queue_id,
-            self.sender,
-            self.header_from,
-            self.connecting_ip,
-            self.action,
-            self.score,
-            self.required_score,
-            self.offending_ip,
-            self.offending_hop,
-            self.offending_list,
-            self.reason,
-            json.dumps(self.detail, sort_keys=True),
-        )
+    def row(self, record_id: str) -> tuple[Any, ...]:
+        """The ``messages`` row, in ``COLUMNS`` order (the first 14 fields are the columns
+        between ``record_id`` and ``detail``, in order; a unit test holds them so)."""
+        return (record_id, *self[:14], _DETAIL_JSON.encode(self.detail()))
 
-    def ip_rows(self) -> list[tuple[Any, ...]]:
-        return [(self.record_id, seen.ip, seen.hop, seen.result) for seen in self.ips]
+    def detail(self) -> dict[str, Any]:
+        """The ``detail`` column: every relay with its result, hits, allow entries, symbols."""
+        verdict = self.verdict
+        return {
+            "user": self.user,
+            "recipients": recipients_of(self.recipient_fields),
+            "checked": [{"ip": ip, "hop": hop, "result": result} for ip, hop, result in self.ips],
+            "hits": [h.as_dict() for h in verdict.listed],
+            "allowed": [a.as_dict() for a in verdict.allowed],
+            "symbols": {s.name: s.score for s in verdict.symbols},
+            "failures": [f.as_dict() for f in verdict.failures],
+        }
+
+    def ip_rows(self, record_id: str) -> list[tuple[str, str, int, str]]:
+        return [(record_id, ip, hop, result) for ip, hop, result in self.ips]
 
 
 COLUMNS = (
@@ -101,13 +98,64 @@ def _cap(text: str) -> str:
     return text[:MAX_FIELD_CHARS]
 
 
-def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
+# A Return-Path or From field at the start of a line, with its continuation lines
+# (the field header_fields() finds: a field line never starts with white space).  On
+# bytes, spelled without IGNORECASE: the search then skips from newline to newline.
+_FIELD_TAIL = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
+_NAMES = rb"([Rr][Ee][Tt][Uu][Rr][Nn]-[Pp][Aa][Tt][Hh]|[Ff][Rr][Oo][Mm])"
+_SENDER_FIELD = re.compile(rb"\n" + _NAMES + _FIELD_TAIL)
+_FIRST_SENDER_FIELD = re.compile(_NAMES + _FIELD_TAIL)
+_HEADER_ENDS = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
+# The common spellings `a@b`, `<a@b>` and `Name <a@b>` (atoms only: no quotes, comments,
+# groups, routes or escapes), whose address parseaddr() would return unchanged.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE = re.compile(
+    rf"({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)"
+    rf"|[^\"(),.:;<>@\[\]\\]*<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>"
+)
+
+
+def sender_fields(message: bytes) -> tuple[str, str]:
+    """The first Return-Path and the first From value of ``message``, unfolded and
+    trimmed as ``header_fields`` gives them; "" for a missing field."""
+    if message.startswith((b"\r\n", b"\n")):
+        return "", ""
+    end = earliest(message, _HEADER_ENDS)
+    end = len(message) if end == -1 else end
+    first = _FIRST_SENDER_FIELD.match(message, 0, end)
+    found: dict[bytes, str] = {}
+    for match in itertools.chain(
+        (first,) if first else (), _SENDER_FIELD.finditer(message, 0, end)
+    ):
+        name = match.group(1).lower()
+        if name in found:
+            continue
+        head, *rest = match.group(2).decode("latin-1").split("\n")
+        parts = [head.removesuffix("\r"), *(r.removesuffix("\r").lstrip(" \t") for r in rest)]
+        found[name] = " ".join(parts).strip()
+        if len(found) == 2:
+            break
+    return found.get(b"return-path", ""), found.get(b"from", "")
+
+
+def address_of(value: str) -> str:
+    """The address of a header value, as ``email.utils.parseaddr`` reads it.
+
+    The usual spellings take a regex; anything else goes to parseaddr.
+    """
+    simple = _SIMPLE.fullmatch(value)
+    if simple is not None:
+        return simple.group(1) or simple.group(2)
+    return parseaddr(value)[1]
+
+
+def senders_of(message: bytes, scan: Scan) -> tuple[str, str]:
     """(envelope sender, From address), lower case: Return-Path or the newest relay's
     envelope-from, and the From header."""
-    return_path = next(iter(values_of(fields, "Return-Path")), "")
+    return_path, from_value = sender_fields(message)
     relayed = next((relay.envfrom for relay in scan.chain.relays if relay.envfrom), "")
-    envelope = parseaddr(return_path)[1] or relayed
-    header_from = parseaddr(next(iter(values_of(fields, "From")), ""))[1]
+    envelope = (address_of(return_path) if return_path else "") or relayed
+    header_from = address_of(from_value) if from_value else ""
     return envelope.strip("<>").lower(), header_from.lower()
 
 
@@ -116,20 +164,23 @@ def senders_of(fields: tuple[Header, ...], scan: Scan) -> tuple[str, str]:
 MAX_RECIPIENTS = 20
 
 
-def recipients_of(fields: tuple[Header, ...], user: str) -> list[str]:
+def recipients_of(fields: tuple[str, ...]) -> list[str]:
     """The spamd user (when it is an address) and the To/Cc addresses, lower case."""
+    user, *values = fields or ("",)
     found = [user] if "@" in user else []
-    values = [*values_of(fields, "To"), *values_of(fields, "Cc")]
     found += [address for _, address in getaddresses(values) if "@" in address]
     return list(dict.fromkeys(_cap(a.strip("<>").lower()) for a in found))[:MAX_RECIPIENTS]
 
 
 def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
-    """The record of one scan; reads the header fields the scan parsed (within its limits)."""
-    fields = scan.chain.fields
+    """The record of one scan; reads header fields of ``message`` and of the scan only."""
     chain, verdict = scan.chain, scan.verdict
+    checked = [(relay.ip, relay.hop) for relay in chain.checked]
     # The result values (listed, not counted and why, allowed, clean) are policy's words.
-    results = hop_results(verdict, ((relay.ip, relay.hop) for relay in chain.checked))
+    if verdict.listed or verdict.allowed or verdict.failures:
+        results = hop_results(verdict, checked)
+    else:  # most mail: every checked relay is clean
+        results = dict.fromkeys(checked, "clean")
     ips: list[IpSeen] = []
     for relay in chain.relays:
         result = results.get((relay.ip, relay.hop))
@@ -137,34 +188,27 @@ def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: s
             result = (
                 "trusted" if relay.trusted else "skipped" if relay.is_skipped else "not checked"
             )
-        ips.append(IpSeen(relay.ip, relay.hop, result))
+        ips.append((relay.ip, relay.hop, result))
     top = chain.relays[0] if chain.relays else None
-    envelope, header_from = senders_of(fields, scan)
+    envelope, header_from = senders_of(message, scan)
     hit = verdict.offending
     return TrackRecord(
-        record_id=uuid.uuid4().hex,
-        at=time.time(),
-        host=host,
-        message_id=message_id,
-        queue_id=_cap(top.id if top else ""),
-        sender=_cap(envelope),
-        header_from=_cap(header_from),
-        connecting_ip=chain.connecting_ip or "",
-        action=verdict.action,
-        score=verdict.score,
-        required_score=verdict.required_score,
-        offending_ip=hit.ip if hit else "",
-        offending_hop=hit.hop if hit else 0,
-        offending_list=hit.list_name if hit else "",
-        reason=verdict.reason,
-        detail={
-            "user": _cap(user),
-            "recipients": recipients_of(fields, user),
-            "checked": [{"ip": s.ip, "hop": s.hop, "result": s.result} for s in ips],
-            "hits": [h.as_dict() for h in verdict.listed],
-            "allowed": [a.as_dict() for a in verdict.allowed],
-            "symbols": {s.name: s.score for s in verdict.symbols},
-            "failures": [f.as_dict() for f in verdict.failures],
-        },
-        ips=tuple(ips),
+        time.time(),
+        host,
+        message_id,
+        _cap(top.id) if top else "",
+        _cap(envelope),
+        _cap(header_from),
+        chain.connecting_ip or "",
+        verdict.action,
+        verdict.score,
+        verdict.required_score,
+        hit.ip if hit else "",
+        hit.hop if hit else 0,
+        hit.list_name if hit else "",
+        verdict.reason,
+        _cap(user),
+        tuple(ips),
+        verdict,
+        (user, *values_of(chain.fields, "To"), *values_of(chain.fields, "Cc")),
     )

@@ -111,3 +111,26 @@ def record_text(r: dict[str, Any]) -> str:
     for seen in r["detail"].get("checked", []):
         lines.append(f"  hop {seen['hop']:>2} {seen['ip']:<39} {seen['result']}")
     return "\n".join(lines)
+
+
+def status_line(t: dict[str, Any], now: float) -> str:
+    """The ``tracking:`` line of ``oplguard status``: state, counts, the last error and when."""
+    state = str(t.get("state") or "ok")
+    if state == "failing" and t.get("failing_since"):
+        state = f"FAILING since {_clock(t['failing_since'])}"
+        if t.get("next_retry_at"):
+            state += f", next attempt in {max(0.0, t['next_retry_at'] - now):.0f}s"
+    text = (
+        f"tracking: {state}; {t['written']} written, {t['queued']} queued, "
+        f"{t['dropped']} dropped, {t['errors']} errors"
+    )
+    if t.get("replayed"):
+        text += f", {t['replayed']} batches found already committed on retry"
+    if t.get("last_error"):
+        when = f" at {_clock(t['last_error_at'])}" if t.get("last_error_at") else ""
+        text += f"; last error{when}: {t['last_error']}"
+    return text
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,14 +38,39 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS oplguard_messages_mid ON oplguard_messages (message_id)",
     "CREATE INDEX IF NOT EXISTS oplguard_message_ips_ip ON oplguard_message_ips (ip)",
     "CREATE INDEX IF NOT EXISTS oplguard_message_ips_rid ON oplguard_message_ips (record_id)",
+    # One row per committed batch: a retried batch finds its id and writes nothing twice.
+    """CREATE TABLE IF NOT EXISTS oplguard_batches (
+        batch_id TEXT PRIMARY KEY, at {real} NOT NULL, records {int} NOT NULL)""",
 )
-_INSERT = (
-    f"INSERT INTO oplguard_messages ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+_CLAIM = (
+    "INSERT INTO oplguard_batches (batch_id, at, records) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_INSERT_IP = "INSERT INTO oplguard_message_ips (record_id, ip, hop, result) VALUES (?, ?, ?, ?)"
+IP_COLUMNS = ("record_id", "ip", "hop", "result")
+# Batch ids outlive any retry of their batch by far (retries stop when the queue is dropped).
+BATCH_MEMORY_S = 7 * 86400.0
 # The most rows `oplguard track` prints unless told otherwise.
 DEFAULT_QUERY_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The rows of one batch, made once and kept for its retries."""
+
+    batch_id: str
+    at: float
+    messages: list[tuple[Any, ...]]
+    ips: list[tuple[str, str, int, str]]
+
+
+def batch_rows(batch_id: str, records: Sequence[TrackRecord]) -> Batch:
+    """The table rows of ``records``: record ids ``<batch_id>.<n>``, detail as JSON."""
+    messages: list[tuple[Any, ...]] = []
+    ips: list[tuple[str, str, int, str]] = []
+    for n, record in enumerate(records):
+        record_id = f"{batch_id}.{n}"
+        messages.append(record.row(record_id))
+        ips += record.ip_rows(record_id)
+    return Batch(batch_id, time.time(), messages, ips)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +144,29 @@ class TrackingStore:
         types = _TYPES[self.db.dialect]
         self.db.create_schema([statement.format(**types) for statement in _SCHEMA])
 
-    def insert(self, records: Sequence[TrackRecord]) -> None:
-        """Write ``records`` in one transaction.
+    def insert(self, records: Sequence[TrackRecord], batch_id: str = "") -> bool:
+        """Write ``records`` in one transaction, as batch ``batch_id`` (record ids
+        ``<batch_id>.<n>``); a random id when none is given.
+
+        Returns False, writing nothing, when that batch was committed before.
 
         Raises:
             StoreError: locked, full, or unreachable; nothing of the batch was written.
         """
-        self.db.write_all(
-            [
-                (_INSERT, [r.row() for r in records]),
-                (_INSERT_IP, [row for r in records for row in r.ip_rows()]),
-            ]
+        return self.write(batch_rows(batch_id or uuid.uuid4().hex, records))
+
+    def write(self, batch: Batch) -> bool:
+        """Write a batch made by ``batch_rows``; False if it was committed before.
+
+        Raises:
+            StoreError: locked, full, or unreachable; nothing of the batch was written.
+        """
+        return self.db.write_batch(
+            (_CLAIM, (batch.batch_id, batch.at, len(batch.messages))),
+            (
+                ("oplguard_messages", COLUMNS, batch.messages),
+                ("oplguard_message_ips", IP_COLUMNS, batch.ips),
+            ),
         )
 
     def search(self, where: Filter) -> list[dict[str, Any]]:
@@ -194,6 +233,7 @@ class TrackingStore:
             )
             if rows:
                 removed += self._delete("at <= ?", [rows[0][0]])
+        self.db.execute("DELETE FROM oplguard_batches WHERE at < ?", [time.time() - BATCH_MEMORY_S])
         return removed
 
     def _delete(self, condition: str, params: list[Any]) -> int:

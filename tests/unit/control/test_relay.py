@@ -108,3 +108,15 @@ def test_catch_up_skips_a_revert_that_is_due() -> None:
     }
     assert catch_up(live, {"relays": "WARNING"}, NOW) == []
     assert catch_up({"levels": {"relays": "WARNING"}}, {"relays": "WARNING"}, NOW) == []
+
+
+def test_status_tracking_state_is_the_worker_with_the_newest_error() -> None:
+    failing = status(1, 1, 2, "cannot connect")
+    failing["tracking"].update(state="failing", last_error_at=200.0, failing_since=150.0)
+    older = status(1, 1, 3, "disk full")
+    older["tracking"].update(state="ok", last_error_at=100.0)
+    merged = merge("status", [Answer(W0, older), Answer(W1, failing)])
+    tracking = merged["tracking"]
+    assert (tracking["state"], tracking["last_error"]) == ("failing", "cannot connect")
+    assert (tracking["last_error_at"], tracking["failing_since"]) == (200.0, 150.0)
+    assert tracking["written"] == 5
