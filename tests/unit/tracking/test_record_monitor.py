@@ -23,6 +23,6 @@ def test_monitor_only_hit_is_marked_in_the_record() -> None:
     built = build_record(scan, body, "m1", "mx1", "")
     # A monitor-only hit is listed, not counted (issue 17's words), never "clean".
     assert {"ip": "203.0.113.66", "hop": 3, "result": "not counted:opl (monitor-only)"} in (
-        built.detail["checked"]
+        built.detail()["checked"]
     )
-    assert all(hit["monitor_only"] for hit in built.detail["hits"])
+    assert all(hit["monitor_only"] for hit in built.detail()["hits"])
