@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from oplguard.lists.formats import (
     request_span,
 )
 from oplguard.lists.ipset import Network, NetworkSet, Span, parse_ip, span_text
+from oplguard.progress import Progress, amount
 
 if TYPE_CHECKING:
     from oplguard.config import ListConfig
@@ -83,6 +84,7 @@ class BlockList:
     mtime: float
     exclusions: Sequence[ListEntry] = ()
     stamp: FileStamp | None = None
+    load_s: float = 0.0  # how long reading and parsing the file took
 
     def lookup(self, ip: str, now: datetime | None = None) -> ListEntry | None:
         """The most specific entry listing ``ip`` (not expired at ``now``), or None.
@@ -162,17 +164,23 @@ def _stamp(path: Path) -> FileStamp | None:
         return None
 
 
-def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
-    """Read and parse one list file, chunk by chunk (never all of it in memory).
+def load_list(
+    config: ListConfig,
+    now: datetime | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> BlockList:
+    """Read and parse one list file, chunk by chunk (never all of it in memory);
+    ``on_read`` hears the bytes read so far.
 
     Raises:
         ListError: the file cannot be read, or a line is bad (file and line named).
     """
     now = now or datetime.now(UTC)
+    started = time.monotonic()
     try:
         with config.path.open("rb") as handle:
             info = _check_size(config.path, os.fstat(handle.fileno()))
-            loaded = loader.load(handle, config.format, str(config.path), now)
+            loaded = loader.load(handle, config.format, str(config.path), now, on_read)
     except OSError as err:
         raise ListError(
             f"cannot read list file: {err.strerror or err}", path=str(config.path)
@@ -193,7 +201,26 @@ def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
         mtime=info.st_mtime,
         exclusions=loaded.exclusions,
         stamp=FileStamp.of(info),
+        load_s=time.monotonic() - started,
     )
+
+
+def _load_shown(config: ListConfig, progress: Progress | None) -> BlockList:
+    """``load_list``, with a progress line (bytes, rate, time left) when ``progress`` is given."""
+    if progress is None:
+        return load_list(config)
+    stamp = _stamp(config.path)
+    task = progress.task(f"loading {config.name}", stamp.size if stamp else 0, "B")
+    try:
+        block = load_list(config, on_read=task.advance_to)
+    except ListError:
+        task.close(f"loading {config.name} failed")  # the error follows on its own line
+        raise
+    size = amount(block.stamp.size if block.stamp else 0, "B")
+    task.close(
+        f"loaded {config.name}: {len(block.entries):,} entries, {size} in {block.load_s:.1f} s"
+    )
+    return block
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -245,14 +272,15 @@ class ListStore:
         self._seen: dict[str, FileStamp | None] = {}  # stamp of the last load attempt
         self._lock = threading.Lock()  # one writer at a time; readers never wait
 
-    def load(self) -> ListSnapshot:
-        """Load every list; the first bad one stops startup.
+    def load(self, progress: Progress | None = None) -> ListSnapshot:
+        """Load every list; the first bad one stops startup.  With ``progress`` (a terminal),
+        each file shows how far it is.
 
         Raises:
             ListError: a list file cannot be read or has a bad line.
         """
         with self._lock:
-            lists = tuple(load_list(config) for config in self.configs)
+            lists = tuple(_load_shown(config, progress) for config in self.configs)
             self._seen = {block.config.name: block.stamp for block in lists}
             self.snapshot = ListSnapshot(lists)
         return self.snapshot
