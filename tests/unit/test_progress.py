@@ -25,7 +25,8 @@ class Terminal(io.StringIO):
 @pytest.mark.parametrize(
     ("value", "unit", "text"),
     [(512, "B", "512 B"), (1536, "B", "1.5 KiB"), (194 * 2**20, "B", "194.0 MiB"),
-     (3 * 2**30, "B", "3.0 GiB"), (1234567, "entries", "1,234,567 entries"), (0, "B", "0 B"), (7, "", "7")],
+     (3 * 2**30, "B", "3.0 GiB"), (1234567, "entries", "1,234,567 entries"), (0, "B", "0 B"),
+     (7, "", "7")],
 )  # fmt: skip
 def test_amounts(value: float, unit: str, text: str) -> None:
     assert amount(value, unit) == text
