@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from oplguard.removals.model import PENDING
+from oplguard.config import SenderEntry
+from oplguard.removals.model import PENDING, RemovalRequest
 from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.tracking.summary import (
     ACTIONS,
@@ -33,6 +35,7 @@ from oplguard.tracking.summary import (
 from oplguard.web import charts
 from oplguard.web.render import page, state_of
 from oplguard.web.security import is_admin
+from oplguard.web.state import WebState
 
 # One summary at a time per process: a second admin (or a reload storm) waits
 # this long for the first, then is told to retry; the database never runs two.
@@ -64,7 +67,7 @@ async def ops_page(request: Request) -> Response:
     return page(request, "ops.html", {**context, "window_name": window_name, "windows": WINDOWS})
 
 
-def _read(state: Any, window: Window, host: str) -> tuple[Summary, list[Any]]:
+def _read(state: WebState, window: Window, host: str) -> tuple[Summary, list[RemovalRequest]]:
     if not _busy.acquire(timeout=OPS_WAIT_S):
         busy = "another operations summary is running; try again"
         raise HTTPException(503, busy, {"Retry-After": "10"})
@@ -87,7 +90,9 @@ def column_labels(window: Window) -> list[str]:
     ]
 
 
-def view(summary: Summary, pending: list[Any], allowed_senders: Any) -> dict[str, Any]:
+def view(
+    summary: Summary, pending: Sequence[RemovalRequest], allowed_senders: Sequence[SenderEntry]
+) -> dict[str, Any]:
     """Everything the template shows: charts, their tables, the lists."""
     columns = column_labels(summary.window)
     series = [
@@ -122,7 +127,7 @@ def view(summary: Summary, pending: list[Any], allowed_senders: Any) -> dict[str
     }
 
 
-def overrides(used: dict[str, int], allowed_senders: Any) -> list[dict[str, Any]]:
+def overrides(used: dict[str, int], allowed_senders: Sequence[SenderEntry]) -> list[dict[str, Any]]:
     """Each configured allow entry with the relays it exempted, then those gone from the config."""
     rows = [
         {
