@@ -2,7 +2,8 @@
 
 Starts ``oplguard web`` on mx1's config of that run (same store), logs in with
 a throwaway admin token in Debian's chromium (Playwright, as the browser tests
-do) and saves /admin/ops as a PNG.
+do) and saves /admin/ops as a PNG.  ``--request IP`` first files a removal
+request for IP through the JSON API, so the pending queue has something in it.
 
     .venv/bin/python -m bench.opsshot --folder /tmp/ops --window 1h --output ops-page.png
 """
@@ -10,11 +11,13 @@ do) and saves /admin/ops as a PNG.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -54,6 +57,18 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("oplguard web did not start")
 
 
+def file_request(url: str, ip: str) -> None:
+    """A removal request through ``POST /api/v1/removals``, as a listed sender files one."""
+    body = {"ip": ip, "email": f"noc@{ip.replace('.', '-')}.example.net",
+            "explanation": "The proxy on this host is closed now."}  # fmt: skip
+    request = urllib.request.Request(
+        f"{url}/api/v1/removals", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        if reply.status not in (200, 201):
+            raise RuntimeError(f"removal request for {ip}: HTTP {reply.status}")
+
+
 def shoot(url: str, token: str, window: str, output: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -73,6 +88,7 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, required=True, help="a bench.opsload folder")
     parser.add_argument("--window", default="1h")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--request", action="append", default=[], metavar="IP")
     args = parser.parse_args()
     token, port = secrets.token_urlsafe(24), free_port()
     config = web_config(args.folder, token, port)
@@ -80,6 +96,8 @@ def main() -> int:
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, proc)
+        for ip in args.request:
+            file_request(f"http://127.0.0.1:{port}", ip)
         shoot(f"http://127.0.0.1:{port}", token, args.window, args.output)
     finally:
         proc.terminate()
