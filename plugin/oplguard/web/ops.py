@@ -90,6 +90,15 @@ def column_labels(window: Window) -> list[str]:
     ]
 
 
+def bucket_text(seconds: int) -> str:
+    """``5 minutes``, ``hour``, ``6 hours``, ``day``: what one column covers."""
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            return name if count == 1 else f"{count} {name}s"
+    return f"{seconds} seconds"
+
+
 def view(
     summary: Summary, pending: Sequence[RemovalRequest], allowed_senders: Sequence[SenderEntry]
 ) -> dict[str, Any]:
@@ -104,6 +113,7 @@ def view(
     return {
         "summary": summary,
         "max_scan_rows": MAX_SCAN_ROWS,
+        "bucket": bucket_text(summary.window.bucket_s),
         "columns": columns,
         "timeline_rows": [
             (column, [summary.timeline[action][i] for action in summary.timeline])

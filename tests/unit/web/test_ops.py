@@ -127,10 +127,12 @@ def test_bad_filters_are_refused(
 
 
 def test_every_window_renders(ops_client: httpx.Client) -> None:
-    for window in ("1h", "6h", "24h", "7d", "30d"):
+    columns = {"1h": "5 minutes", "6h": "15 minutes", "24h": "hour", "7d": "6 hours", "30d": "day"}
+    for window, bucket in columns.items():
         page = ops_client.get("/admin/ops", params={"window": window}, headers=BEARER)
         assert page.status_code == 200, window
         assert f'<option value="{window}" selected>' in page.text
+        assert f"Messages per {bucket} (UTC)" in page.text
 
 
 def test_pending_removal_requests_are_shown(ops_client: httpx.Client) -> None:
