@@ -1,6 +1,6 @@
-# One command surface: make serve | lint | typecheck | test | check
+# One command surface: make serve | lint | typecheck | test-fast | test | check
 VENV := .venv/bin
-.PHONY: serve bootstrap bootstrap-test lint typecheck test test-compiled test-fresh-build check bench molecule
+.PHONY: serve bootstrap bootstrap-dev bootstrap-test lint typecheck test-fast test test-compiled test-fresh-build check bench molecule
 
 serve: bootstrap  ## start oplguard on 127.0.0.1:783 with the embedded sample config
 	$(VENV)/oplguard serve $(ARGS)
@@ -8,16 +8,22 @@ serve: bootstrap  ## start oplguard on 127.0.0.1:783 with the embedded sample co
 bootstrap:
 	@scripts/bootstrap.sh
 
+bootstrap-dev:  ## the venv with the test tools, no Debian packages (no root needed)
+	@scripts/bootstrap.sh --dev
+
 bootstrap-test:
 	@scripts/bootstrap.sh --test
 
-lint: bootstrap-test
+lint: bootstrap-dev
 	$(VENV)/ruff check plugin tests bench roles setup.py scripts/backend
 	$(VENV)/ruff format --check plugin tests bench roles setup.py scripts/backend
 
-typecheck: bootstrap-test
+typecheck: bootstrap-dev
 	$(VENV)/mypy
 	$(VENV)/mypy --strict roles/oplguard_mta/filter_plugins
+
+test-fast: bootstrap-dev  ## unit and property tests only: under 2 minutes, no root, no real peers
+	$(VENV)/pytest -q -p no:cacheprovider tests/unit tests/fuzz
 
 test: bootstrap-test
 	$(VENV)/pytest --cov --cov-report=term

@@ -2,11 +2,18 @@
 # Set up what oplguard needs on this machine: Debian packages (when root) and
 # the project's virtualenv.  Idempotent; quiet when everything is there.
 #   scripts/bootstrap.sh          runtime only (make serve)
-#   scripts/bootstrap.sh --test   plus the test tools and the real peers
+#   scripts/bootstrap.sh --dev    plus the test tools in .venv, no Debian packages (make lint,
+#                                 typecheck, test-fast: no root, no MTAs)
+#   scripts/bootstrap.sh --test   plus the test tools and the real peers (as root: apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_test=0 want_tools=0
+case "${1:-}" in
+  --test) want_test=1 want_tools=1 ;;
+  --dev) want_tools=1 ;;
+  "") ;;
+  *) echo "usage: scripts/bootstrap.sh [--dev|--test]" >&2; exit 64 ;;
+esac
 
 # Real peers the tests talk to (spamc, SpamAssassin's spamd, rbldnsd, ...).
 DEB_TEST=(spamc spamassassin spamd rbldnsd openssl postgresql)
@@ -109,7 +116,7 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install -q --upgrade pip >/dev/null
 fi
 extra=""
-[ "$want_test" = 1 ] && extra="[test]"
+[ "$want_tools" = 1 ] && extra="[test]"
 stamp=".venv/.installed${extra:+-test}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "bootstrap: installing oplguard${extra} into .venv"

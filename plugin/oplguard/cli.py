@@ -31,6 +31,7 @@ from oplguard.policy.checks import config_warnings
 from oplguard.policy.explain import explain_text, lookup_text
 from oplguard.policy.lookup import lookup_ip
 from oplguard.policy.scanner import Scan, Scanner, trust_settings
+from oplguard.progress import Progress, counted
 from oplguard.removals import command as removals_command
 from oplguard.removals.model import parse_public_ip
 from oplguard.textsafe import printable_lines
@@ -57,7 +58,7 @@ def load_config(args: argparse.Namespace) -> Config:
 
 def build_scanner(cfg: Config) -> Scanner:
     lists = ListStore(cfg.lists)
-    lists.load()
+    lists.load(Progress.for_terminal())  # progress on a terminal's stderr, else quiet
     return Scanner(cfg, lists, trust_settings(cfg))
 
 
@@ -217,10 +218,11 @@ def cmd_lists_export(args: argparse.Namespace) -> int:
     chosen = [
         b for b in scanner.lists.snapshot.lists if not args.list or b.config.name in args.list
     ]
+    listed = ((block, item) for block in chosen for item in block.entries)
+    total = sum(len(block.entries) for block in chosen)
     entries = (
         export.ExportEntry(net, item.reason, block.config.category, block.config.name)
-        for block in chosen
-        for item in block.entries
+        for block, item in counted(listed, Progress.for_terminal(), "exporting", total, "entries")
         for net in export.networks_of(item.network)
     )
     now = datetime.now(UTC)

@@ -44,7 +44,12 @@ def why_not_runnable() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(why_not_runnable() is not None, reason=str(why_not_runnable()))
+pytestmark = [
+    pytest.mark.skipif(why_not_runnable() is not None, reason=str(why_not_runnable())),
+    # pytest-timeout's default (pyproject) is for one test; the first item here waits for the whole
+    # run of test-all.sh (its own limit is TIMEOUT_S), so it gets that and 10 minutes more.
+    pytest.mark.timeout(TIMEOUT_S + 600),
+]
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,11 @@ symbol = "DNS_OPL"
         opl = row(rows, "opl")
         assert (opl["kind"], opl["state"], opl["error"]) == ("file", "loaded", None)
         assert opl["entries"] > 10
+        # Load time and size of each file.
+        assert opl["file_bytes"] == (tmp_path / "lists" / "opl.txt").stat().st_size
+        assert 0 < opl["load_s"] < DEADLINE_S
+        text = oplguard("lists", "status", "--config", str(cfg)).decode()
+        assert f"from {opl['file_bytes'] / 1024:.1f} KiB in {opl['load_s']:.1f} s" in text
         # rbldnsd is gone: the probes get no answer and the breaker says the list is
         # unreachable, with the real reason (not "127.0.0.2 not listed": nothing answered).
         dns = wait_for(cfg, "opl-dns", "state", "unreachable")

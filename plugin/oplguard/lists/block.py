@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +76,7 @@ class BlockList:
     holes: frozenset[tuple[int, int]] = frozenset()
     # The file's last bytes up to ``stamp.size``: tells an append from a rewrite.
     tail: bytes = b""
+    load_s: float = 0.0  # how long reading and parsing the file took
 
     def lookup(self, ip: str, now: datetime | None = None) -> ListEntry | None:
         """The most specific entry listing ``ip`` (not expired at ``now``), or None.
@@ -157,17 +158,23 @@ def stamp_of(path: Path) -> FileStamp | None:
         return None
 
 
-def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
-    """Read and parse one list file, chunk by chunk (never all of it in memory).
+def load_list(
+    config: ListConfig,
+    now: datetime | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> BlockList:
+    """Read and parse one list file, chunk by chunk (never all of it in memory);
+    ``on_read`` hears the bytes read so far.
 
     Raises:
         ListError: the file cannot be read, or a line is bad (file and line named).
     """
     now = now or datetime.now(UTC)
+    started = time.monotonic()
     try:
         with config.path.open("rb") as handle:
             info = _check_size(config.path, os.fstat(handle.fileno()))
-            loaded = loader.load(handle, config.format, str(config.path), now)
+            loaded = loader.load(handle, config.format, str(config.path), now, on_read)
             tail = read_tail(handle.fileno(), info.st_size)
     except OSError as err:
         raise ListError(
@@ -190,6 +197,7 @@ def load_list(config: ListConfig, now: datetime | None = None) -> BlockList:
         tail=tail,
         exclusions=loaded.exclusions,
         stamp=FileStamp.of(info),
+        load_s=time.monotonic() - started,
     )
 
 

@@ -10,7 +10,7 @@ that parser's own.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -157,8 +157,15 @@ class _Reader:
         table.add(number, span, None if meta == (default, None, None) else meta)
 
 
-def load(handle: IO[bytes], fmt: str, path: str, now: datetime) -> Loaded:
+def load(
+    handle: IO[bytes],
+    fmt: str,
+    path: str,
+    now: datetime,
+    on_read: Callable[[int], None] | None = None,
+) -> Loaded:
     """Parse a list file from ``handle``; entries expired at ``now`` are left out.
+    ``on_read`` hears the bytes read so far after each chunk (a progress display).
 
     Raises:
         ListError: unknown format or a bad line (file and line named).
@@ -169,6 +176,8 @@ def load(handle: IO[bytes], fmt: str, path: str, now: datetime) -> Loaded:
     reader.entries.set_default(0, parse.values.default_txt)  # ip6tset: the dataset value
     for data, first_line in _chunks(handle):
         reader.chunk(data, first_line)
+        if on_read is not None:
+            on_read(handle.tell())
     _map_big_arrays()  # from here on, columns as big as the list come and go
     entries, exclusions = reader.entries.finish(), reader.exclusions.finish()
     _give_back_free_memory()  # what chunk reading left in the heap

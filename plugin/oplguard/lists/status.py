@@ -15,6 +15,7 @@ from typing import Any
 from oplguard.config import Config
 from oplguard.lists.health import ListHealth
 from oplguard.lists.store import ListSnapshot
+from oplguard.progress import amount
 
 
 def _when(seconds: float) -> str:
@@ -42,6 +43,8 @@ def lists_status(
                 "entries": len(block.entries) if block else 0,
                 "exclusions": len(block.exclusions) if block else 0,
                 "loaded_at": _when(block.loaded_at) if block else None,
+                "load_s": round(block.load_s, 3) if block else None,
+                "file_bytes": block.stamp.size if block and block.stamp else None,
                 "file_mtime": _when(block.mtime) if block else None,
                 "error": error or None,
             }
@@ -74,7 +77,9 @@ def status_text(rows: list[dict[str, Any]]) -> str:
     lines = []
     for row in rows:
         if row["kind"] == "file":
-            detail = f"{row['entries']} entries, loaded {row['loaded_at']}"
+            detail = f"{row['entries']:,} entries, loaded {row['loaded_at']}"
+            if row["file_bytes"] is not None:
+                detail += f" from {amount(row['file_bytes'], 'B')} in {row['load_s']:.1f} s"
             if row["exclusions"]:
                 detail += f", {row['exclusions']} exclusions"
             if row["error"]:

@@ -38,6 +38,7 @@ from oplguard.lists.formats import (
     request_span,
 )
 from oplguard.lists.ipset import Span, span_text
+from oplguard.progress import Progress, amount
 
 if TYPE_CHECKING:
     from oplguard.config import ListConfig
@@ -63,6 +64,24 @@ APPEND_FROM_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 
+def _load_shown(config: ListConfig, progress: Progress | None) -> BlockList:
+    """``load_list``, with a progress line (bytes, rate, time left) when ``progress`` is given."""
+    if progress is None:
+        return load_list(config)
+    stamp = stamp_of(config.path)
+    task = progress.task(f"loading {config.name}", stamp.size if stamp else 0, "B")
+    try:
+        block = load_list(config, on_read=task.advance_to)
+    except ListError:
+        task.close(f"loading {config.name} failed")  # the error follows on its own line
+        raise
+    size = amount(block.stamp.size if block.stamp else 0, "B")
+    task.close(
+        f"loaded {config.name}: {len(block.entries):,} entries, {size} in {block.load_s:.1f} s"
+    )
+    return block
+
+
 class ListStore:
     """The configured lists; ``snapshot`` is replaced whole, never changed in place."""
 
@@ -78,14 +97,15 @@ class ListStore:
         self._added: dict[str, tuple[FileStamp | None, int, frozenset[tuple[Span, bool]]]] = {}
         self._lock = threading.Lock()  # one writer at a time; readers never wait
 
-    def load(self) -> ListSnapshot:
-        """Load every list; the first bad one stops startup.
+    def load(self, progress: Progress | None = None) -> ListSnapshot:
+        """Load every list; the first bad one stops startup.  With ``progress`` (a terminal),
+        each file shows how far it is.
 
         Raises:
             ListError: a list file cannot be read or has a bad line.
         """
         with self._lock:
-            lists = tuple(load_list(config) for config in self.configs)
+            lists = tuple(_load_shown(config, progress) for config in self.configs)
             self._seen = {block.config.name: block.stamp for block in lists}
             self._added.clear()
             self.snapshot = ListSnapshot(lists)

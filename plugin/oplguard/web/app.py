@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from oplguard.tracking.db import StoreError
-from oplguard.web import admin, api, pages
+from oplguard.web import admin, api, ops, pages
 from oplguard.web.render import json_error, page
 from oplguard.web.state import WebState
 
@@ -34,6 +34,7 @@ ROUTES = [
     Route("/admin", admin.admin_page, methods=["GET"], name="admin"),
     Route("/admin/login", admin.admin_login, methods=["POST"]),
     Route("/admin/logout", admin.admin_logout, methods=["POST"]),
+    Route("/admin/ops", ops.ops_page, methods=["GET"], name="ops"),
     Route("/admin/removals/{request_id}", admin.admin_decide, methods=["POST"]),
     Route("/api/v1/openapi.json", api.openapi, methods=["GET"]),
     Route("/api/v1/ip/{ip:path}", api.ip_lookup, methods=["GET"]),
