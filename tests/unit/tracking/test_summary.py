@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,14 @@ from tests.samples import message
 from oplguard import config as config_mod
 from oplguard.lists import ListStore
 from oplguard.policy.scanner import Scanner
+from oplguard.policy.verdict import Verdict
 from oplguard.tracking import summary as summary_mod
-from oplguard.tracking.record import IpSeen, TrackRecord, build_record
+from oplguard.tracking.record import TrackRecord, build_record
 from oplguard.tracking.store import TrackingStore
 from oplguard.tracking.summary import Summarizer, Window, hop_label, network_of
 
 START = 1_800_000_000.0  # a bucket boundary for 300 s buckets
 WINDOW = Window(START, START + 3600, 300)
-_ids = itertools.count()
 
 
 def rec(
@@ -30,7 +29,6 @@ def rec(
 ) -> TrackRecord:
     ip, hop, list_name = offending
     return TrackRecord(
-        record_id=f"r{next(_ids)}",
         at=at,
         host=host,
         message_id="<m@example.test>",
@@ -45,8 +43,9 @@ def rec(
         offending_hop=hop,
         offending_list=list_name,
         reason="",
-        detail={},
-        ips=tuple(IpSeen(*seen) for seen in ips),
+        user="",
+        ips=tuple((seen_ip, seen_hop, result) for seen_ip, seen_hop, result in ips),
+        verdict=Verdict(0.0, 5.0, (), (), (), action, ()),
     )
 
 
@@ -159,10 +158,10 @@ def test_records_of_real_scans_are_read_back() -> None:
     store.insert([built])
     window = Window(built.at - 10, built.at + 10, 5)
     got = Summarizer(store.db).summary(window)
-    listed = [seen for seen in built.ips if seen.result.startswith("listed:")]
+    listed = [seen for seen in built.ips if seen[2].startswith("listed:")]
     expected: dict[str, int] = {}
     for seen in listed:
-        for name in seen.result.removeprefix("listed:").split(";")[0].split(","):
+        for name in seen[2].removeprefix("listed:").split(";")[0].split(","):
             expected[name] = expected.get(name, 0) + 1
     assert listed and got.hits_by_list == expected
     assert got.top_ips[0].name == built.offending_ip
