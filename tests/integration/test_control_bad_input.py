@@ -22,6 +22,8 @@ BAD = {
     "nested-30000-deep": b"[" * 30_000 + b"]" * 30_000 + b"\n",
     "nested-object": b'{"cmd": ' + b'{"a": ' * 20_000 + b"1" + b"}" * 20_001 + b"\n",
     "cmd-a-number": b'{"cmd": 5}\n',
+    "cmd-a-boolean": b'{"cmd": true}\n',
+    "level-a-boolean": b'{"cmd": "set-level", "component": "relays", "level": true}\n',
     "component-a-number": b'{"cmd": "set-level", "component": 5, "level": "debug"}\n',
     "level-a-list": b'{"cmd": "set-level", "level": ["debug"]}\n',
     "for-infinite": b'{"cmd": "set-level", "level": "debug", "for": 1e999}\n',

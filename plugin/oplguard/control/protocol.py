@@ -38,19 +38,26 @@ def decode(line: bytes) -> dict[str, Any]:
     return value
 
 
-def decode_request(line: bytes) -> dict[str, Any]:
-    """One request: a JSON object whose fields are short strings (or null).
+# The fields that are yes/no flags (``trace --stop``); every other field is text.
+FLAG_FIELDS = frozenset({"stop"})
 
-    Every command takes only such fields, so a number, list or object where a
-    name, level or duration is expected is refused here, with its name.
+
+def decode_request(line: bytes) -> dict[str, Any]:
+    """One request: a JSON object whose fields are short strings, booleans or null.
+
+    Every command takes only such fields (a flag such as ``trace``'s ``stop`` is a
+    boolean), so a number, list or object where a name, level or duration is
+    expected is refused here, with its name.
 
     Raises:
         ValueError: not one JSON object, or a field that is not a string.
     """
     request = decode(line)
     for key, value in request.items():
-        if value is not None and not isinstance(value, str):
+        if value is None or (isinstance(value, bool) and key in FLAG_FIELDS):
+            continue
+        if not isinstance(value, str):
             raise ValueError(f"field {key!r} must be a string, not {type(value).__name__}")
-        if value is not None and len(value) > MAX_FIELD_CHARS:
+        if len(value) > MAX_FIELD_CHARS:
             raise ValueError(f"field {key!r} is longer than {MAX_FIELD_CHARS} characters")
     return request

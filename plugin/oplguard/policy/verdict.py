@@ -192,7 +192,8 @@ def hop_results(verdict: Verdict, checked: Iterable[tuple[str, int]]) -> dict[tu
     """What tracking stores per relay (ip, hop), in words an admin can search.
 
     ``listed:opl,zombies`` (counted), ``not counted:opl (why)`` (listed, not
-    counted; never ``clean``), ``allowed:NET``, ``clean``; then ``;error:LIST``
+    counted; never ``clean``; after ``allowed:NET;`` when an allow entry is why),
+    ``allowed:NET``, ``clean``; then ``;error:LIST``
     when a list could not answer.  Listed relays outside ``checked`` (trusted
     ones) get their ``not counted`` result too.
     """
@@ -213,6 +214,8 @@ def hop_results(verdict: Verdict, checked: Iterable[tuple[str, int]]) -> dict[tu
     out: dict[tuple[str, int], str] = {}
     for key in dict.fromkeys([*checked, *ignored]):
         parts = []
+        if key[0] in allowed and key in ignored:  # the override that kept it from counting
+            parts.append(f"allowed:{allowed[key[0]]}")
         if key in counted:
             parts.append("listed:" + ",".join(sorted(set(counted[key]))))
         for because, names in ignored.get(key, {}).items():

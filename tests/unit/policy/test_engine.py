@@ -254,7 +254,7 @@ def test_counted_and_not_counted_hits_carry_the_flag_in_json() -> None:
         (
             "delete",
             (SenderEntry("203.0.113.66", "hop"),),
-            "not counted:opl (allowed by entry 203.0.113.66 (hop scope))",
+            "allowed:203.0.113.66;not counted:opl (allowed by entry 203.0.113.66 (hop scope))",
         ),
     ],
     ids=["counted", "reject-deep", "allowed"],
