@@ -18,7 +18,7 @@ import dns.asyncresolver
 import jinja2
 
 from oplguard.config import Config
-from oplguard.lists import ListStore
+from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
 from oplguard.removals.notify import deliver_due
@@ -30,8 +30,6 @@ from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
 
-# As server/lifecycle.py: a changed list file is seen within this many seconds.
-LIST_POLL_S = 2.0
 # Due notices are looked for this often (and at once after a decision); retries
 # wait minutes (removals.notify), so a few seconds here add nothing.
 NOTIFY_POLL_S = 5.0
@@ -60,10 +58,11 @@ class WebState:
         return self.cfg.web.admin_token
 
     async def poll_lists(self) -> None:
-        """Reload changed list files every LIST_POLL_S seconds, off the event loop."""
+        """Reload changed list files every LIST_POLL_INTERVAL_S seconds, off the event loop
+        (stat calls included: a slow filesystem never stalls the pages)."""
         while True:
-            await asyncio.sleep(LIST_POLL_S)
-            if self.lists.changed_files():
+            await asyncio.sleep(LIST_POLL_INTERVAL_S)
+            if await asyncio.to_thread(self.lists.changed_files):
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
 
