@@ -92,11 +92,11 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     elif command == "show":
         _print_show(store, store.require(args.id.strip().lower()), args.json)
     else:
-        if not lists.snapshot.lists:
-            lists.load()
         if command == "approve":
+            if not lists.snapshot.lists:
+                lists.load()
             request = approve(store, lists, args.id, note=args.note, actor=actor, now=now)
-        else:
+        else:  # a denial changes no list: nothing to load, milliseconds at any list size
             request = deny(store, args.id, note=args.note, actor=actor, now=now)
         _print_show(store, request, args.json)
         if store.notify:  # try at once; what the relay does not take, oplguard web retries
