@@ -1,0 +1,142 @@
+"""The package map of docs/architecture.md, held to the source: imports point one way.
+
+The graph is built from the source with ``ast`` (every import statement counts, also one
+inside a function or under ``TYPE_CHECKING``): a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "plugin" / "oplguard"
+
+# docs/architecture.md, "Module map": a package may import its own layer's packages (no
+# cycle) and the layers below it, never a layer above it.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"__main__", "cli", "cliargs", "commands"}),
+    frozenset({"server", "policyd", "web"}),
+    frozenset({"policy", "mail", "lists", "tracking", "removals", "control", "observability"}),
+    frozenset(
+        {"storage", "spamd", "config", "errors", "exits", "levelnames", "netparse"}
+        | {"progress", "textsafe"}
+    ),
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported(path: Path) -> Iterator[str]:
+    """Every ``oplguard...`` module that ``path`` imports, relative imports resolved."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            yield name
+            # ``from oplguard import config`` imports the package config.
+            yield from (f"{name}.{alias.name}" for alias in node.names)
+
+
+def _package_of(module: str) -> str | None:
+    """``oplguard.tracking.db`` -> ``tracking``; a top-level module is its own package."""
+    parts = module.split(".")
+    if parts[0] != "oplguard" or len(parts) < 2:
+        return None
+    name = parts[1]
+    is_package = (PACKAGE / name).is_dir()
+    return name if is_package or (PACKAGE / f"{name}.py").exists() else None
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Package -> the other packages it imports."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "__init__.py":
+            continue  # the version string only
+        source = _package_of(_module_name(path))
+        assert source is not None, path
+        targets = graph.setdefault(source, set())
+        for name in _imported(path):
+            target = _package_of(name)
+            if target is not None and target != source:
+                targets.add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one package (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_graph_sees_lazy_and_relative_imports() -> None:
+    graph = package_graph()
+    # server/lifecycle.py imports the server's wiring; cli.py imports commands lazily.
+    assert "config" in graph["server"]
+    assert "server" in graph["cli"] or "server" in graph.get("commands", set())
+
+
+def test_no_package_import_cycle() -> None:
+    graph = package_graph()
+    assert cycles(graph) == [], {name: sorted(graph[name]) for name in sorted(graph)}
+
+
+def _layer(package: str) -> int:
+    for number, members in enumerate(LAYERS):
+        if package in members:
+            return number
+    raise AssertionError(f"{package} is in no layer: add it to LAYERS and docs/architecture.md")
+
+
+def test_imports_point_down_the_layers() -> None:
+    upward = [
+        f"{source} -> {target}"
+        for source, targets in sorted(package_graph().items())
+        for target in sorted(targets)
+        if _layer(target) < _layer(source)
+    ]
+    assert upward == []
