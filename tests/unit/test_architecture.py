@@ -7,6 +7,7 @@ inside a function or under ``TYPE_CHECKING``): a lazy import is still a dependen
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,46 @@ def test_imports_point_down_the_layers() -> None:
         if _layer(target) < _layer(source)
     ]
     assert upward == []
+
+
+SPEC = PACKAGE.parents[1] / "docs" / "spec"
+CITATION = re.compile(r"([\w-]+\.md) §(\d+)")
+
+
+def _sources() -> Iterator[Path]:
+    root = PACKAGE.parents[1]
+    for folder in ("plugin", "tests", "bench"):
+        yield from sorted((root / folder).rglob("*.py"))
+
+
+def test_spec_citations_name_a_section_of_a_document_in_docs_spec() -> None:
+    sections = {
+        doc.name: set(re.findall(r"^## (\d+)\.", doc.read_text(), re.MULTILINE))
+        for doc in SPEC.glob("*.md")
+    }
+    wrong = []
+    for path in _sources():
+        text = path.read_text()
+        wrong += [f"{path.name}: bare {m.group()}" for m in re.finditer(r"\bspec §\d+", text)]
+        for doc, number in CITATION.findall(text):
+            if number not in sections.get(doc, set()):
+                wrong.append(f"{path.name}: {doc} §{number}")
+    assert wrong == []
+
+
+def test_the_map_in_docs_names_every_package_and_only_modules_that_exist() -> None:
+    text = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    packages |= {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert set().union(*LAYERS) >= packages
+    missing = [name for name in sorted(packages) if f"`{name}" not in text]
+    assert missing == []
+    cited = re.findall(r"`((?:[a-z_]+/)*[a-z_]+\.py)`", text)
+    root = PACKAGE.parents[1]
+    modules = {p.name for p in PACKAGE.rglob("*.py")}  # a table row names a module by itself
+    gone = [
+        path
+        for path in cited
+        if not (PACKAGE / path).exists() and not (root / path).exists() and path not in modules
+    ]
+    assert cited and gone == []

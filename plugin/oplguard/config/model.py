@@ -133,7 +133,7 @@ class ServerConfig:
     """The spamd listener: sockets, access control and limits."""
 
     listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
-    # spamd accepts only loopback unless -A is given (spamd protocol §1).
+    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1).
     allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).
