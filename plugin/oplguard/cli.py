@@ -34,8 +34,8 @@ from oplguard.policy.scanner import Scan, Scanner, trust_settings
 from oplguard.progress import Progress, counted
 from oplguard.removals import command as removals_command
 from oplguard.removals.model import parse_public_ip
+from oplguard.storage import StoreError
 from oplguard.textsafe import printable_lines
-from oplguard.tracking.db import StoreError
 
 SYSTEM_CONFIG = Path("/etc/oplguard/oplguard.toml")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

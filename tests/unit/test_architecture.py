@@ -52,7 +52,7 @@ def _imported(path: Path) -> Iterator[str]:
 
 
 def _package_of(module: str) -> str | None:
-    """``oplguard.tracking.db`` -> ``tracking``; a top-level module is its own package."""
+    """``oplguard.storage.db`` -> ``storage``; a top-level module is its own package."""
     parts = module.split(".")
     if parts[0] != "oplguard" or len(parts) < 2:
         return None

@@ -24,8 +24,8 @@ from oplguard.removals.outbox import SENT
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
+from oplguard.storage import Database
 from oplguard.textsafe import printable
-from oplguard.tracking.db import Database
 
 ConfigLoader = Callable[[argparse.Namespace], Config]
 

@@ -27,7 +27,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
 from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
-from oplguard.tracking.db import Database, StoreError
+from oplguard.storage import Database, StoreError
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS removal_requests (

@@ -18,8 +18,8 @@ from typing import Any
 from oplguard import config as config_mod
 from oplguard.errors import Status
 from oplguard.observability.durations import parse_duration
+from oplguard.storage import StoreError
 from oplguard.textsafe import printable_lines
-from oplguard.tracking.db import StoreError
 from oplguard.tracking.store import Filter, TrackingStore
 
 # --since reaches back further than a revert may last.

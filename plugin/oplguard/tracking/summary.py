@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 from oplguard.tracking.store import TrackingStore
 
 # The newest messages one summary reads.  About 0.1 s of SQLite time per query on the 2-core dev

@@ -25,7 +25,7 @@ from oplguard.removals.notify import deliver_due
 from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import StoreError
+from oplguard.storage import StoreError
 from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)
