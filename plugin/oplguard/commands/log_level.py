@@ -25,7 +25,7 @@ def register(sub: SubParsers) -> None:
         nargs="*",
         metavar="[COMPONENT] LEVEL",
         help="none: show the levels; LEVEL: set all; COMPONENT LEVEL: set one "
-        "(protocol relays lists policy tracking web)",
+        f"({' '.join(COMPONENTS)})",
     )
     level.add_argument(
         "--for", dest="duration", metavar="DURATION", help="revert by itself after this: 30m, 2h"

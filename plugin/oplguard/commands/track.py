@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from oplguard import config as config_mod
 from oplguard.commands.arguments import add_config, add_json, typed_ip
 from oplguard.commands.loading import config_path
+from oplguard.config import Action
 from oplguard.errors import Status
 from oplguard.observability.durations import parse_duration
 from oplguard.storage import StoreError
@@ -27,7 +28,7 @@ from oplguard.tracking.store import Filter, TrackingStore
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers
 
-ACTIONS = ("reject", "delete", "tag", "pass")
+ACTIONS = tuple(action.value for action in Action)
 # --since reaches back further than a revert may last.
 SINCE_LIMIT_S = 10 * 365 * 86400.0
 

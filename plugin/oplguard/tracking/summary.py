@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oplguard.config import Action
 from oplguard.storage import Database
 from oplguard.tracking.store import TrackingStore
 
@@ -35,7 +36,7 @@ MAX_RESULT_ROWS = 10_000
 MAX_HOP_LABEL = 10
 # Offending networks: IPv4 /24s and IPv6 /48s, the usual size of one operator's block.
 NETWORK_PREFIX = {4: 24, 6: 48}
-ACTIONS = ("reject", "delete", "tag", "pass")
+ACTIONS: tuple[str, ...] = tuple(Action)
 # Window name -> (length, bucket) in seconds: 12 to 30 columns each.
 WINDOWS: dict[str, tuple[int, int]] = {
     "1h": (3600, 300),
