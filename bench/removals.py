@@ -32,7 +32,7 @@ from oplguard.lists.spans import find
 from oplguard.removals.model import Contact
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
 

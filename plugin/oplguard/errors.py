@@ -9,7 +9,7 @@ from enum import IntEnum
 
 
 class Status(IntEnum):
-    """spamd / sysexits status codes (spamd protocol §7)."""
+    """spamd / sysexits status codes (spamd-protocol.md §7)."""
 
     EX_OK = 0
     EX_USAGE = 64

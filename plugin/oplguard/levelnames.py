@@ -6,8 +6,20 @@ service read ``warning``, ``Warnings`` and ``WARN`` the same way.
 
 from __future__ import annotations
 
-# Most verbose first: SIGUSR1 moves one step left, SIGUSR2 one step right.
-LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """The level names, most verbose first: SIGUSR1 moves one step left, SIGUSR2 one right."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+LEVEL_NAMES = tuple(Level)
 # Lifecycle lines (listening, reloaded, stopped) log INFO on this logger, which the
 # services hold at INFO whatever log_level says: the default config shows them.
 LIFECYCLE_LOGGER = "oplguard.lifecycle"

@@ -39,6 +39,19 @@ def parse_listen(text: str) -> tuple[str, str, int, str]:
     return (kind, host, int(port_text), "")
 
 
+def parse_tcp_listen(text: str, why: str) -> tuple[str, int]:
+    """A listen address that must be one plain ``HOST:PORT`` (not TLS, Unix or ``*``)
+    -> (host, port).
+
+    Raises:
+        ValueError: not a listen address, or ``why`` for one of another kind.
+    """
+    kind, host, port, _path = parse_listen(text)
+    if kind != "tcp" or host == "*":
+        raise ValueError(why)
+    return host, port
+
+
 def parse_network(text: str) -> str:
     """Normalise an IP, CIDR, ``a-b`` range or IPv4 glob; the result is canonical text.
 

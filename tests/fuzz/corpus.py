@@ -27,7 +27,7 @@ MESSAGE = (
 
 
 def spamd_requests() -> list[bytes]:
-    """Requests real clients send (spec §8-§9), as seeds for mutation."""
+    """Requests real clients send (spamd-protocol.md §8-§9), as seeds for mutation."""
     packed = zlib.compress(MESSAGE, 3)
     length = b"Content-length: %d\r\n" % len(MESSAGE)
     return [

@@ -1,6 +1,6 @@
-"""The spec's conformance checklist (§11) over a real socket, against ``oplguard serve``.
+"""The checklist of spamd-protocol.md §11 over a real socket, against ``oplguard serve``.
 
-Fixtures as in the spec: threshold 5.0, 192.0.2.99 on the sample OPL, a hit
+Fixtures as in spamd-protocol.md §11: threshold 5.0, 192.0.2.99 on the sample OPL, a hit
 scores 10.0 (rule OPL_CONNECTING here), no trusted networks.  "eof" means
 the client half-closes after sending; "open" means it keeps its side open.
 """

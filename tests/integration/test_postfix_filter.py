@@ -108,7 +108,7 @@ def test_deep_listed_ip_with_reject_is_left_to_the_connection_check(filtering: P
 
 
 def test_oplguard_down_delivers_unfiltered() -> None:
-    # spamc's safe fallback passes the message on unchanged (spamd protocol §8).
+    # spamc's safe fallback passes the message on unchanged (spamd-protocol.md §8).
     with running_postfix(
         master=filter_master(free_port()),
         needs_sendmail=True,

@@ -21,7 +21,7 @@ from oplguard import config as config_mod
 from oplguard.lists import load_list
 from oplguard.removals.model import APPROVED, Contact
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 from tests.conftest import ConfigWriter
 from tests.integration.web_harness import write_web_config
 

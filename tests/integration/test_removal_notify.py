@@ -25,7 +25,7 @@ from oplguard.removals.model import Contact
 from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import PENDING_DELIVERY, SENT
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 from oplguard.web.security import CSRF_COOKIE
 from tests.conftest import ConfigWriter
 from tests.integration.harness import free_port

@@ -30,7 +30,7 @@ from oplguard.lists.edit import write_atomic
 from oplguard.removals.model import APPROVED, DENIED, AlreadyDecided, Contact
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
 from tests.integration.postgres import fresh_postgres_db, postgres_url

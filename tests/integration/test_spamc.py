@@ -71,7 +71,7 @@ def test_spamc_report_names_ip_hop_and_list(port: int) -> None:
 
 def test_spamc_report_ifspam_is_quiet_for_ham(port: int) -> None:
     # spamc tests the Spam: flag for "true" while spamd says Yes/No for
-    # REPORT_IFSPAM, so spamc prints nothing for both (spamd protocol §8).
+    # REPORT_IFSPAM, so spamc prints nothing for both (spamd-protocol.md §8).
     result = spamc(["-r"], message("clean.eml"), port)
     assert result.returncode == 0
     assert result.stdout == b""

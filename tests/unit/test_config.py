@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -117,4 +118,23 @@ def test_senders_file_unknown_group_names_the_senders_file(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as caught:
         config_mod.load(write(tmp_path, 'senders_file = "senders.toml"\n'))
     assert caught.value.path == str(senders)
+    assert caught.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            '[metrics]\nlisten = "tls:127.0.0.1:9783"\n',
+            "bad metrics address 'tls:127.0.0.1:9783': use a plain HOST:PORT",
+        ),
+        (
+            '[web]\nlisten = "unix:/run/w.sock"\n',
+            "bad listen address 'unix:/run/w.sock': the web service listens on one HOST:PORT",
+        ),
+    ],
+)
+def test_tcp_only_listen_addresses_say_why(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(needle)) as caught:
+        config_mod.load(write(tmp_path, text))
     assert caught.value.line == 2

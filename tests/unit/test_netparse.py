@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from oplguard.config import SenderEntry
-from oplguard.netparse import parse_network
+from oplguard.netparse import parse_network, parse_tcp_listen
 from oplguard.policy.senders import SenderSet
 
 
@@ -42,3 +42,25 @@ def test_a_glob_allow_entry_matches_inside_and_not_outside() -> None:
     now = datetime.now(UTC)
     assert senders.match("198.51.100.77", None, now) is not None
     assert senders.match("198.51.101.1", None, now) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:9783", ("127.0.0.1", 9783)), ("[::1]:80", ("::1", 80))],
+)
+def test_tcp_listen_gives_host_and_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_tcp_listen(text, "why") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("tls:127.0.0.1:1", "plain only"),
+        ("unix:/run/x.sock", "plain only"),
+        ("*:80", "plain only"),
+        ("127.0.0.1", "missing :PORT"),
+    ],
+)
+def test_tcp_listen_refuses_other_kinds_with_the_reason_given(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_tcp_listen(text, "plain only")

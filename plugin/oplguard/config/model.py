@@ -7,12 +7,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
-ACTIONS = ("reject", "delete", "tag")
+
+class Action(StrEnum):
+    """What happens to a message, strongest first; a group acts with all but ``pass``."""
+
+    REJECT = "reject"
+    DELETE = "delete"
+    TAG = "tag"
+    PASS = "pass"
 
 
-SCOPES = ("connection", "hop")
+# The actions a group or a Blocked Senders entry may take (config ``action``).
+ACTIONS = (Action.REJECT, Action.DELETE, Action.TAG)
+
+
+class Scope(StrEnum):
+    """Where an Allowed/Blocked Senders entry applies: the connecting IP, or any hop."""
+
+    CONNECTION = "connection"
+    HOP = "hop"
+
+
+SCOPES = tuple(Scope)
 
 
 LIST_FORMATS = ("plain", "ip4set", "ip6tset")
@@ -133,7 +152,7 @@ class ServerConfig:
     """The spamd listener: sockets, access control and limits."""
 
     listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
-    # spamd accepts only loopback unless -A is given (spamd protocol §1).
+    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1).
     allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).

@@ -7,7 +7,7 @@ from typing import Any
 
 from oplguard.config.fields import Fields
 from oplguard.config.model import MetricsConfig, TrackingConfig
-from oplguard.netparse import parse_listen
+from oplguard.netparse import parse_tcp_listen
 
 LOG_FORMATS = ("text", "json")
 
@@ -36,9 +36,7 @@ def metrics_config(f: Fields, data: dict[str, Any]) -> MetricsConfig:
     listen = f.string(data, "metrics", "listen", "")
     if listen:
         try:
-            kind, host, _port, _path = parse_listen(listen)
-            if kind != "tcp" or host == "*":
-                raise ValueError("use a plain HOST:PORT")
+            parse_tcp_listen(listen, "use a plain HOST:PORT")
         except ValueError as err:
             raise f.fail(
                 "metrics",

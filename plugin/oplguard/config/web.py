@@ -14,7 +14,7 @@ from oplguard.config.fields import Fields
 from oplguard.config.model import Listener, WebConfig
 from oplguard.config.notify import read_notify
 from oplguard.errors import ConfigError
-from oplguard.netparse import parse_listen
+from oplguard.netparse import parse_listen, parse_tcp_listen
 
 # Shorter tokens can be guessed; 16 characters of a random token is ~96 bits.
 MIN_ADMIN_TOKEN_CHARS = 16
@@ -102,14 +102,12 @@ def _prefix(reader: Fields, data: dict[str, Any], key: str, fallback: int, bits:
 
 def _listen(reader: Fields, text: str) -> Listener:
     try:
-        kind, host, port, _ = parse_listen(text)
-        if kind != "tcp" or host == "*":
-            raise ValueError("the web service listens on one HOST:PORT")
+        host, port = parse_tcp_listen(text, "the web service listens on one HOST:PORT")
     except ValueError as err:
         raise reader.fail(
             TABLE, "listen", f"bad listen address {text!r}: {err}", 'write "127.0.0.1:8080"'
         ) from err
-    return Listener(kind, host, port)
+    return Listener("tcp", host, port)
 
 
 def _dns_server(reader: Fields, text: str) -> tuple[str, int]:

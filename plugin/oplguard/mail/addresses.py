@@ -1,4 +1,4 @@
-"""Canonical IP text, SpamAssassin's IP pattern and the skip table (spec §3.7, §6).
+"""Canonical IP text, SpamAssassin's IP pattern and the skip table (relay-chain.md §3.7, §6).
 
 Pure: no I/O.  Dotted quads with leading zeros are rejected, never read as octal;
 the ranges are an explicit table, not ``ipaddress``' ``is_private``/``is_global``.
@@ -69,7 +69,7 @@ PRIVATE_NETWORKS: tuple[tuple[str, str], ...] = (
     ("::1/128", "loopback (RFC 4291)"),
     ("fe80::/10", "link-local (RFC 4291)"),
 )
-# Spec §6: never query, never call "connecting IP".  SA's private set plus
+# relay-chain.md §6: never query, never call "connecting IP".  SA's private set plus
 # addresses that are not valid SMTP clients.  Documentation ranges are public.
 SKIP_NETWORKS: tuple[tuple[str, str], ...] = (
     *PRIVATE_NETWORKS,
@@ -167,7 +167,7 @@ def _match(address: IPAddress, table: tuple[tuple[IPNetwork, str], ...]) -> str 
 
 
 def skip_reason(ip: str) -> str | None:
-    """Why ``ip`` is never looked up (spec §6), or None when it is public."""
+    """Why ``ip`` is never looked up (relay-chain.md §6), or None when it is public."""
     value = _quad_value(ip)
     if value is not None:
         return _match_v4(value, _SKIP_V4)

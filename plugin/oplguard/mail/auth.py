@@ -1,4 +1,4 @@
-"""Authentication tokens in a ``Received`` field, as SpamAssassin finds them (spec §3.4).
+"""Authentication tokens in a ``Received`` field, as SpamAssassin finds them (relay-chain.md §3.4).
 
 Pure: no I/O.  A table of SA's tests in SA's order; the first that matches names
 the ``auth`` value (e.g. ``ESMTPSA``, ``Postfix``, ``Sendmail``, ``LOGIN``).

@@ -1,7 +1,7 @@
 """Split a raw message into its header fields: unfolded ``(name, value)`` pairs.
 
 Pure: no I/O, never raises.  Bytes are decoded as latin-1 (every byte maps to
-one character), so 8-bit header text can never fail a scan (spec §1).
+one character), so 8-bit header text can never fail a scan (relay-chain.md §1).
 """
 
 from __future__ import annotations

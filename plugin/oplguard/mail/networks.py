@@ -2,7 +2,7 @@
 
 Pure: no I/O.  Syntax and semantics of SA's NetSet.pm without Net::Patricia: ``IP``,
 ``IP/len``, ``IPv4/netmask``, ``a.b.`` shorthand, ``[IPv6]/len``, ``a-b`` ranges,
-``!`` exclusions; the first entry that contains an address decides (spec §4).
+``!`` exclusions; the first entry that contains an address decides (relay-chain.md §4).
 """
 
 from __future__ import annotations

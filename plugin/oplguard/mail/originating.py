@@ -1,4 +1,4 @@
-"""Relays taken from originating-IP headers (spec §7), within their limits.
+"""Relays taken from originating-IP headers (relay-chain.md §7), within their limits.
 
 Pure.  SpamAssassin reads the first IP of the last such header; we read up to
 ``MAX_ORIGINATING_IPS_PER_HEADER`` of each and ``MAX_ORIGINATING_IPS`` in all.
@@ -22,7 +22,7 @@ from oplguard.mail.received import Relay
 def originating_relays(
     fields: tuple[Header, ...], names: tuple[str, ...], cuts: list[Cut] | None = None
 ) -> Iterator[tuple[Relay, str]]:
-    """Synthetic relays for the IPs in originating-IP headers (spec §7).
+    """Synthetic relays for the IPs in originating-IP headers (relay-chain.md §7).
 
     SA takes the first IP of the last occurrence only; we take up to
     ``MAX_ORIGINATING_IPS_PER_HEADER`` IPs of each header and

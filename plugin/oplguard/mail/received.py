@@ -1,4 +1,4 @@
-"""Parse one ``Received`` field into a relay, the way SpamAssassin 4.0 does (spec §3).
+"""Parse one ``Received`` field into a relay, the way SpamAssassin 4.0 does (relay-chain.md §3).
 
 Pure: no I/O, never raises on input.  Fields are SA's (``ip, rdns, helo, by, ident,
 envfrom, id, auth``); the IP is canonicalised (spec ★), MTA shapes come from a table.
@@ -59,7 +59,7 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """A POP/IMAP fetch hand-over: skipped, and restarts the chain (spec §3.2)."""
+    """A POP/IMAP fetch hand-over: skipped, and restarts the chain (relay-chain.md §3.2)."""
 
     rule: str
 
@@ -344,7 +344,7 @@ def _clean_envfrom(envfrom: str) -> str:
 
 
 def sa_normal_ip(ip: str) -> str:
-    """SA's IP clean-up (spec §3.7): ``IPv6:``, brackets, zone, ``::ffff:`` removed."""
+    """SA's IP clean-up (relay-chain.md §3.7): ``IPv6:``, brackets, zone, ``::ffff:`` removed."""
     if ":" not in ip and "%" not in ip:
         # IPv4 fast path: the IPv6: and ::ffff: patterns need a ":", the zone a "%".
         return ip.removeprefix("[").removesuffix("]")

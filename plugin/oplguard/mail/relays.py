@@ -1,4 +1,4 @@
-"""The relay chain of a message: SA's trust walk and the IP selections (spec §4, §5).
+"""The relay chain of a message: SA's trust walk and the IP selections (relay-chain.md §4, §5).
 
 Pure: no I/O, and ``build_chain`` never raises on message input.  Trust follows
 SpamAssassin 4.0 ``parse_received_headers``; selections follow DNSEval, without
@@ -354,7 +354,7 @@ def select(
     ignored: int = 0,
     fields: tuple[Header, ...] = (),
 ) -> RelayChain:
-    """The selections of spec §5 over a walked chain.
+    """The selections of relay-chain.md §5 over a walked chain.
 
     ``checked``: untrusted relays and untrusted originating IPs (an originating
     IP inside trusted_networks is not checked, as in SA DNSEval), skip-listed

@@ -13,21 +13,27 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 # The vocabulary lives in levelnames.py (the config loader reads it too).
 from oplguard.levelnames import LEVEL_NAMES as LEVEL_NAMES
 from oplguard.levelnames import level_name as level_name
 
-COMPONENT_LOGGERS = {
-    "protocol": "oplguard.protocol",
-    "relays": "oplguard.relays",
-    "lists": "oplguard.lists",
-    "policy": "oplguard.policy",
-    "tracking": "oplguard.tracking",
-    "web": "oplguard.web",
-}
-COMPONENTS = tuple(COMPONENT_LOGGERS)
+
+class Component(StrEnum):
+    """The parts of oplguard whose log level is set on its own (logger ``oplguard.<name>``)."""
+
+    PROTOCOL = "protocol"
+    RELAYS = "relays"
+    LISTS = "lists"
+    POLICY = "policy"
+    TRACKING = "tracking"
+    WEB = "web"
+
+
+COMPONENT_LOGGERS: dict[str, str] = {c: f"oplguard.{c}" for c in Component}
+COMPONENTS: tuple[str, ...] = tuple(Component)
 
 log = logging.getLogger("oplguard.server")
 

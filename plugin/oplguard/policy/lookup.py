@@ -9,6 +9,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
+from oplguard.config import SCOPES
 from oplguard.errors import InputError
 from oplguard.mail import canonical_ip, is_skipped
 from oplguard.policy.scanner import Scanner
@@ -56,7 +57,7 @@ def lookup_ip(scanner: Scanner, text: str, now: datetime) -> dict[str, Any]:
             "comment": entry.comment,
             "expires": entry.expires.isoformat() if entry.expires else None,
         }
-        for scope in ("connection", "hop")
+        for scope in SCOPES
         if (entry := scanner.policy.allow.match(ip, scope, now)) is not None
     ]
     blocked = scanner.blocked.match(ip, None, now)

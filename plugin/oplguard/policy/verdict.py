@@ -9,7 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-ACTION_RANK = {"pass": 0, "tag": 1, "delete": 2, "reject": 3}
+from oplguard.config import Action
+
+# Plain strings as keys: the config holds actions as text (this module is compiled).
+ACTION_RANK: dict[str, int] = {
+    action.value: rank
+    for rank, action in enumerate((Action.PASS, Action.TAG, Action.DELETE, Action.REJECT))
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from oplguard.config import Action
 from oplguard.mail import canonical_ip, is_skipped
 from oplguard.policy.engine import Lookup, Policy, evaluate
 from oplguard.policy.report import lookup_link
@@ -62,8 +63,8 @@ class Decision:
 
 def connection_policy(policy: Policy) -> Policy:
     """The same policy with only the enabled groups whose action is ``reject``."""
-    groups = tuple(g for g in policy.groups if g.enabled and g.action == "reject")
-    later = tuple(g for g in policy.groups if g.enabled and g.action != "reject")
+    groups = tuple(g for g in policy.groups if g.enabled and g.action == Action.REJECT)
+    later = tuple(g for g in policy.groups if g.enabled and g.action != Action.REJECT)
     because = "is checked by the content scan after DATA, not at connection time"
     return replace(policy, groups=groups, deferred=later, deferred_because=because)
 
@@ -106,7 +107,7 @@ def decide(
     verdict = evaluate(chain, lookup, policy, now, failures, monitor_only)
     ip = chain.connecting_ip or ""
     hit = verdict.offending
-    if hit is not None and hit.action == "reject":
+    if hit is not None and hit.action == Action.REJECT:
         return Decision(REJECT, reject_text(hit, lookup_url), ip, "listed", verdict)
     if verdict.allowed:
         return Decision(DUNNO, "", ip, f"allowed by {verdict.allowed[0].network}", verdict)

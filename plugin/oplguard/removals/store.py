@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from oplguard.config import Config
+from oplguard.errors import ConfigError
 from oplguard.removals.model import (
     APPROVED,
     PENDING,
@@ -27,7 +29,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
 from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
-from oplguard.tracking.db import Database, StoreError
+from oplguard.storage import Database, StoreError
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS removal_requests (
@@ -335,3 +337,19 @@ def _request(row: Sequence[Any]) -> RemovalRequest:
         note=str(note),
         outcome=tuple(item for item in str(outcome).split("\n") if item),
     )
+
+
+def open_store(cfg: Config) -> RemovalStore:
+    """The removal store in the config's ``tracking_db``.
+
+    Raises:
+        ConfigError: no ``tracking_db`` is set.
+        StoreError: the database cannot be opened.
+    """
+    if not cfg.tracking_db:
+        raise ConfigError(
+            "removal requests need a database and tracking_db is not set",
+            path=str(cfg.path),
+            fix='set tracking_db = "sqlite:///var/lib/oplguard/oplguard.db" at the top level',
+        )
+    return RemovalStore(Database(cfg.tracking_db), notify=cfg.web.notify.enabled)

@@ -12,7 +12,7 @@ import ssl
 
 from oplguard.config import Config, Listener
 from oplguard.control.server import claim_control_path
-from oplguard.observability.runtime import Observability
+from oplguard.server.observability import Observability
 from oplguard.server.service import ScoringService
 from oplguard.server.shell import Connection, Limits, Runtime, Shell
 from oplguard.server.transport import ConnectionSettings, answer_request

@@ -119,7 +119,7 @@ class ScoringService:
         if not self.allow_tell:
             return render_error(tell_disabled())
         # Learning is accepted but changes nothing: there is no Bayes store, and
-        # DidSet/DidRemove list only actions that changed something (spamd §5).
+        # DidSet/DidRemove list only actions that changed something (spamd-protocol.md §5).
         return render_response(request, TellResult(did_set=(), did_remove=()))
 
     def _run_hooks(self, request: Request, scan: Scan, mid: str) -> None:

@@ -25,7 +25,7 @@ log = logging.getLogger("oplguard.upstream")
 
 # What we ask spamd for each client command: enough to merge the reply.
 # PROCESS/HEADERS ask SYMBOLS: oplguard writes the X-Spam-* headers itself
-# from the merged score and rules (report_safe 0 style, spamd protocol §5).
+# from the merged score and rules (report_safe 0 style, spamd-protocol.md §5).
 UPSTREAM_COMMAND: dict[Verb, str] = {
     Verb.CHECK: "CHECK",
     Verb.SYMBOLS: "SYMBOLS",

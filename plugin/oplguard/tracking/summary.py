@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oplguard.tracking.db import Database
+from oplguard.config import Action
+from oplguard.storage import Database
 from oplguard.tracking.store import TrackingStore
 
 # The newest messages one summary reads.  About 0.1 s of SQLite time per query on the 2-core dev
@@ -35,7 +36,7 @@ MAX_RESULT_ROWS = 10_000
 MAX_HOP_LABEL = 10
 # Offending networks: IPv4 /24s and IPv6 /48s, the usual size of one operator's block.
 NETWORK_PREFIX = {4: 24, 6: 48}
-ACTIONS = ("reject", "delete", "tag", "pass")
+ACTIONS: tuple[str, ...] = tuple(Action)
 # Window name -> (length, bucket) in seconds: 12 to 30 columns each.
 WINDOWS: dict[str, tuple[int, int]] = {
     "1h": (3600, 300),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oplguard.config import TrackingConfig
-from oplguard.tracking.db import StoreError, safe_url
+from oplguard.storage import StoreError, safe_url
 from oplguard.tracking.record import TrackRecord
 from oplguard.tracking.store import Batch, TrackingStore, batch_rows
 

@@ -19,13 +19,12 @@ import jinja2
 
 from oplguard.config import Config
 from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
-from oplguard.removals.command import open_store
 from oplguard.removals.intake import Limits
 from oplguard.removals.notify import deliver_due
 from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
-from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import StoreError
+from oplguard.removals.store import RemovalStore, open_store
+from oplguard.storage import StoreError
 from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)

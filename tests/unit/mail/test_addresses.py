@@ -1,4 +1,4 @@
-"""Canonical IP text and the skip table (spec §3.7, §6)."""
+"""Canonical IP text and the skip table (relay-chain.md §3.7, §6)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CANONICAL = {
     "::": "::",
 }
 NOT_AN_IP = [
-    "192.000.002.010",  # leading zeros: never read as octal (spec §6)
+    "192.000.002.010",  # leading zeros: never read as octal (relay-chain.md §6)
     "010.0.0.1",
     "::ffff:01.2.3.4",
     "256.1.1.1",

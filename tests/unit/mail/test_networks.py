@@ -1,4 +1,4 @@
-"""SpamAssassin-style network lists (spec §4)."""
+"""SpamAssassin-style network lists (relay-chain.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every MTA format of spec relay-chain.md §2, parsed as SpamAssassin 4.0 parses it.
+"""Every MTA format of relay-chain.md §2, parsed as SpamAssassin 4.0 parses it.
 
 The sample lines live in tests/data/received/ (file and line given per row); the
 expected ip/rdns/helo/by/auth are SpamAssassin's (see expected.json).
@@ -30,7 +30,7 @@ class Sa:
 
 @dataclass(frozen=True)
 class Row:
-    """One row of spec §2: where the sample is and what SA gives for it."""
+    """One row of relay-chain.md §2: where the sample is and what SA gives for it."""
 
     name: str
     file: str

@@ -1,4 +1,4 @@
-"""The relay chain of whole messages: spec relay-chain.md §9, cases 1-24."""
+"""The relay chain of whole messages: relay-chain.md §9, cases 1-24."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Relay-chain details beyond the spec cases: hops, fetch markers, originating headers."""
+"""Relay-chain details beyond relay-chain.md §9: hops, fetch markers, originating headers."""
 
 from __future__ import annotations
 

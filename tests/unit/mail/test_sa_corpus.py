@@ -42,7 +42,7 @@ KNOWN_DIFFERENCES: dict[tuple[str, int], tuple[str, str]] = {
 def sa_text(value: str) -> str:
     """SA 4 hands header text on as UTF-8 octets: decode them back.
 
-    Our parser keeps the latin-1 reading of 8-bit bytes (spec §1: decode
+    Our parser keeps the latin-1 reading of 8-bit bytes (relay-chain.md §1: decode
     leniently, never fail); SA shows the same character UTF-8 encoded.
     """
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.samples import message
 
 from oplguard import config as config_mod
-from oplguard.cli import build_scanner
+from oplguard.commands.loading import build_scanner
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

@@ -12,7 +12,7 @@ from tests.conftest import SAMPLE_LISTS
 from oplguard.config import ListConfig
 from oplguard.lists import ListStore
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from oplguard.removals.model import APPROVED, AuditEntry, Contact
 from oplguard.removals.notify import MAX_ATTEMPTS, RETRY_MAX_S, backoff_s, deliver_due, notices
 from oplguard.removals.outbox import FAILED, PENDING_DELIVERY
 from oplguard.removals.store import RemovalStore
-from oplguard.tracking.db import Database
+from oplguard.storage import Database
 
 
 def load_notify(write_config: ConfigWriter, body: str) -> NotifyConfig:

@@ -1,4 +1,4 @@
-"""SpamdConnection: the request side of the conformance checklist (spec §11).
+"""SpamdConnection: the request side of the conformance checklist (spamd-protocol.md §11).
 
 Every case is fed whole, byte by byte, and in two uneven pieces: the parser
 must give the same event whatever the split.

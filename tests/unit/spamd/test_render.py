@@ -1,4 +1,4 @@
-"""Reply shapes per command and version (spec §5-§7, checklist 3-16, 29, 31, 34)."""
+"""Reply shapes per command and version (spamd-protocol.md §5-§7, checklist 3-16, 29, 31, 34)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from oplguard import config as config_mod
 from oplguard.config import TrackingConfig
 from oplguard.lists import ListStore
 from oplguard.policy.scanner import Scanner
-from oplguard.tracking.db import StoreError
+from oplguard.storage import StoreError
 from oplguard.tracking.record import TrackRecord, build_record
 from oplguard.tracking.report import status_line
 from oplguard.tracking.store import Filter, TrackingStore

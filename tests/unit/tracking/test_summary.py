@@ -141,7 +141,7 @@ def test_window_queries_use_the_at_index(store: TrackingStore) -> None:
 
 
 def test_an_empty_store_summarizes_as_empty(tmp_path: Path) -> None:
-    from oplguard.tracking.db import Database
+    from oplguard.storage import Database
 
     got = Summarizer(Database(str(tmp_path / "fresh.db"))).summary(WINDOW)
     assert got.messages == 0 and got.top_ips == () and got.hits_by_list == {}

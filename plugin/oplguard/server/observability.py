@@ -42,7 +42,7 @@ track_log = logging.getLogger("oplguard.tracking")
 
 
 class ServerLike(Protocol):
-    """What this module reads from the server (kept narrow: no import of server/)."""
+    """What this module reads from the server (kept narrow: no import of the shell)."""
 
     config: Config
     tasks: set[asyncio.Task[None]]

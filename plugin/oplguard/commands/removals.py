@@ -1,7 +1,7 @@
 """``oplguard removals list|show|approve|deny``: review removal requests from a shell.
 
-cli.py only registers these; the work is here.  The actor in the audit log
-is ``cli:<login name>``.
+The decisions are ``removals/review.py``'s, as for the web admin page.  The actor in
+the audit log is ``cli:<login name>``.
 """
 
 from __future__ import annotations
@@ -11,44 +11,27 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from oplguard.commands.loading import load_config
 from oplguard.config import Config
-from oplguard.errors import ConfigError, Status
+from oplguard.errors import Status
 from oplguard.lists import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
 from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import SENT
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
-from oplguard.removals.store import RemovalStore
+from oplguard.removals.store import RemovalStore, open_store
 from oplguard.textsafe import printable
-from oplguard.tracking.db import Database
 
-ConfigLoader = Callable[[argparse.Namespace], Config]
-
-
-def open_store(cfg: Config) -> RemovalStore:
-    """The removal store in the config's ``tracking_db``.
-
-    Raises:
-        ConfigError: no ``tracking_db`` is set.
-        StoreError: the database cannot be opened.
-    """
-    if not cfg.tracking_db:
-        raise ConfigError(
-            "removal requests need a database and tracking_db is not set",
-            path=str(cfg.path),
-            fix='set tracking_db = "sqlite:///var/lib/oplguard/oplguard.db" at the top level',
-        )
-    return RemovalStore(Database(cfg.tracking_db), notify=cfg.web.notify.enabled)
+if TYPE_CHECKING:
+    from oplguard.commands.arguments import SubParsers
 
 
-def add_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], load: ConfigLoader
-) -> None:
+def register(sub: SubParsers) -> None:
     """Register ``removals`` and its subcommands on the top-level parser."""
     removals = sub.add_parser(
         "removals", help="review removal requests (list, show, approve, deny)"
@@ -65,11 +48,12 @@ def add_parser(
     for parser in inner.choices.values():
         parser.add_argument("--config", help="config file (as for serve)")
         parser.add_argument("--json", action="store_true", help="print JSON")
-    removals.set_defaults(func=lambda args: run(load(args), args))
+    removals.set_defaults(func=run)
 
 
-def run(cfg: Config, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run one ``removals`` subcommand: 0, or EX_DATAERR for a request that cannot be decided."""
+    cfg = load_config(args)
     try:
         return _run(cfg, args)
     except ReviewError as err:
