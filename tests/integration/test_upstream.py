@@ -100,6 +100,27 @@ async def test_clean_message_scores_zero_from_both(merged: tuple[str, int]) -> N
     assert (response.headers.spam.value, response.headers.spam.score) == (False, 0.0)
 
 
+def test_hooks_see_the_verdict_the_mta_gets(write_config: ConfigWriter, spamd_port: int) -> None:
+    # Issue 15: tracking, metrics and trace got the verdict before the upstream merge.
+    seen: list[tuple[float, tuple[str, ...]]] = []  # (score, symbols) per scan
+    with RunningServer(upstream_config(write_config, spamd_port)) as server:
+        server.server.service.on_scan.append(
+            lambda _request, scan, _mid: seen.append(
+                (scan.verdict.score, tuple(s.name for s in scan.verdict.symbols))
+            )
+        )
+        result = subprocess.run(
+            [need_program("spamc"), "-d", "127.0.0.1", "-p", str(server.address()[1]), "-c"],
+            input=message("listed-deep.eml"),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.stdout == b"11.5/5.0\n"
+    # The merged score (ours 8.0 + SpamAssassin's), not our own 8.0.
+    assert seen and seen[0][0] == 8.0 + DEEP_SCORE
+
+
 def raw(address: tuple[str, int], data: bytes) -> bytes:
     with socket.create_connection(address, timeout=30) as sock:
         sock.sendall(data)

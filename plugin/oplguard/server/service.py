@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 
 from oplguard.errors import Status
 from oplguard.mail.limits import MAX_HEADER_BYTES
@@ -102,8 +103,10 @@ class ScoringService:
         if request.verb in REWRITE_VERBS:
             message = add_headers(request.body, spam_headers(verdict, self.hostname))
         mid = message_id(request.body)
-        self._log_scan(request, scan, mid)
-        self._run_hooks(request, scan, mid)
+        # Log, metrics, tracking and trace see the verdict the MTA gets (with upstream's merged in).
+        final = scan if verdict is scan.verdict else replace(scan, verdict=verdict)
+        self._log_scan(request, final, mid)
+        self._run_hooks(request, final, mid)
         return ScanResult(
             score=verdict.score,
             required_score=verdict.required_score,
