@@ -210,10 +210,13 @@ class CommitDropper:
         def forward(data: bytes) -> bool:
             if not commit.is_set():
                 return True
-            for sock in (client, server):  # shutdown: wakes the other pump's recv
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+            # The answer to the COMMIT is here: the commit is done.  Say so before closing:
+            # the other pump may be closing the same sockets at this moment (OSError).
             self.dropped.set()
+            for sock in (client, server):  # shutdown: wakes the other pump's recv
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
             return False
 
         self._pump(server, client, forward)
