@@ -3,12 +3,14 @@ inputs, one answer (issue 15; relay-chain.md §3.7, §6)."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
+from oplguard.commands.track import make_filter, register
 from oplguard.config import SenderEntry
 from oplguard.errors import InputError
 from oplguard.ipaddr import (
@@ -24,6 +26,7 @@ from oplguard.lists import export, ipset
 from oplguard.mail import canonical_ip
 from oplguard.mail.networks import parse_entry
 from oplguard.netparse import parse_network
+from oplguard.observability.trace import _target as trace_target
 from oplguard.policy.senders import SenderSet, network_range
 from oplguard.policyd.decision import client_ip
 from oplguard.removals.model import parse_public_ip
@@ -61,6 +64,16 @@ def _via_span(text: str) -> str:
     return span_text(ipset.span_of(text))
 
 
+def _track_ip(text: str) -> str:
+    """``oplguard track --ip``: an empty --ip means no filter, so it is read as refused."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    ip = make_filter(parser.parse_args(["track", f"--ip={text}"])).ip
+    if not ip:
+        raise ValueError("no IP")
+    return ip
+
+
 def _via_value(text: str) -> str:
     version, value = ipset.parse_ip(text)
     return span_text((version, value, value))
@@ -74,6 +87,8 @@ TYPED_READERS: dict[str, Callable[[str], str]] = {
     "removals parse_public_ip (web, API, CLI)": parse_public_ip,
     "senders.network_range": lambda text: span_text(network_range(text)),
     "export.networks_of": lambda text: str(export.networks_of(text)[0].network_address),
+    "trace --ip": lambda text: trace_target(text, "")[0],
+    "track --ip": _track_ip,
 }
 
 
