@@ -1,6 +1,7 @@
 """Parse the address forms a config may hold: listen addresses and IP/CIDR/range.
 
-Pure; raises ValueError with a short reason, which callers wrap in ConfigError.
+IPs are read by ipaddr.py, like everywhere else.  Pure; raises ValueError
+with a short reason, which callers wrap in ConfigError.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 
 import netaddr
+
+from oplguard.ipaddr import V4_VERSION, parse_span, span_networks, span_text
 
 MAX_PORT = 65535
 
@@ -63,21 +66,13 @@ def parse_network(text: str) -> str:
     if _is_glob(text):
         span = netaddr.glob_to_iprange(text)
         return f"{span[0]}-{span[-1]}" if span.first != span.last else str(span[0])
+    version, first, last = parse_span(text)  # the one reading of IPs (ipaddr.py)
     if "-" in text:
-        first_text, _, last_text = text.partition("-")
-        first = _address(first_text)
-        last = _address(last_text)
-        if first.version != last.version or int(last) < int(first):
-            raise ValueError("a range goes from the lower to the higher address of one family")
-        return f"{first}-{last}"
+        kind = ipaddress.IPv4Address if version == V4_VERSION else ipaddress.IPv6Address
+        return f"{kind(first)}-{kind(last)}"
     if "/" in text:
-        address, _, _ = text.partition("/")
-        _address(address)
-        try:
-            return str(ipaddress.ip_network(text, strict=True))
-        except ValueError as err:
-            raise ValueError(f"{err} (host bits set? write the network address)") from err
-    return str(_address(text))
+        return str(span_networks((version, first, last))[0])
+    return span_text((version, first, last))
 
 
 def _is_glob(text: str) -> bool:
@@ -85,17 +80,3 @@ def _is_glob(text: str) -> bool:
     if ":" in text or text.count(".") != 3 or ("*" not in text and "-" not in text.split(".")[-1]):
         return False
     return bool(netaddr.valid_glob(text))
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    text = text.strip()
-    if (
-        "." in text
-        and ":" not in text
-        and any(len(part) > 1 and part.startswith("0") for part in text.split("."))
-    ):
-        raise ValueError("leading zeros in an IPv4 address are ambiguous (octal?)")
-    address = ipaddress.ip_address(text)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address

@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"server", "policyd", "web"}),
     frozenset({"policy", "mail", "lists", "tracking", "removals", "control", "observability"}),
     frozenset(
-        {"storage", "spamd", "config", "errors", "exits", "levelnames", "netparse"}
+        {"storage", "spamd", "config", "errors", "exits", "levelnames", "netparse", "ipaddr"}
         | {"progress", "textsafe"}
     ),
 )

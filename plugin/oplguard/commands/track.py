@@ -7,7 +7,6 @@ the service runs (SQLite in WAL mode lets it read while the service writes).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
 import time
@@ -19,6 +18,7 @@ from oplguard.commands.arguments import add_config, add_json, typed_ip
 from oplguard.commands.loading import config_path
 from oplguard.config import Action
 from oplguard.errors import Status
+from oplguard.ipaddr import canonical_address
 from oplguard.observability.durations import parse_duration
 from oplguard.storage import StoreError
 from oplguard.textsafe import printable_lines
@@ -80,7 +80,7 @@ def make_filter(args: argparse.Namespace) -> Filter:
     Raises:
         ValueError: a bad IP or --since.
     """
-    ip = str(ipaddress.ip_address(args.ip)) if args.ip else ""
+    ip = canonical_address(args.ip) if args.ip else ""
     return Filter(
         message_id=(args.message_id or "").strip(),
         ip=ip,

@@ -13,11 +13,10 @@ entry finds the holes that touch it by bisection, so an entry no hole touches
 from __future__ import annotations
 
 import bisect
-import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from oplguard.ipaddr import Network, parse_span, span_networks
 
 # RFC 5782 §2.3: answer 127.0.0.2 for a listed address.
 LISTED_ANSWER = "127.0.0.2"
@@ -41,11 +40,7 @@ class ExportEntry:
 
 def networks_of(text: str) -> list[Network]:
     """CIDR networks covering ``a``, ``a/len`` or ``a-b`` (canonical text)."""
-    if "-" in text:
-        first, _, last = text.partition("-")
-        start, end = ipaddress.ip_address(first), ipaddress.ip_address(last)
-        return list(ipaddress.summarize_address_range(start, end))
-    return [ipaddress.ip_network(text, strict=False)]
+    return span_networks(parse_span(text, strict=False))
 
 
 def carve(network: Network, holes: list[Network]) -> list[Network]:
@@ -96,8 +91,7 @@ class Holes:
 
 
 def _cidrs(version: int, first: int, last: int) -> list[Network]:
-    address = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    return list(ipaddress.summarize_address_range(address(first), address(last)))
+    return span_networks((version, first, last))
 
 
 def effective_iter(entries: Iterable[ExportEntry], allowed: Iterable[str]) -> Iterator[ExportEntry]:

@@ -7,9 +7,6 @@ intervals (start, end, payload arrays) found with ``bisect`` in O(log n).  Pure.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import socket
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +15,16 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+# The one IP module; re-exported under the names list code has always used.
+from oplguard.ipaddr import Network as Network
+from oplguard.ipaddr import Span as Span
+from oplguard.ipaddr import address_value, parse_span, quad_value, span_networks
+from oplguard.ipaddr import parse_address as parse_address
+from oplguard.ipaddr import span_text as span_text
 from oplguard.lists.flatten import HOLE, flatten, flatten128, split128, view
+
+parse_ip = address_value
+span_of = parse_span
 
 # Payload of an exclusion entry (rbldnsd "!"): it carves a hole, never matches.
 EXCLUDED = -1
@@ -32,12 +38,6 @@ MAX_PAYLOAD = HOLE - 1
 BUCKET_BITS = 16
 BUCKETS = 1 << BUCKET_BITS
 
-_LEADING_ZERO = re.compile(r"(^|\.)0[0-9]")
-
-Span = tuple[int, int, int]
-"""(version, first, last): an inclusive address interval of one IP family."""
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Columns4 = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
 Columns6 = tuple[
     npt.NDArray[np.uint64],
@@ -58,116 +58,7 @@ class Interval(NamedTuple):
 
     def networks(self) -> list[Network]:
         """The CIDR networks covering exactly this interval (for export)."""
-        kind = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
-        return list(ipaddress.summarize_address_range(kind(self.first), kind(self.last)))
-
-
-def _quad(text: str) -> int | None:
-    """Fast path for ``a.b.c.d``: its value, or None to let ``ipaddress`` decide."""
-    try:
-        packed = socket.inet_pton(socket.AF_INET, text)
-    except (OSError, ValueError):
-        return None
-    if _LEADING_ZERO.search(text):  # refused by glibc already; not every libc does
-        return None
-    return int.from_bytes(packed, "big")
-
-
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """One IP address; ``::ffff:a.b.c.d`` becomes the IPv4 address it maps.
-
-    Raises:
-        ValueError: not an address, leading zeros in IPv4, or an IPv6 zone id.
-    """
-    parts = text.split(".")
-    if ":" not in text and any(len(p) > 1 and p.startswith("0") for p in parts):
-        fixed = ".".join(p.lstrip("0") or "0" for p in parts)
-        raise ValueError(f"leading zeros in {text!r} are ambiguous (octal?); write {fixed}")
-    if "%" in text:
-        raise ValueError(f"{text!r} carries an IPv6 zone id, which no list can match")
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def parse_ip(text: str) -> tuple[int, int]:
-    """(version, integer value) of an IP address; IPv4-mapped IPv6 is IPv4.
-
-    Raises:
-        ValueError: ``text`` is not an IP address.
-    """
-    text = text.strip()
-    value = _quad(text)
-    if value is not None:
-        return 4, value
-    address = parse_address(text)
-    return address.version, int(address)
-
-
-def span_of(text: str) -> Span:
-    """The interval of ``a``, ``a/len`` or ``a-b`` text (strict: no host bits).
-
-    Raises:
-        ValueError: with a short reason an administrator can act on.
-    """
-    text = text.strip()
-    if "-" in text:
-        first_text, _, last_text = text.partition("-")
-        first, last = parse_address(first_text.strip()), parse_address(last_text.strip())
-        if first.version != last.version:
-            raise ValueError(f"range {text!r} mixes IPv4 and IPv6")
-        if int(last) < int(first):
-            raise ValueError(f"range {text!r} goes down; write {last}-{first}")
-        return first.version, int(first), int(last)
-    if "/" in text:
-        address_text, _, bits_text = text.partition("/")
-        address = parse_address(address_text.strip())
-        width = V6_BITS if ":" in address_text else V4_BITS
-        if not (bits_text.isascii() and bits_text.isdigit()) or int(bits_text) > width:
-            raise ValueError(f"bad prefix length in {text!r}; write 0 to {width} after the /")
-        network = _network(address, int(bits_text), address_text)
-        return network.version, int(network.network_address), int(network.broadcast_address)
-    value = _quad(text)
-    if value is not None:
-        return 4, value, value
-    address = parse_address(text)
-    return address.version, int(address), int(address)
-
-
-def _network(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, bits: int, written: str
-) -> Network:
-    length = bits
-    if ":" in written and address.version == 4:
-        length -= V6_BITS - V4_BITS  # ::ffff:a.b.c.d/len maps to a.b.c.d/(len - 96)
-        if length < 0:
-            raise ValueError(f"{written}/{bits} reaches outside the IPv4-mapped range")
-    try:
-        return ipaddress.ip_network((address, length), strict=True)
-    except ValueError:
-        masked = ipaddress.ip_network((address, length), strict=False)
-        raise ValueError(
-            f"host bits set in {written}/{bits}; write {masked} for the network "
-            f"or {address} for one address"
-        ) from None
-
-
-def span_text(span: Span) -> str:
-    """Canonical text of an interval: ``a``, ``net/len`` when exact, else ``a-b``."""
-    version, first, last = span
-    if version == 4 and first == last:  # the common case, without an object
-        return socket.inet_ntop(socket.AF_INET, first.to_bytes(4, "big"))
-    kind = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    if first == last:
-        return str(kind(first))
-    networks = list(ipaddress.summarize_address_range(kind(first), kind(last)))
-    if len(networks) == 1:
-        return str(networks[0])
-    return f"{kind(first)}-{kind(last)}"
+        return span_networks((self.version, self.first, self.last))
 
 
 def octets(text: str) -> tuple[int, int]:
@@ -196,7 +87,7 @@ def ip4set_span(text: str) -> Span:
     Raises:
         ValueError: malformed, host bits set (as rbldnsd without -a), or IPv6.
     """
-    value = _quad(text)
+    value = quad_value(text)
     if value is not None:
         return 4, value, value
     if ":" in text:

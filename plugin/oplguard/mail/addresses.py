@@ -2,6 +2,12 @@
 
 Pure: no I/O.  Dotted quads with leading zeros are rejected, never read as octal;
 the ranges are an explicit table, not ``ipaddress``' ``is_private``/``is_global``.
+
+The reading of one address gives the answers of ipaddr.py (the one IP module;
+tests/unit/test_ipaddr.py holds them to it) but keeps its own loop: this module
+is compiled (mypyc) and runs per relay per message, and mail text adds forms a
+typed address has not (``[…]``, ``IPv6:``).  A ``%zone`` is dropped as for any
+observed address (ipaddr.observed_value): the rest is link-local, so skipped.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from oplguard.ipaddr import canonical_address
 from oplguard.observability.levels import Cancellable, LevelControl, Schedule, iso
 
 log = logging.getLogger("oplguard.server")
@@ -150,7 +150,7 @@ def _target(ip: str, sender: str) -> tuple[str, str]:
     """
     if not ip and not sender:
         raise ValueError("trace needs --ip or --sender")
-    return (str(ipaddress.ip_address(ip.strip())) if ip else "", sender.strip().lower())
+    return (canonical_address(ip) if ip else "", sender.strip().lower())
 
 
 class _Capture:

@@ -11,25 +11,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from oplguard.config import SenderEntry
+from oplguard.ipaddr import parse_span
 
 IPRange = tuple[int, int, int]  # (version, first, last)
 
 
 def network_range(text: str) -> IPRange:
     """``a``, ``a/len`` or ``a-b`` (canonical text) -> (version, first, last)."""
-    if "-" in text:
-        first_text, _, last_text = text.partition("-")
-        first = ipaddress.ip_address(first_text)
-        return (first.version, int(first), int(ipaddress.ip_address(last_text)))
-    network = ipaddress.ip_network(text, strict=False)
-    return (network.version, int(network.network_address), int(network.broadcast_address))
+    return parse_span(text, strict=False)
 
 
 def address_value(ip: str) -> tuple[int, int]:
     """(version, integer value) of an IP, as ``ipaddress.ip_address`` reads it.
 
     Dotted quads, the common case on the scan path, skip the ``ipaddress``
-    object; anything else (IPv6, leading zeros) goes through it.
+    object; anything else (IPv6, leading zeros) goes through it.  Kept here
+    rather than ``ipaddr.address_value``: this module is compiled (mypyc) and
+    sits on the per-message path, and it is handed canonical text from the
+    relay chain (mail/addresses.py already unmapped ``::ffff:a.b.c.d``), so a
+    raw mapped text stays an IPv6 value here (tests/unit/policy/test_senders.py).
 
     Raises:
         ValueError: ``ip`` is not an IP address.

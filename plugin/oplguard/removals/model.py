@@ -6,12 +6,12 @@ shared by the web pages, the JSON API and ``oplguard removals``.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from oplguard.errors import InputError
+from oplguard.ipaddr import canonical_address, parse_address
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -60,27 +60,22 @@ def parse_public_ip(text: str) -> str:
         raise InputError(f"{shown}: a scoped IPv6 address (zone id) has no meaning on the Internet")
     if "/" in text or _is_range(text):
         raise InputError(f"{shown}: enter a single address, not a network or range")
-    if (
-        "." in text
-        and ":" not in text
-        and any(len(part) > 1 and part.startswith("0") for part in text.split("."))
-    ):
-        raise InputError(f"{shown}: leading zeros in an IPv4 address are ambiguous (octal?)")
     try:
-        address = ipaddress.ip_address(text)
+        return canonical_address(text)  # the one reading of an IP (ipaddr.py)
     except ValueError as err:
+        if "leading zeros" in str(err):
+            raise InputError(
+                f"{shown}: leading zeros in an IPv4 address are ambiguous (octal?)"
+            ) from err
         raise InputError(f"{shown} is not an IPv4 or IPv6 address") from err
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
 
 
 def _is_range(text: str) -> bool:
     """``a-b`` with an address on each side."""
     first, dash, last = text.partition("-")
     try:
-        ipaddress.ip_address(first.strip())
-        ipaddress.ip_address(last.strip())
+        parse_address(first)
+        parse_address(last)
     except ValueError:
         return False
     return bool(dash)
