@@ -1,6 +1,7 @@
 """Add scanner headers to a message, keeping everything else byte for byte.
 
-Pure.  Incoming copies of the headers we write are removed first, so a sender
+Pure.  Where the header section ends is mail/headers.py ``header_end`` (re-exported
+here).  Incoming copies of the headers we write are removed first, so a sender
 cannot forge a verdict; the input's line-ending style is kept.
 """
 
@@ -8,25 +9,11 @@ from __future__ import annotations
 
 import re
 
-from oplguard.mail.headers import HEADER_WINDOW, earliest
+from oplguard.mail.headers import header_end
+
+__all__ = ["add_headers", "header_end", "newline_of"]
 
 _OWN_HEADER = re.compile(rb"^(x-spam-[a-z-]*|x-oplguard-verdict)\s*:", re.IGNORECASE)
-
-
-# An empty line other than the first starts right after a line end: after LF ("\n\n",
-# "\n\r\n") or after a lone CR ("\r\r\n"); lines end as bytes.splitlines cuts them.
-_EMPTY_LINE_AFTER = (b"\n\r\n", b"\n\n", b"\r\r\n")
-
-
-def header_end(message: bytes, window: int = HEADER_WINDOW) -> int:
-    """Offset where the header section ends (the empty line starts, or len).
-
-    Reads only the header section (mail/headers.py ``earliest``), not the body.
-    """
-    if message.startswith((b"\n", b"\r\n")):
-        return 0
-    found = earliest(message, _EMPTY_LINE_AFTER, window)
-    return len(message) if found == -1 else found + 1
 
 
 def newline_of(message: bytes) -> bytes:
@@ -43,7 +30,7 @@ def add_headers(message: bytes, headers: list[tuple[str, str]]) -> bytes:
     newline = newline_of(message)
     kept: list[bytes] = []
     dropping = False
-    for line in message[:end].splitlines(keepends=True):
+    for line in _lines(message[:end]):
         if line[:1] in (b" ", b"\t"):
             if not dropping:
                 kept.append(line)
@@ -56,3 +43,11 @@ def add_headers(message: bytes, headers: list[tuple[str, str]]) -> bytes:
     added = [f"{name}: {value}".encode("utf-8", "replace") + newline for name, value in headers]
     rest = message[end:] if end < len(message) else newline
     return b"".join(kept + added) + rest
+
+
+def _lines(head: bytes) -> list[bytes]:
+    """``head`` cut into lines after each LF, as SpamAssassin cuts them (a lone CR
+    stays inside its line: mail/headers.py ``header_end``)."""
+    parts = head.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    return [*lines, parts[-1]] if parts[-1] else lines

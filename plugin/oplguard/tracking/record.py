@@ -15,7 +15,7 @@ import time
 from email.utils import getaddresses, parseaddr
 from typing import Any, NamedTuple
 
-from oplguard.mail.headers import earliest, values_of
+from oplguard.mail.headers import header_end, values_of
 from oplguard.policy.scanner import Scan
 from oplguard.policy.verdict import Verdict, hop_results
 
@@ -105,7 +105,6 @@ _FIELD_TAIL = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
 _NAMES = rb"([Rr][Ee][Tt][Uu][Rr][Nn]-[Pp][Aa][Tt][Hh]|[Ff][Rr][Oo][Mm])"
 _SENDER_FIELD = re.compile(rb"\n" + _NAMES + _FIELD_TAIL)
 _FIRST_SENDER_FIELD = re.compile(_NAMES + _FIELD_TAIL)
-_HEADER_ENDS = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
 # The common spellings `a@b`, `<a@b>` and `Name <a@b>` (atoms only: no quotes, comments,
 # groups, routes or escapes), whose address parseaddr() would return unchanged.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -118,10 +117,7 @@ _SIMPLE = re.compile(
 def sender_fields(message: bytes) -> tuple[str, str]:
     """The first Return-Path and the first From value of ``message``, unfolded and
     trimmed as ``header_fields`` gives them; "" for a missing field."""
-    if message.startswith((b"\r\n", b"\n")):
-        return "", ""
-    end = earliest(message, _HEADER_ENDS)
-    end = len(message) if end == -1 else end
+    end = header_end(message)
     first = _FIRST_SENDER_FIELD.match(message, 0, end)
     found: dict[bytes, str] = {}
     for match in itertools.chain(
