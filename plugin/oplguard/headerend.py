@@ -37,8 +37,9 @@ def earliest(message: bytes, patterns: tuple[bytes, ...], window: int = HEADER_W
         window *= 8
 
 
-# An empty line other than the first starts right after an LF.
-EMPTY_LINE_AFTER = (b"\n\n", b"\n\r\n")
+# An empty line other than the first starts right after an LF.  CRLF first: mail on
+# the wire is CRLF, and ``earliest`` bounds the later searches by the first one found.
+EMPTY_LINE_AFTER = (b"\n\r\n", b"\n\n")
 
 
 def header_end(message: bytes, window: int = HEADER_WINDOW) -> int:

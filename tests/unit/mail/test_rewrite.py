@@ -90,3 +90,10 @@ def test_header_end_reads_line_ends_as_spamassassin_does() -> None:
     assert header_end(b"A: 1\r\r\nbody") == 11
     assert header_end(b"A: 1\r\nB") == 7  # the LF belongs to the CRLF: no empty line
     assert header_end(b"\nA: 1") == 0
+
+
+def test_a_lone_cr_does_not_start_a_line_as_spamassassin_reads_it() -> None:
+    # SA's one line "Subject: a\rX-Spam-Flag: YES" is a Subject: nothing to remove.
+    message = b"Subject: a\rX-Spam-Flag: YES\r\nx-SPAM-flag : no\r\n\r\nbody\r\n"
+    out = add_headers(message, [("X-Spam-Status", "No")])
+    assert out == b"Subject: a\rX-Spam-Flag: YES\r\nX-Spam-Status: No\r\n\r\nbody\r\n"
