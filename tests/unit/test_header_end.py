@@ -39,7 +39,7 @@ def test_every_reader_cuts_a_cr_cr_lf_message_where_spamassassin_does() -> None:
     assert header_end(MESSAGE) == len(HEAD)
     fields = header_fields(MESSAGE)
     assert values_of(fields, "message-id") == ("<after-the-cr@example.org>",)
-    assert sender_fields(MESSAGE) == ("", "Alice <alice@example.org>")
+    assert sender_fields(fields) == ("", "Alice <alice@example.org>")
     assert message_id(MESSAGE) == "<after-the-cr@example.org>"
     rewritten = add_headers(MESSAGE, ADDED)
     assert rewritten == HEAD + b"X-Spam-Status: No, score=0.0\r\n\r\nbody line\r\n"
