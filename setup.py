@@ -16,6 +16,7 @@ from setuptools import setup
 # connection handling around it.
 # (lists/ipset.py stays Python: NumPy does its work already.)
 COMPILED = [
+    "plugin/oplguard/headerend.py",
     "plugin/oplguard/netparse.py",
     *(
         f"plugin/oplguard/mail/{name}.py"

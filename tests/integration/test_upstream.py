@@ -131,6 +131,28 @@ def raw(address: tuple[str, int], data: bytes) -> bytes:
     return b"".join(chunks)
 
 
+CR_CR_LF = (
+    b"Received: from mail.example.org (mail.example.org [192.0.2.10])\r\n"
+    b"\tby mx.example.net (Postfix) with ESMTP id 4XyZ1; Tue, 1 Oct 2024 10:00:00 +0000\r\n"
+    b"Subject: a lone CR follows\r\n\r\r\nMessage-ID: <after-the-cr@example.org>\r\n"
+    b"\r\nbody line\r\n"
+)
+
+
+def test_headers_reply_ends_where_spamassassins_does(
+    merged: tuple[str, int], spamd_port: int
+) -> None:
+    # Issue 15: our rewrite ended the header section at a "\r\r\n" line, SpamAssassin
+    # (and our scan) go on to the empty line: the HEADERS reply lost the fields after it.
+    request = b"HEADERS SPAMC/1.5\r\nContent-length: %d\r\n\r\n" % len(CR_CR_LF) + CR_CR_LF
+    for address in (("127.0.0.1", spamd_port), merged):
+        reply = raw(address, request)
+        assert reply.startswith(b"SPAMD/1.1 0 EX_OK\r\n"), reply
+        part = reply.partition(b"\r\n\r\n")[2]
+        assert b"\r\r\nMessage-ID: <after-the-cr@example.org>\r\n" in part, (address, part)
+        assert part.endswith(b"\r\n\r\n") and b"body line" not in part, (address, part)
+
+
 def test_exim_shaped_request_gets_the_12_reply_shape(merged: tuple[str, int]) -> None:
     body = message("listed-deep.eml")
     request = b"REPORT SPAMC/1.2\r\nUser: nobody\r\nContent-length: %d\r\n\r\n" % len(body)

@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"policy", "mail", "lists", "tracking", "removals", "control", "observability"}),
     frozenset(
         {"storage", "spamd", "config", "errors", "exits", "levelnames", "netparse", "ipaddr"}
-        | {"progress", "textsafe"}
+        | {"headerend", "progress", "textsafe"}
     ),
 )
 

@@ -9,6 +9,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from oplguard.headerend import HEADER_WINDOW, earliest, ends_within, header_end
+
+# Where the header section ends is defined once, in oplguard/headerend.py (a foundation
+# module: spamd/ cuts the HEADERS reply with it too); re-exported here for mail/ readers.
+__all__ = [
+    "HEADER_WINDOW",
+    "Header",
+    "earliest",
+    "ends_within",
+    "fields_of",
+    "header_end",
+    "header_fields",
+    "header_fields_within",
+    "header_section",
+    "header_section_within",
+    "section_pieces",
+    "values_of",
+]
+
 # RFC 5322 §2.2: a field name is printable US-ASCII except ":"; obsolete
 # syntax (RFC 5322 §4.5) allows white space before the colon, as SA does.
 _FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)", re.DOTALL)
@@ -19,37 +38,16 @@ _FIELD_START = re.compile(r"\n(?![ \t])")
 Header = tuple[str, str]
 
 
-# Header sections are a few KB, bodies up to max_message_bytes: searches for the
-# end of the headers look at a growing prefix, so a big body is never scanned.
-HEADER_WINDOW = 8192
-
-
-def earliest(message: bytes, patterns: tuple[bytes, ...], window: int = HEADER_WINDOW) -> int:
-    """Where the first occurrence of any of ``patterns`` starts, or -1.
-
-    Looks in ``message[:window]``, then a window 8 times larger, and so on.  The
-    earliest occurrence wholly inside a window is the answer: one that crosses
-    the window's end starts after it.
-    """
-    size = len(message)
-    while True:
-        limit = min(window, size)
-        best = -1
-        for pattern in patterns:  # each search stops where the best so far would end
-            found = message.find(pattern, 0, limit if best == -1 else best + len(pattern) - 1)
-            if found != -1:
-                best = found
-        if best != -1 or limit == size:
-            return best
-        window *= 8
-
-
 def header_section(message: bytes) -> str:
-    """The header section of ``message`` (up to the first empty line), as text."""
-    if message.startswith((b"\r\n", b"\n")):
-        return ""
-    end = earliest(message, (b"\r\n\r\n", b"\n\n", b"\n\r\n"))
-    return message[: len(message) if end == -1 else end].decode("latin-1")
+    """The header section of ``message`` (up to the first empty line), as text.
+
+    Without the last field's line end: ``fields_of`` of it gives every field.
+    """
+    end = header_end(message)
+    if end and end < len(message):  # drop the line end before the empty line
+        crlf = message[end : end + 2] == b"\r\n" and message[end - 2 : end] == b"\r\n"
+        end -= 2 if crlf else 1
+    return message[:end].decode("latin-1")
 
 
 def header_fields(message: bytes) -> tuple[Header, ...]:

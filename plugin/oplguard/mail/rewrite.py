@@ -1,6 +1,7 @@
 """Add scanner headers to a message, keeping everything else byte for byte.
 
-Pure.  Incoming copies of the headers we write are removed first, so a sender
+Pure.  Where the header section ends is mail/headers.py ``header_end`` (re-exported
+here).  Incoming copies of the headers we write are removed first, so a sender
 cannot forge a verdict; the input's line-ending style is kept.
 """
 
@@ -8,25 +9,13 @@ from __future__ import annotations
 
 import re
 
-from oplguard.mail.headers import HEADER_WINDOW, earliest
+from oplguard.mail.headers import header_end
+
+__all__ = ["add_headers", "header_end", "newline_of"]
 
 _OWN_HEADER = re.compile(rb"^(x-spam-[a-z-]*|x-oplguard-verdict)\s*:", re.IGNORECASE)
-
-
-# An empty line other than the first starts right after a line end: after LF ("\n\n",
-# "\n\r\n") or after a lone CR ("\r\r\n"); lines end as bytes.splitlines cuts them.
-_EMPTY_LINE_AFTER = (b"\n\r\n", b"\n\n", b"\r\r\n")
-
-
-def header_end(message: bytes, window: int = HEADER_WINDOW) -> int:
-    """Offset where the header section ends (the empty line starts, or len).
-
-    Reads only the header section (mail/headers.py ``earliest``), not the body.
-    """
-    if message.startswith((b"\n", b"\r\n")):
-        return 0
-    found = earliest(message, _EMPTY_LINE_AFTER, window)
-    return len(message) if found == -1 else found + 1
+# What every line _OWN_HEADER matches starts with (lower case): without one, nothing to drop.
+_OWN_PREFIXES = (b"x-spam-", b"x-oplguard-verdict")
 
 
 def newline_of(message: bytes) -> bytes:
@@ -41,9 +30,22 @@ def add_headers(message: bytes, headers: list[tuple[str, str]]) -> bytes:
     """Return ``message`` with ``headers`` appended to its header section."""
     end = header_end(message)
     newline = newline_of(message)
+    head = message[:end]
+    folded = head.lower()  # a line of ours can only start after an LF (or the start)
+    if any(folded.startswith(own) or b"\n" + own in folded for own in _OWN_PREFIXES):
+        head = _without_own_headers(head)
+    if head and not head.endswith(b"\n"):
+        head += newline
+    added = [f"{name}: {value}".encode("utf-8", "replace") + newline for name, value in headers]
+    rest = message[end:] if end < len(message) else newline
+    return b"".join([head, *added]) + rest
+
+
+def _without_own_headers(head: bytes) -> bytes:
+    """``head`` without the fields ``_OWN_HEADER`` matches, continuations included."""
     kept: list[bytes] = []
     dropping = False
-    for line in message[:end].splitlines(keepends=True):
+    for line in _lines(head):
         if line[:1] in (b" ", b"\t"):
             if not dropping:
                 kept.append(line)
@@ -51,8 +53,12 @@ def add_headers(message: bytes, headers: list[tuple[str, str]]) -> bytes:
         dropping = bool(_OWN_HEADER.match(line))
         if not dropping:
             kept.append(line)
-    if kept and not kept[-1].endswith(b"\n"):
-        kept[-1] += newline
-    added = [f"{name}: {value}".encode("utf-8", "replace") + newline for name, value in headers]
-    rest = message[end:] if end < len(message) else newline
-    return b"".join(kept + added) + rest
+    return b"".join(kept)
+
+
+def _lines(head: bytes) -> list[bytes]:
+    """``head`` cut into lines after each LF, as SpamAssassin cuts them (a lone CR
+    stays inside its line: oplguard/headerend.py)."""
+    parts = head.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    return [*lines, parts[-1]] if parts[-1] else lines

@@ -20,6 +20,7 @@ from oplguard.lists import ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
+from oplguard.mail.headers import ends_within
 from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
 from oplguard.mail.relays import chain_steps
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
@@ -96,13 +97,7 @@ class Scan:
 
 def short_header(message: bytes) -> bool:
     """True when the header section ends within ``INLINE_HEADER_BYTES`` (bounded searches)."""
-    if len(message) <= INLINE_HEADER_BYTES:
-        return True
-    # b"\r\n\r\n" contains b"\n\r\n": two searches find every empty line.
-    return (
-        message.find(b"\n\n", 0, INLINE_HEADER_BYTES) >= 0
-        or message.find(b"\n\r\n", 0, INLINE_HEADER_BYTES) >= 0
-    )
+    return ends_within(message, INLINE_HEADER_BYTES)
 
 
 def trust_settings(config: Config) -> TrustSettings:

@@ -135,12 +135,10 @@ class Observability:
         """The scan hook: count, queue the tracking record, write out a matching trace."""
         self.metrics.observe(scan)
         if self.writer is not None:
-            self.writer.submit(
-                build_record(scan, request.body, message_id, self.host, request.user or "")
-            )
+            self.writer.submit(build_record(scan, message_id, self.host, request.user or ""))
         if self.tracer.active:
             ips = {relay.ip for relay in scan.chain.relays} | set(scan.verdict.checked_ips)
-            senders = {s for s in senders_of(request.body, scan) if s}
+            senders = {s for s in senders_of(scan) if s}
             self.tracer.finish(ips, senders)
 
     def connection(self) -> None:

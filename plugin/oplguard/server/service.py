@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from oplguard.errors import Status
+from oplguard.mail.headers import header_end
 from oplguard.mail.limits import MAX_HEADER_BYTES
-from oplguard.mail.rewrite import add_headers, header_end
+from oplguard.mail.rewrite import add_headers
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
 from oplguard.server.upstream import Outcome, ask, merge_report, merge_verdict

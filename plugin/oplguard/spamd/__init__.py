@@ -16,7 +16,6 @@ from oplguard.spamd.messages import (
     tell_disabled,
 )
 from oplguard.spamd.render import (
-    header_section,
     render_error,
     render_response,
     render_timeout,
@@ -34,7 +33,6 @@ __all__ = [
     "SpamdConnection",
     "TellResult",
     "Verb",
-    "header_section",
     "render_error",
     "render_response",
     "render_timeout",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
+from oplguard.headerend import header_part
 from oplguard.spamd.messages import ProtocolFailure, Request, ScanResult, TellResult, Verb
 
 OK_LINE = b"SPAMD/1.1 0 EX_OK\r\n"
 OLD_OK_LINE = b"SPAMD/1.0 0 EX_OK\r\n"
 PONG = b"SPAMD/1.5 0 PONG\r\n"
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def spam_value(result: ScanResult, yes_no: bool = False) -> str:
@@ -30,12 +28,6 @@ def spam_value(result: ScanResult, yes_no: bool = False) -> str:
 def symbols_text(result: ScanResult) -> bytes:
     """Rule names in plain byte order, comma-joined without spaces."""
     return ",".join(sorted(result.symbols, key=lambda name: name.encode())).encode()
-
-
-def header_section(message: bytes) -> bytes:
-    """The message up to and including its first empty line (HEADERS)."""
-    match = _HEADER_END.search(message)
-    return message if match is None else message[: match.end()]
 
 
 def render_response(request: Request, result: ScanResult | TellResult | None) -> bytes:
@@ -63,7 +55,7 @@ def render_response(request: Request, result: ScanResult | TellResult | None) ->
         if verb is Verb.REPORT_IFSPAM and not result.is_spam:
             report = b""
         return _reply(len(report) if modern else None, spam, report)
-    message = header_section(result.message) if verb is Verb.HEADERS else result.message
+    message = header_part(result.message) if verb is Verb.HEADERS else result.message
     if request.version < (1, 2):
         return OLD_OK_LINE + message
     return _reply(len(message), spam if modern else None, message)

@@ -8,14 +8,13 @@ into table rows (``row``, ``ip_rows``) with the record id of its batch.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import time
 from email.utils import getaddresses, parseaddr
 from typing import Any, NamedTuple
 
-from oplguard.mail.headers import earliest, values_of
+from oplguard.mail.headers import Header, values_of
 from oplguard.policy.scanner import Scan
 from oplguard.policy.verdict import Verdict, hop_results
 
@@ -98,14 +97,6 @@ def _cap(text: str) -> str:
     return text[:MAX_FIELD_CHARS]
 
 
-# A Return-Path or From field at the start of a line, with its continuation lines
-# (the field header_fields() finds: a field line never starts with white space).  On
-# bytes, spelled without IGNORECASE: the search then skips from newline to newline.
-_FIELD_TAIL = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
-_NAMES = rb"([Rr][Ee][Tt][Uu][Rr][Nn]-[Pp][Aa][Tt][Hh]|[Ff][Rr][Oo][Mm])"
-_SENDER_FIELD = re.compile(rb"\n" + _NAMES + _FIELD_TAIL)
-_FIRST_SENDER_FIELD = re.compile(_NAMES + _FIELD_TAIL)
-_HEADER_ENDS = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
 # The common spellings `a@b`, `<a@b>` and `Name <a@b>` (atoms only: no quotes, comments,
 # groups, routes or escapes), whose address parseaddr() would return unchanged.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -115,27 +106,24 @@ _SIMPLE = re.compile(
 )
 
 
-def sender_fields(message: bytes) -> tuple[str, str]:
-    """The first Return-Path and the first From value of ``message``, unfolded and
-    trimmed as ``header_fields`` gives them; "" for a missing field."""
-    if message.startswith((b"\r\n", b"\n")):
-        return "", ""
-    end = earliest(message, _HEADER_ENDS)
-    end = len(message) if end == -1 else end
-    first = _FIRST_SENDER_FIELD.match(message, 0, end)
-    found: dict[bytes, str] = {}
-    for match in itertools.chain(
-        (first,) if first else (), _SENDER_FIELD.finditer(message, 0, end)
-    ):
-        name = match.group(1).lower()
-        if name in found:
+def sender_fields(fields: tuple[Header, ...]) -> tuple[str, str]:
+    """The first Return-Path and the first From value among ``fields`` (the scan's
+    parsed header fields); "" for a missing field.  One pass, no second parse."""
+    return_path: str | None = None
+    from_value: str | None = None
+    for name, value in fields:
+        if len(name) not in (4, 11):  # neither "from" nor "return-path": most fields
             continue
-        head, *rest = match.group(2).decode("latin-1").split("\n")
-        parts = [head.removesuffix("\r"), *(r.removesuffix("\r").lstrip(" \t") for r in rest)]
-        found[name] = " ".join(parts).strip()
-        if len(found) == 2:
+        lowered = name.lower()
+        if lowered == "from" and from_value is None:
+            from_value = value
+        elif lowered == "return-path" and return_path is None:
+            return_path = value
+        else:
+            continue
+        if return_path is not None and from_value is not None:
             break
-    return found.get(b"return-path", ""), found.get(b"from", "")
+    return return_path or "", from_value or ""
 
 
 def address_of(value: str) -> str:
@@ -149,10 +137,10 @@ def address_of(value: str) -> str:
     return parseaddr(value)[1]
 
 
-def senders_of(message: bytes, scan: Scan) -> tuple[str, str]:
+def senders_of(scan: Scan) -> tuple[str, str]:
     """(envelope sender, From address), lower case: Return-Path or the newest relay's
-    envelope-from, and the From header."""
-    return_path, from_value = sender_fields(message)
+    envelope-from, and the From header (from the fields the scan parsed)."""
+    return_path, from_value = sender_fields(scan.chain.fields)
     relayed = next((relay.envfrom for relay in scan.chain.relays if relay.envfrom), "")
     envelope = (address_of(return_path) if return_path else "") or relayed
     header_from = address_of(from_value) if from_value else ""
@@ -172,8 +160,8 @@ def recipients_of(fields: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(_cap(a.strip("<>").lower()) for a in found))[:MAX_RECIPIENTS]
 
 
-def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: str) -> TrackRecord:
-    """The record of one scan; reads header fields of ``message`` and of the scan only."""
+def build_record(scan: Scan, message_id: str, host: str, user: str) -> TrackRecord:
+    """The record of one scan; reads the header fields the scan parsed, never the message."""
     chain, verdict = scan.chain, scan.verdict
     checked = [(relay.ip, relay.hop) for relay in chain.checked]
     # The result values (listed, not counted and why, allowed, clean) are policy's words.
@@ -190,7 +178,7 @@ def build_record(scan: Scan, message: bytes, message_id: str, host: str, user: s
             )
         ips.append((relay.ip, relay.hop, result))
     top = chain.relays[0] if chain.relays else None
-    envelope, header_from = senders_of(message, scan)
+    envelope, header_from = senders_of(scan)
     hit = verdict.offending
     return TrackRecord(
         time.time(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,9 +62,10 @@ def test_header_end_finds_the_empty_line() -> None:
 
 
 def _header_end_by_lines(message: bytes) -> int:
-    """The definition: the first line (as bytes.splitlines cuts them) that is empty."""
+    """The definition: the first line (cut after each LF, as SpamAssassin's
+    Message.pm cuts them) that is empty."""
     offset = 0
-    for line in message.splitlines(keepends=True):
+    for line in re.findall(rb"[^\n]*\n|[^\n]+", message):
         if line in (b"\r\n", b"\n"):
             return offset
         offset += len(line)
@@ -82,7 +85,15 @@ def test_header_end_is_the_first_empty_line_by_the_line_definition(parts: list[b
         assert header_end(message, window) == expected
 
 
-def test_header_end_reads_line_ends_as_splitlines_does() -> None:
-    assert header_end(b"A: 1\r\r\nbody") == 5  # "A: 1\r" then an empty CRLF line
+def test_header_end_reads_line_ends_as_spamassassin_does() -> None:
+    # One line "A: 1\r\r\n", then "body": no empty line (SA reads a lone CR as text).
+    assert header_end(b"A: 1\r\r\nbody") == 11
     assert header_end(b"A: 1\r\nB") == 7  # the LF belongs to the CRLF: no empty line
     assert header_end(b"\nA: 1") == 0
+
+
+def test_a_lone_cr_does_not_start_a_line_as_spamassassin_reads_it() -> None:
+    # SA's one line "Subject: a\rX-Spam-Flag: YES" is a Subject: nothing to remove.
+    message = b"Subject: a\rX-Spam-Flag: YES\r\nx-SPAM-flag : no\r\n\r\nbody\r\n"
+    out = add_headers(message, [("X-Spam-Status", "No")])
+    assert out == b"Subject: a\rX-Spam-Flag: YES\r\nX-Spam-Status: No\r\n\r\nbody\r\n"

@@ -20,7 +20,7 @@ def test_monitor_only_hit_is_marked_in_the_record() -> None:
     scan = Scanner(cfg, lists).scan(body)
     hits = tuple(replace(hit, score=0.0, monitor_only=True) for hit in scan.verdict.hits)
     scan = replace(scan, verdict=replace(scan.verdict, hits=hits))
-    built = build_record(scan, body, "m1", "mx1", "")
+    built = build_record(scan, "m1", "mx1", "")
     # A monitor-only hit is listed, not counted (issue 17's words), never "clean".
     assert {"ip": "203.0.113.66", "hop": 3, "result": "not counted:opl (monitor-only)"} in (
         built.detail()["checked"]

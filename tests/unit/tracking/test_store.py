@@ -25,7 +25,7 @@ def record(name: str, at: float | None = None) -> TrackRecord:
     lists = ListStore(cfg.lists)
     lists.load()
     body = message(name)
-    built = build_record(Scanner(cfg, lists).scan(body), body, name, "mx1", "")
+    built = build_record(Scanner(cfg, lists).scan(body), name, "mx1", "")
     if at is None:
         return built
     return built._replace(at=at)

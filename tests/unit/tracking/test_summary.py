@@ -153,7 +153,7 @@ def test_records_of_real_scans_are_read_back() -> None:
     lists = ListStore(cfg.lists)
     lists.load()
     body = message("listed-deep.eml")
-    built = build_record(Scanner(cfg, lists).scan(body), body, "<id>", "mx1", "")
+    built = build_record(Scanner(cfg, lists).scan(body), "<id>", "mx1", "")
     store = TrackingStore.open(":memory:")
     store.insert([built])
     window = Window(built.at - 10, built.at + 10, 5)
