@@ -182,7 +182,9 @@ class Server:
             log.warning("unauthorized connection from %s: not in allowed_ips", peer)
             writer.close()
             return
-        if self.busy >= self.config.server.max_connections or self.stopping.is_set():
+        # Accepted before the listener closed: drained like any in-flight request, not refused
+        # (with socket activation the next process takes what is still in the backlog).
+        if self.busy >= self.config.server.max_connections:
             log.warning("refused connection from %s: %d connections busy", peer, self.busy)
             await PlainChannel(reader, writer).write(BUSY_REPLY)
             await PlainChannel(reader, writer).close()
@@ -263,7 +265,7 @@ class Server:
             for task in late:
                 task.cancel()
         for listener in self.listeners:
-            if listener.kind == "unix":
+            if listener.kind == "unix" and listener not in self.inherited:  # systemd's stays
                 await asyncio.to_thread(remove_stale, Path(listener.path))
         await self.obs.stop(self.config.server.shutdown_grace_s)
         log.warning("stopped")

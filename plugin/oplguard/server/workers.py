@@ -33,6 +33,7 @@ from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
 from oplguard.netparse import parse_listen
 from oplguard.observability.merged import serve_merged
+from oplguard.server import activation
 
 log = logging.getLogger("oplguard.server")
 # spamd's default listen backlog (Net::Server); a burst waits here, not in SYN retries.
@@ -81,7 +82,8 @@ def serve(cfg: Config, listeners: tuple[Listener, ...] | None = None) -> int:
     """``oplguard serve``: one process, or pre-forked workers (``[server] workers``)."""
     count = worker_count(cfg.server.workers)
     if count == 1:
-        run(_serve(cfg, listeners, {}))
+        # systemd socket activation: sockets handed over are served, not bound (activation.py)
+        run(_serve(cfg, listeners, activation.inherited(listeners or cfg.server.listen)))
         return 0
     return Supervisor(cfg, listeners or cfg.server.listen, count).run()
 
