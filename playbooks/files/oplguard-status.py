@@ -8,6 +8,7 @@ each list's size and age. "ok" is false when PING fails. Python 3.11 standard li
 """
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -79,7 +80,8 @@ def group_text(name: str, group: dict[str, Any]) -> str:
 
 def main(binary: str, config: str, unit: str = "oplguard") -> None:
     ping_rc, ping = run("spamc", "-K")
-    ok = ping_rc == 0 and "PONG" in ping
+    # spamc -K prints the status line of spamd's PONG ("SPAMD/1.5 0 ...") and exits 0
+    ok = ping_rc == 0 and re.match(r"SPAMD/[0-9.]+ 0\b", ping) is not None
     _, shown = run("systemctl", "show", unit, "--property=MainPID,ActiveState")
     props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
     levels_rc, levels_text = run(binary, "log-level", "--config", config, "--json")
