@@ -3,7 +3,8 @@
 
 Usage: spamc-load.py STOP_FILE MESSAGE HOST[:PORT] ...
 One thread per host runs the real spamc (-x: an error is an error, never a pass-through;
--c: the score) one request after the other. Ends when STOP_FILE exists (or after MAX_SECONDS),
+-c: the score) one request after the other, PAUSE_S apart. Ends when STOP_FILE exists (or
+after MAX_SECONDS),
 prints one JSON line {"requests": N, "failed": M, "per_host": {...}, "errors": [...]} and exits
 1 when a request failed. A request fails when spamc exits with anything but 0 or 1 or prints
 no "score/threshold".
@@ -18,6 +19,9 @@ import time
 from pathlib import Path
 
 MAX_SECONDS = 900
+# Between two requests of one host: continuous load that leaves the 2 CI cores to the rollout
+# (unpaced, spamc made ~330 requests/s and slowed the rollout itself).
+PAUSE_S = 0.05
 SPAMC_TIMEOUT_S = 60
 SCORE = re.compile(rb"^-?[0-9.]+/[0-9.]+\s*$")
 
@@ -47,6 +51,7 @@ def load(
                 f"{host}: exit {done.returncode} {done.stdout[:80]!r} {done.stderr[:200]!r}"
             )
         counts[host] = [ok, failed]
+        time.sleep(PAUSE_S)
 
 
 def main(stop_file: str, message_file: str, *targets: str) -> int:
