@@ -23,6 +23,8 @@ DEB_TEST+=(chromium nsd)
 # The Ansible roles' molecule scenarios (tests/ansible): rootful podman with runc and a test-host
 # image built with debootstrap (scripts/fleet/install.sh adds the controller venv itself).
 DEB_TEST+=(podman runc debootstrap)
+# The shipped Prometheus alert rules are unit-tested with promtool (tests/integration/test_alert_rules.py).
+DEB_TEST+=(prometheus)
 if [ "$want_test" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${DEB_TEST[@]}"; do

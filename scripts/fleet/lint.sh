@@ -4,11 +4,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); . "$HERE/env.sh"
 cd "$FLEET_REPO"
 export ANSIBLE_ROLES_PATH="$FLEET_REPO/roles"
-yamllint -s -c "$HERE/yamllint.yml" roles playbooks molecule
+yamllint -s -c .yamllint roles playbooks molecule .config .yamllint .ansible-lint
 fleet_log "yamllint: clean"
-# ansible-lint reads .yamllint only from the project root: point it at ours
-YAMLLINT_CONFIG_FILE="$HERE/yamllint.yml" ansible-lint -c "$HERE/ansible-lint.yml" --project-dir "$FLEET_REPO" \
-  roles playbooks molecule
+# both read their config from the repository root (.yamllint, .ansible-lint)
+ansible-lint -c .ansible-lint --project-dir "$FLEET_REPO" roles playbooks molecule
 fleet_log "ansible-lint (production): clean"
 "$FLEET_VENV/bin/python" "$HERE/argspec-doc.py" --check
 fleet_log "docs/ansible.md variable tables match the argument specs"

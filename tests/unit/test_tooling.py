@@ -57,5 +57,5 @@ def test_pre_commit_hooks_are_local_and_complete() -> None:
     pins = (ROOT / "scripts" / "fleet" / "requirements.txt").read_text().split()
     for name in ("yamllint", "ansible-lint"):
         assert set(hooks[name]["additional_dependencies"]) <= set(pins), name
-    assert "scripts/fleet/yamllint.yml" in hooks["yamllint"]["entry"]
-    assert "scripts/fleet/ansible-lint.yml" in hooks["ansible-lint"]["entry"]
+    assert ".yamllint" in hooks["yamllint"]["entry"]
+    assert ".ansible-lint" in hooks["ansible-lint"]["entry"]

@@ -22,12 +22,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
+from oplguard.observability.listmetrics import SAME_IN_EVERY_WORKER
+
 # The parent answers scrapes in its own loop, one at a time: a client that
 # sends nothing must not hold it longer than this.
 SCRAPE_IO_TIMEOUT_S = 5.0
 
 Combine = Callable[[float, float], float]
 _SAMPLE_RULES: dict[str, Combine] = {"oplguard_log_level": min, "oplguard_uptime_seconds": max}
+_SAMPLE_RULES.update(dict.fromkeys(SAME_IN_EVERY_WORKER, max))
 
 
 def _rule(sample_name: str) -> Combine:

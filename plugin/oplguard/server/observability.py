@@ -27,6 +27,7 @@ from oplguard.lists.status import lists_status
 from oplguard.netparse import parse_listen
 from oplguard.observability.durations import parse_duration
 from oplguard.observability.levels import Cancellable, LevelControl
+from oplguard.observability.listmetrics import ListMetrics, ListState
 from oplguard.observability.logsetup import gate_handlers
 from oplguard.observability.metrics import Metrics
 from oplguard.observability.trace import Tracer
@@ -78,6 +79,7 @@ class Observability:
                 "tracking_queue": lambda: float(len(self.writer.queue) if self.writer else 0),
             },
         )
+        self.metrics.registry.register(ListMetrics(self.list_state))
         self.metrics_address: tuple[str, int] | None = None
         self.control = (
             ControlServer(
@@ -186,6 +188,16 @@ class Observability:
         return self.tracer.start(
             str(request.get("ip") or ""), str(request.get("sender") or ""), for_s
         )
+
+    def list_state(self) -> ListState:
+        """The lists the alert gauges are read from (empty before the lists are loaded)."""
+        server = self.server
+        try:
+            snapshot, health = server.lists.snapshot, server.service.scanner.health
+        except AttributeError:
+            return ListState()
+        files = tuple(list_cfg.name for list_cfg in server.config.lists)
+        return ListState(snapshot, health, dict(server.list_errors), files)
 
     def lists_status(self) -> list[dict[str, Any]]:
         """The ``oplguard lists status`` rows."""

@@ -265,7 +265,9 @@ class Shell:
 
     async def _serve(self, conn: Connection) -> None:
         state = self.state
-        if state.busy >= self.limits.max_connections or self.stopping.is_set():
+        # Accepted before the listener closed: drained like any in-flight request, not
+        # refused (with socket activation the next process takes what is still in the backlog).
+        if state.busy >= self.limits.max_connections:
             await self._refuse(conn, f"{state.busy} connections busy")
             return
         state.busy += 1

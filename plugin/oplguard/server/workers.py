@@ -36,6 +36,7 @@ from oplguard.errors import ConfigError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.netparse import parse_listen
 from oplguard.observability.merged import serve_merged
+from oplguard.server import activation
 from oplguard.server.listeners import claim_unix_path, in_use_error
 from oplguard.server.sidecar import Sidecar
 
@@ -88,7 +89,8 @@ def serve(cfg: Config, listeners: tuple[Listener, ...] | None = None) -> int:
     """``oplguard serve``: one process, or pre-forked workers (``[server] workers``)."""
     count = worker_count(cfg.server.workers)
     if count == 1:
-        run(_serve(cfg, listeners, {}))
+        # systemd socket activation: sockets handed over are served, not bound (activation.py)
+        run(_serve(cfg, listeners, activation.inherited(listeners or cfg.server.listen)))
         return 0
     return Supervisor(cfg, listeners or cfg.server.listen, count).run()
 

@@ -58,3 +58,25 @@ def test_one_worker_is_its_own_figures() -> None:
         (s.name, s.value) for f in text_string_to_metric_families(text) for s in f.samples
     }
     assert merge_texts([]) == []
+
+
+def test_list_gauges_are_the_same_in_every_worker_not_added_up() -> None:
+    """Each worker loads the same lists: 2 workers with 40 entries serve 40, not 80."""
+    from oplguard.lists.health import ListHealth
+    from oplguard.observability.listmetrics import ListMetrics, ListState
+
+    registry = CollectorRegistry()
+    dead = ListHealth("opl-dns")
+    dead.trip("probe failed")
+    state = ListState(health={"opl-dns": dead}, errors={"opl": "bad"}, file_lists=("opl",))
+    registry.register(ListMetrics(lambda: state))
+    text = generate_latest(registry).decode()
+    got = samples(generate_latest(_merged([text, text])).decode())
+    assert got[("oplguard_dnsbl_monitor_only", (("list", "opl-dns"),))] == 1
+    assert got[("oplguard_list_load_failed", (("list", "opl"),))] == 1
+
+
+def _merged(texts: list[str]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WorkerMetrics(lambda: texts))
+    return registry
