@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from oplguard.lists.health import MONITOR_ONLY, ListHealth
+from oplguard.lists.health import HEALTHY, ListHealth
 from oplguard.lists.store import ListSnapshot
 
 # Gauges that are the same in every pre-forked worker: merged with max, not added up
@@ -78,8 +78,9 @@ class ListMetrics(Collector):
             failed.add_metric([name], 1.0 if name in state.errors else 0.0)
         monitor = _family(
             "oplguard_dnsbl_monitor_only",
-            "1 while the circuit breaker has switched a DNS list to monitor-only",
+            "1 while the circuit breaker holds a DNS list open: monitor-only (wrong answers) "
+            "or unreachable (no answers); its hits do not count",
         )
         for name, health in sorted(state.health.items()):
-            monitor.add_metric([name], 1.0 if health.state == MONITOR_ONLY else 0.0)
+            monitor.add_metric([name], 0.0 if health.state == HEALTHY else 1.0)
         yield from (entries, mtime, loaded, failed, monitor)
