@@ -14,7 +14,7 @@ import time
 from email.utils import getaddresses, parseaddr
 from typing import Any, NamedTuple
 
-from oplguard.mail.headers import Header, values_of
+from oplguard.mail.headers import Header
 from oplguard.policy.scanner import Scan
 from oplguard.policy.verdict import Verdict, hop_results
 
@@ -106,24 +106,41 @@ _SIMPLE = re.compile(
 )
 
 
-def sender_fields(fields: tuple[Header, ...]) -> tuple[str, str]:
-    """The first Return-Path and the first From value among ``fields`` (the scan's
-    parsed header fields); "" for a missing field.  One pass, no second parse."""
+class _Wanted(NamedTuple):
+    """The header values tracking keeps, read in one pass over the scan's fields."""
+
+    return_path: str
+    from_value: str
+    recipients: tuple[str, ...]  # every To and Cc value, top first
+
+
+# Lengths of the names read below: "from" 4, "to"/"cc" 2, "return-path" 11.
+_WANTED_LENGTHS = frozenset({2, 4, 11})
+
+
+def _wanted(fields: tuple[Header, ...]) -> _Wanted:
+    """First Return-Path, first From and every To/Cc value of ``fields``; one pass."""
     return_path: str | None = None
     from_value: str | None = None
+    recipients: list[str] = []
     for name, value in fields:
-        if len(name) not in (4, 11):  # neither "from" nor "return-path": most fields
+        if len(name) not in _WANTED_LENGTHS:  # most fields: no lower() at all
             continue
         lowered = name.lower()
-        if lowered == "from" and from_value is None:
+        if lowered in ("to", "cc"):
+            recipients.append(value)
+        elif lowered == "from" and from_value is None:
             from_value = value
         elif lowered == "return-path" and return_path is None:
             return_path = value
-        else:
-            continue
-        if return_path is not None and from_value is not None:
-            break
-    return return_path or "", from_value or ""
+    return _Wanted(return_path or "", from_value or "", tuple(recipients))
+
+
+def sender_fields(fields: tuple[Header, ...]) -> tuple[str, str]:
+    """The first Return-Path and the first From value among ``fields`` (the scan's
+    parsed header fields); "" for a missing field.  One pass, no second parse."""
+    wanted = _wanted(fields)
+    return wanted.return_path, wanted.from_value
 
 
 def address_of(value: str) -> str:
@@ -137,10 +154,10 @@ def address_of(value: str) -> str:
     return parseaddr(value)[1]
 
 
-def senders_of(scan: Scan) -> tuple[str, str]:
+def senders_of(scan: Scan, wanted: _Wanted | None = None) -> tuple[str, str]:
     """(envelope sender, From address), lower case: Return-Path or the newest relay's
     envelope-from, and the From header (from the fields the scan parsed)."""
-    return_path, from_value = sender_fields(scan.chain.fields)
+    return_path, from_value, _ = wanted or _wanted(scan.chain.fields)
     relayed = next((relay.envfrom for relay in scan.chain.relays if relay.envfrom), "")
     envelope = (address_of(return_path) if return_path else "") or relayed
     header_from = address_of(from_value) if from_value else ""
@@ -178,7 +195,8 @@ def build_record(scan: Scan, message_id: str, host: str, user: str) -> TrackReco
             )
         ips.append((relay.ip, relay.hop, result))
     top = chain.relays[0] if chain.relays else None
-    envelope, header_from = senders_of(scan)
+    wanted = _wanted(chain.fields)
+    envelope, header_from = senders_of(scan, wanted)
     hit = verdict.offending
     return TrackRecord(
         time.time(),
@@ -198,5 +216,5 @@ def build_record(scan: Scan, message_id: str, host: str, user: str) -> TrackReco
         _cap(user),
         tuple(ips),
         verdict,
-        (user, *values_of(chain.fields, "To"), *values_of(chain.fields, "Cc")),
+        (user, *wanted.recipients),
     )
