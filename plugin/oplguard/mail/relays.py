@@ -213,15 +213,22 @@ def build_chain(message: bytes, trust: TrustSettings) -> RelayChain:
     The limits of ``oplguard.mail.limits`` apply; every cut is in ``RelayChain.cuts``.
     """
     steps = chain_steps(message, trust)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            chain: RelayChain = done.value
-            return chain
+    while (chain := advance(steps)) is None:
+        pass  # without slices the walk never pauses: one call finishes it
+    return chain
 
 
 ChainSteps = Generator[None, None, RelayChain]
+
+
+def advance(steps: ChainSteps) -> RelayChain | None:
+    """Run ``steps`` to its next pause: None there, the chain once the walk is done."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        chain: RelayChain = done.value
+        return chain
+    return None
 
 
 def chain_steps(message: bytes, trust: TrustSettings, slices: Slices | None = None) -> ChainSteps:

@@ -22,7 +22,7 @@ from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
 from oplguard.mail.headers import ends_within
 from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
-from oplguard.mail.relays import chain_steps
+from oplguard.mail.relays import advance, chain_steps
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure, Symbol, Verdict
@@ -278,15 +278,11 @@ class Scanner:
             return build_chain(message, self.trust)
         slices = Slices(self.config.scoring.scan_cpu_budget_ms / 1000)
         steps = chain_steps(message, self.trust, slices)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                chain: RelayChain = done.value
-                return chain
+        while (chain := advance(steps)) is None:
             slices.pause()
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # others run here; the clock of our budget does not
             slices.resume()
+        return chain
 
     async def scan_async(self, message: bytes, now: datetime | None = None) -> Scan:
         """Parse, query DNS lists in parallel within the deadline, and score."""

@@ -17,7 +17,7 @@ from oplguard.mail.limits import (
     MAX_ORIGINATING_IPS_PER_HEADER,
     Slices,
 )
-from oplguard.mail.relays import ChainSteps, chain_steps
+from oplguard.mail.relays import ChainSteps, advance, chain_steps
 
 TRUST = TrustSettings()
 
@@ -91,12 +91,9 @@ def test_header_section_is_read_up_to_the_limit() -> None:
 
 def run(steps: ChainSteps) -> RelayChain:
     """Drive ``chain_steps`` to the end, as the scanner does (without an event loop)."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            chain: RelayChain = done.value
-            return chain
+    while (chain := advance(steps)) is None:
+        pass
+    return chain
 
 
 def test_a_long_header_section_yields_between_slices_and_parses_the_same() -> None:
