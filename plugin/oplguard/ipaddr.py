@@ -219,3 +219,14 @@ class SpanSet:
         except ValueError:
             return False
         return self.contains_value(version, value)
+
+
+def enclosing_network(text: str, prefix_v4: int, prefix_v6: int) -> str:
+    """The network of ``prefix_v4``/``prefix_v6`` bits that holds ``text`` (its /24 or
+    /64, say), as CIDR text; ``text`` itself when it is no IP address."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    prefix = prefix_v4 if address.version == 4 else prefix_v6
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -11,7 +11,6 @@ Blocking, SQLite or PostgreSQL; callers on the event loop go through a thread.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oplguard.config import Action
+from oplguard.ipaddr import enclosing_network
 from oplguard.storage import Database
 from oplguard.tracking.store import TrackingStore
 
@@ -113,12 +113,7 @@ def _where(host: str, alias: str = "") -> str:
 
 def network_of(ip: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) holding ``ip``; the text itself if it is no IP."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    network = ipaddress.ip_network(f"{address}/{NETWORK_PREFIX[address.version]}", strict=False)
-    return str(network)
+    return enclosing_network(ip, NETWORK_PREFIX[4], NETWORK_PREFIX[6])
 
 
 class Summarizer:

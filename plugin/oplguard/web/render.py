@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from oplguard.ipaddr import enclosing_network
 from oplguard.removals.ratelimit import Refusal
 from oplguard.web.security import CSRF_COOKIE, SECURITY_HEADERS, csrf_cookie
 from oplguard.web.state import WebState
@@ -30,14 +30,8 @@ def network_of(request: Request) -> str:
     One host of a network gets no more than the whole network: an abuser
     with a range of addresses cannot multiply the limits by rotating them.
     """
-    client = client_of(request)
     web = state_of(request).cfg.web
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return client
-    prefix = web.rate_limit_prefix_v4 if address.version == 4 else web.rate_limit_prefix_v6
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return enclosing_network(client_of(request), web.rate_limit_prefix_v4, web.rate_limit_prefix_v6)
 
 
 def when(stamp: float | str | None) -> str:
