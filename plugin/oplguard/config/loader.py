@@ -8,20 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from oplguard.config import sanity
-from oplguard.config.fields import Fields, read_toml
+from oplguard.config.fields import Fields, defaults_of, read_toml
 from oplguard.config.model import (
-    ACTIONS,
     BLOCKED_LIST_NAME,
     DEFAULT_SCORES,
-    LIST_FORMATS,
-    ON_ERROR,
     SA_ORIGINATING_HEADERS,
-    THRESHOLDS,
     Config,
     DnsblConfig,
     GroupConfig,
     ListConfig,
     Listener,
+    ListFormat,
     PolicydConfig,
     ScoringConfig,
     ServerConfig,
@@ -142,28 +139,31 @@ class Builder(Fields):
                 "a tls: listener needs a certificate",
                 "add [server.tls] cert = ... and key = ...",
             )
+
+        def number(key: str) -> float:
+            value: float = getattr(default, key)
+            return self.number(data, "server", key, value)
+
         return ServerConfig(
             listen=listen,
             allowed_ips=allowed,
-            max_connections=int(self.number(data, "server", "max_connections", 64)),
-            max_connections_per_peer=int(
-                self.number(data, "server", "max_connections_per_peer", 0)
-            ),
-            max_tls_handshakes=int(self.number(data, "server", "max_tls_handshakes", 64)),
-            tls_handshake_timeout_s=self.number(data, "server", "tls_handshake_timeout_s", 10.0),
-            max_message_bytes=int(self.number(data, "server", "max_message_bytes", 512_000)),
-            request_timeout_s=self.number(data, "server", "request_timeout_s", 30.0),
-            child_timeout_s=self.number(data, "server", "child_timeout_s", 300.0),
-            shutdown_grace_s=self.number(data, "server", "shutdown_grace_s", 10.0),
-            allow_tell=self.boolean(data, "server", "allow_tell", False),
-            unix_socket_mode=int(self.number(data, "server", "unix_socket_mode", 0o660)),
-            list_probe_interval_s=self.number(data, "server", "list_probe_interval_s", 60.0),
+            max_connections=int(number("max_connections")),
+            max_connections_per_peer=int(number("max_connections_per_peer")),
+            max_tls_handshakes=int(number("max_tls_handshakes")),
+            tls_handshake_timeout_s=number("tls_handshake_timeout_s"),
+            max_message_bytes=int(number("max_message_bytes")),
+            request_timeout_s=number("request_timeout_s"),
+            child_timeout_s=number("child_timeout_s"),
+            shutdown_grace_s=number("shutdown_grace_s"),
+            allow_tell=self.boolean(data, "server", "allow_tell", default.allow_tell),
+            unix_socket_mode=int(number("unix_socket_mode")),
+            list_probe_interval_s=number("list_probe_interval_s"),
             tls=tls,
             workers=self.workers(data),
         )
 
     def workers(self, data: dict[str, Any]) -> int:
-        value = self.number(data, "server", "workers", 1)
+        value = self.number(data, "server", "workers", ServerConfig().workers)
         if value != int(value) or value > MAX_WORKERS:
             raise self.fail(
                 "server",
@@ -211,15 +211,14 @@ class Builder(Fields):
     def upstream(self, data: dict[str, Any]) -> UpstreamConfig:
         self.check_keys("upstream", data, {f.name for f in fields(UpstreamConfig)})
         default = UpstreamConfig()
-        raw = self.string(data, "upstream", "address", "")
-        threshold = self.string(data, "upstream", "threshold", default.threshold)
-        if threshold not in THRESHOLDS:
-            raise self.fail(
-                "upstream",
-                "threshold",
-                f"unknown threshold {threshold!r}",
-                "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
-            )
+        raw = self.string(data, "upstream", "address", "")  # default: None, no upstream
+        threshold = self.choice(
+            data,
+            "upstream",
+            "threshold",
+            default.threshold,
+            "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
+        )
         return UpstreamConfig(
             address=self.address("upstream", "address", raw) if raw else None,
             timeout_s=self.number(data, "upstream", "timeout_s", default.timeout_s),
@@ -296,24 +295,30 @@ class Builder(Fields):
                     "scores", name, f"score of {name} must be a number", f"write {name} = 10.0"
                 )
             table[name] = float(value)
-        required = data.get("required_score", 5.0)
+        default = ScoringConfig()
+        required = data.get("required_score", default.required_score)
         if isinstance(required, bool) or not isinstance(required, int | float):
             raise self.fail(
                 "scoring",
                 "required_score",
                 "required_score must be a number",
-                "write required_score = 5.0",
+                f"write required_score = {default.required_score}",
             )
         return ScoringConfig(
             required_score=float(required),
             scores=tuple(table.items()),
-            lookup_url=self.string(data, "scoring", "lookup_url", ""),
-            lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
-            scan_cpu_budget_ms=self.number(data, "scoring", "scan_cpu_budget_ms", 250.0),
+            lookup_url=self.string(data, "scoring", "lookup_url", default.lookup_url),
+            lookup_deadline_s=self.number(
+                data, "scoring", "lookup_deadline_s", default.lookup_deadline_s
+            ),
+            scan_cpu_budget_ms=self.number(
+                data, "scoring", "scan_cpu_budget_ms", default.scan_cpu_budget_ms
+            ),
         )
 
     def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:
-        self.check_keys("lists", data, {"name", "path", "category", "format", "description"}, index)
+        self.check_keys("lists", data, {f.name for f in fields(ListConfig)}, index)
+        default = defaults_of(ListConfig)
         name = self.string(data, "lists", "name", "", index)
         if not name or not all(c.isalnum() or c in "-_" for c in name):
             raise self.fail(
@@ -328,26 +333,27 @@ class Builder(Fields):
             raise self.fail(
                 "lists", "name", f"list {name!r} has no path", 'write path = "lists/opl.txt"', index
             )
-        fmt = self.string(data, "lists", "format", "plain", index)
-        if fmt not in LIST_FORMATS:
-            raise self.fail(
-                "lists",
-                "format",
-                f"unknown list format {fmt!r}",
-                f"use one of: {', '.join(LIST_FORMATS)}",
-                index,
-            )
+        fmt = self.choice(
+            data,
+            "lists",
+            "format",
+            default["format"],
+            f"use one of: {', '.join(ListFormat)}",
+            index,
+            noun="list format",
+        )
         return ListConfig(
             name=name,
             path=self.path_of(raw_path),
-            category=self.string(data, "lists", "category", "open-proxy", index),
+            category=self.string(data, "lists", "category", default["category"], index),
             format=fmt,
-            description=self.string(data, "lists", "description", "", index),
+            description=self.string(data, "lists", "description", default["description"], index),
         )
 
     def dnsbl(self, index: int, data: dict[str, Any]) -> DnsblConfig:
         table = "dnsbls"
         self.check_keys(table, data, {f.name for f in fields(DnsblConfig)}, index)
+        default = defaults_of(DnsblConfig)
         name = self.string(data, table, "name", "", index)
         zone = self.string(data, table, "zone", "", index).strip(".")
         if not name or not zone:
@@ -358,15 +364,9 @@ class Builder(Fields):
                 'write name = "opl-dns" and zone = "opl.example.net"',
                 index,
             )
-        on_error = self.string(data, table, "on_error", "ignore", index)
-        if on_error not in ON_ERROR:
-            raise self.fail(
-                table,
-                "on_error",
-                f"unknown on_error {on_error!r}",
-                "use ignore, score or tempfail",
-                index,
-            )
+        on_error = self.choice(
+            data, table, "on_error", default["on_error"], "use ignore, score or tempfail", index
+        )
         codes = data.get("returncodes", {})
         if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
             raise self.fail(
@@ -381,14 +381,14 @@ class Builder(Fields):
         return DnsblConfig(
             name=name,
             zone=zone,
-            category=self.string(data, table, "category", "open-proxy", index),
-            nameservers=self.strings(data, table, "nameservers") or (),
-            timeout_s=self.number(data, table, "timeout_s", 2.0),
+            category=self.string(data, table, "category", default["category"], index),
+            nameservers=self.strings(data, table, "nameservers") or default["nameservers"],
+            timeout_s=self.number(data, table, "timeout_s", default["timeout_s"]),
             on_error=on_error,
-            error_symbol=self.string(data, table, "error_symbol", "", index)
+            error_symbol=self.string(data, table, "error_symbol", default["error_symbol"], index)
             or name.upper().replace("-", "_") + "_UNAVAILABLE",
             returncodes=tuple(codes.items()),
-            description=self.string(data, table, "description", "", index),
+            description=self.string(data, table, "description", default["description"], index),
         )
 
     def returncode(self, rule: str, index: int) -> None:
@@ -410,6 +410,7 @@ class Builder(Fields):
         if not isinstance(data, dict):
             raise self.fail("", "groups", "groups must be tables", "write [groups.open_proxy_list]")
         built = []
+        default = defaults_of(GroupConfig)
         for name, body in data.items():
             table = f"groups.{name}"
             if not isinstance(body, dict):
@@ -427,23 +428,22 @@ class Builder(Fields):
                         f"define it with [[lists]] name = {item!r}, or use one of: "
                         f"{', '.join(sorted(list_names))}",
                     )
-            action = self.string(body, table, "action", "delete")
-            if action not in ACTIONS:
-                raise self.fail(
-                    table,
-                    "action",
-                    f"unknown action {action!r}",
-                    "use reject (connecting IP only), delete (every header IP) or tag",
-                )
+            action = self.choice(
+                body,
+                table,
+                "action",
+                default["action"],
+                "use reject (connecting IP only), delete (every header IP) or tag",
+            )
             built.append(
                 GroupConfig(
                     name=name,
                     lists=lists,
-                    enabled=self.boolean(body, table, "enabled", True),
+                    enabled=self.boolean(body, table, "enabled", default["enabled"]),
                     action=action,
-                    symbol=self.string(body, table, "symbol", "") or name.upper(),
-                    reason=self.string(body, table, "reason", "Open Proxy sender violation"),
-                    description=self.string(body, table, "description", ""),
+                    symbol=self.string(body, table, "symbol", default["symbol"]) or name.upper(),
+                    reason=self.string(body, table, "reason", default["reason"]),
+                    description=self.string(body, table, "description", default["description"]),
                 )
             )
         return tuple(built)

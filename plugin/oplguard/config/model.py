@@ -34,7 +34,26 @@ class Scope(StrEnum):
 SCOPES = tuple(Scope)
 
 
-LIST_FORMATS = ("plain", "ip4set", "ip6tset")
+class ListFormat(StrEnum):
+    """How a list file is written: one entry a line, or rbldnsd's dataset syntaxes."""
+
+    PLAIN = "plain"
+    IP4SET = "ip4set"
+    IP6TSET = "ip6tset"
+
+
+LIST_FORMATS = tuple(ListFormat)
+
+
+class OnError(StrEnum):
+    """What a DNS list that cannot answer does: no hit, a scored symbol, or a deferral."""
+
+    IGNORE = "ignore"
+    SCORE = "score"
+    TEMPFAIL = "tempfail"
+
+
+ON_ERROR = tuple(OnError)
 
 
 # SpamAssassin 10_default_prefs.cf: the default originating_ip_headers.
@@ -88,7 +107,7 @@ class ListConfig:
     name: str
     path: Path
     category: str = "open-proxy"
-    format: str = "plain"
+    format: ListFormat = ListFormat.PLAIN
     description: str = ""
 
 
@@ -112,13 +131,10 @@ class DnsblConfig:
     category: str = "open-proxy"
     nameservers: tuple[str, ...] = ()
     timeout_s: float = 2.0
-    on_error: str = "ignore"
+    on_error: OnError = OnError.IGNORE
     error_symbol: str = ""
     returncodes: tuple[tuple[str, str], ...] = ()
     description: str = ""
-
-
-ON_ERROR = ("ignore", "score", "tempfail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +210,7 @@ class GroupConfig:
     name: str
     lists: tuple[str, ...]
     enabled: bool = True
-    action: str = "delete"
+    action: Action = Action.DELETE
     symbol: str = ""
     reason: str = "Open Proxy sender violation"
     description: str = ""
@@ -205,7 +221,7 @@ class SenderEntry:
     """An Allowed Senders or Blocked Senders entry (IP, CIDR or range)."""
 
     network: str
-    scope: str = "hop"
+    scope: Scope = Scope.HOP
     expires: datetime | None = None
     comment: str = ""
     line: int = 0
@@ -237,7 +253,14 @@ class ScoringConfig:
         return FALLBACK_RELAY_SCORE
 
 
-THRESHOLDS = ("upstream", "oplguard")
+class Threshold(StrEnum):
+    """Whose required score decides spam when an upstream spamd answers too."""
+
+    UPSTREAM = "upstream"
+    OPLGUARD = "oplguard"
+
+
+THRESHOLDS = tuple(Threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +292,7 @@ class UpstreamConfig:
     # Well under Exim's spamd tmo (120 s) and spamc's -t (600 s): a hung
     # spamd costs this much, and the client still gets oplguard's verdict.
     timeout_s: float = 30.0
-    threshold: str = "upstream"
+    threshold: Threshold = Threshold.UPSTREAM
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupConfig
+from oplguard.config import BLOCKED_LIST_NAME, Action, Config, DnsblConfig, GroupConfig, OnError
 from oplguard.lists import ListEntry, ListHit, ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
@@ -119,7 +119,7 @@ def groups_of(config: Config) -> tuple[GroupConfig, ...]:
             GroupConfig(
                 name=BLOCKED_LIST_NAME,
                 lists=(BLOCKED_LIST_NAME,),
-                action="reject",
+                action=Action.REJECT,
                 symbol="BLOCKED_SENDER",
                 reason="Blocked sender",
             ),
@@ -138,7 +138,7 @@ def lookup_failure(
     """
     if health.state == MONITOR_ONLY:
         detail = f"{answer.detail} (list monitor-only, its errors do not count: {health.reason})"
-        return LookupFailure(cfg.name, ip, hop, detail, "ignore", cfg.error_symbol)
+        return LookupFailure(cfg.name, ip, hop, detail, OnError.IGNORE, cfg.error_symbol)
     return LookupFailure(cfg.name, ip, hop, answer.detail, cfg.on_error, cfg.error_symbol)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from oplguard.config import Action
+from oplguard.config import Action, OnError
 from oplguard.mail import ChainRelay, RelayChain, canonical_ip, is_skipped
 from oplguard.policy.engine import Lookup, Policy, evaluate
 from oplguard.policy.report import lookup_link
@@ -111,7 +111,7 @@ def decide(
         return Decision(REJECT, reject_text(hit, lookup_url), ip, "listed", verdict)
     if verdict.allowed:
         return Decision(DUNNO, "", ip, f"allowed by {verdict.allowed[0].network}", verdict)
-    tempfail = next((f for f in verdict.failures if f.on_error == "tempfail"), None)
+    tempfail = next((f for f in verdict.failures if f.on_error == OnError.TEMPFAIL), None)
     if tempfail is not None:
         text = clean_text(
             f"4.7.1 Cannot check {ip} against list {tempfail.list_name} now "
