@@ -137,6 +137,11 @@ class Fields:
             )  # fmt: skip
         return float(value)
 
+    def field_number(self, data: dict[str, Any], table: str, key: str, defaults: object) -> float:
+        """``key`` as a number, by default the same field of ``defaults`` (a config dataclass)."""
+        default: float = getattr(defaults, key)
+        return self.number(data, table, key, default)
+
     def boolean(self, data: dict[str, Any], table: str, key: str, default: bool) -> bool:
         value = data.get(key, default)
         if not isinstance(value, bool):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from oplguard.config import sanity
 from oplguard.config.fields import Fields, defaults_of, read_toml
@@ -22,6 +23,7 @@ from oplguard.config.model import (
     PolicydConfig,
     ScoringConfig,
     ServerConfig,
+    ServiceConfig,
     TlsConfig,
     TrustConfig,
     UpstreamConfig,
@@ -33,6 +35,7 @@ from oplguard.errors import ConfigError
 from oplguard.levelnames import level_name
 from oplguard.netparse import parse_listen, parse_network
 
+Service = TypeVar("Service", bound=ServiceConfig)
 # [server] workers: far beyond the cores of any mail filter host; a typo guard.
 MAX_WORKERS = 256
 
@@ -121,18 +124,37 @@ class Builder(Fields):
         sanity.check(self, cfg)
         return cfg
 
-    def server(self, data: dict[str, Any]) -> ServerConfig:
-        names = {f.name for f in fields(ServerConfig)}
-        self.check_keys("server", data, names)
-        default = ServerConfig()
+    def service(
+        self,
+        table: str,
+        data: dict[str, Any],
+        default: Service,
+        listener: Callable[[str], Listener],
+    ) -> Service:
+        """The keys every listening service shares (ServiceConfig), over ``default``."""
         listen = default.listen
-        if (raw := self.strings(data, "server", "listen")) is not None:
-            listen = tuple(self.listener(item) for item in raw)
+        if (raw := self.strings(data, table, "listen")) is not None:
+            listen = tuple(listener(item) for item in raw)
         allowed = default.allowed_ips
-        if (raw := self.strings(data, "server", "allowed_ips")) is not None:
-            allowed = tuple(self.network("server", "allowed_ips", item) for item in raw)
+        if (raw := self.strings(data, table, "allowed_ips")) is not None:
+            allowed = tuple(self.network(table, "allowed_ips", item) for item in raw)
+        return replace(
+            default,
+            listen=listen,
+            allowed_ips=allowed,
+            max_connections=int(self.field_number(data, table, "max_connections", default)),
+            max_connections_per_peer=int(
+                self.field_number(data, table, "max_connections_per_peer", default)
+            ),
+            request_timeout_s=self.field_number(data, table, "request_timeout_s", default),
+        )
+
+    def server(self, data: dict[str, Any]) -> ServerConfig:
+        self.check_keys("server", data, {f.name for f in fields(ServerConfig)})
+        # The shared keys read, the others still at their defaults.
+        base = self.service("server", data, ServerConfig(), self.listener)
         tls = self.tls(self.table(data, "tls") if "tls" in data else {})
-        if any(item.kind == "tls" for item in listen) and tls.cert is None:
+        if any(item.kind == "tls" for item in base.listen) and tls.cert is None:
             raise self.fail(
                 "server",
                 "listen",
@@ -141,21 +163,16 @@ class Builder(Fields):
             )
 
         def number(key: str) -> float:
-            value: float = getattr(default, key)
-            return self.number(data, "server", key, value)
+            return self.field_number(data, "server", key, base)
 
-        return ServerConfig(
-            listen=listen,
-            allowed_ips=allowed,
-            max_connections=int(number("max_connections")),
-            max_connections_per_peer=int(number("max_connections_per_peer")),
+        return replace(
+            base,
             max_tls_handshakes=int(number("max_tls_handshakes")),
             tls_handshake_timeout_s=number("tls_handshake_timeout_s"),
             max_message_bytes=int(number("max_message_bytes")),
-            request_timeout_s=number("request_timeout_s"),
             child_timeout_s=number("child_timeout_s"),
             shutdown_grace_s=number("shutdown_grace_s"),
-            allow_tell=self.boolean(data, "server", "allow_tell", default.allow_tell),
+            allow_tell=self.boolean(data, "server", "allow_tell", base.allow_tell),
             unix_socket_mode=int(number("unix_socket_mode")),
             list_probe_interval_s=number("list_probe_interval_s"),
             tls=tls,
@@ -188,24 +205,8 @@ class Builder(Fields):
 
     def policyd(self, data: dict[str, Any]) -> PolicydConfig:
         self.check_keys("policyd", data, {f.name for f in fields(PolicydConfig)})
-        default = PolicydConfig()
-        listen = default.listen
-        if (raw := self.strings(data, "policyd", "listen")) is not None:
-            listen = tuple(self.address("policyd", "listen", item) for item in raw)
-        allowed = default.allowed_ips
-        if (raw := self.strings(data, "policyd", "allowed_ips")) is not None:
-            allowed = tuple(self.network("policyd", "allowed_ips", item) for item in raw)
-        limit = self.number(data, "policyd", "max_connections", default.max_connections)
-        per_peer = self.number(
-            data, "policyd", "max_connections_per_peer", default.max_connections_per_peer
-        )
-        timeout = self.number(data, "policyd", "request_timeout_s", default.request_timeout_s)
-        return PolicydConfig(
-            listen=listen,
-            allowed_ips=allowed,
-            max_connections=int(limit),
-            max_connections_per_peer=int(per_peer),
-            request_timeout_s=timeout,
+        return self.service(
+            "policyd", data, PolicydConfig(), lambda item: self.address("policyd", "listen", item)
         )
 
     def upstream(self, data: dict[str, Any]) -> UpstreamConfig:

@@ -164,22 +164,31 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """The spamd listener: sockets, access control and limits."""
+class ServiceConfig:
+    """What the table of every listening service ([server], [policyd]) holds: its sockets,
+    who may connect, how many at once, and one request's deadline.  A service's own
+    dataclass restates the fields whose default differs."""
 
-    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
-    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1).
+    listen: tuple[Listener, ...] = ()
+    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1); so does policyd.
     allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).
     max_connections_per_peer: int = 0
+    # spamd --timeout-tcp: waiting for the request line and headers.
+    request_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig(ServiceConfig):
+    """The spamd listener: sockets, access control and limits."""
+
+    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
     # TLS handshakes in progress, a pool apart from max_connections, and their deadline.
     max_tls_handshakes: int = 64
     tls_handshake_timeout_s: float = 10.0
     # spamc's -s default: larger messages are not sent by spamc at all.
     max_message_bytes: int = 512_000
-    # spamd --timeout-tcp: waiting for the request line and headers.
-    request_timeout_s: float = 30.0
     # spamd --timeout-child: from request line to finished reply.
     child_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0
@@ -264,16 +273,15 @@ THRESHOLDS = tuple(Threshold)
 
 
 @dataclass(frozen=True, slots=True)
-class PolicydConfig:
-    """The Postfix policy service (``oplguard policyd``): sockets and limits."""
+class PolicydConfig(ServiceConfig):
+    """The Postfix policy service (``oplguard policyd``): sockets and limits.
+
+    Postfix connects from the MTA host (loopback by default); others get no answer at all.
+    """
 
     listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 10048),)
-    # Postfix connects from the MTA host; others get no answer at all.
-    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # Each smtpd process holds one connection; Postfix's default_process_limit is 100.
     max_connections: int = 200
-    # Open connections one peer address may hold (0 = no cap below max_connections).
-    max_connections_per_peer: int = 0
     # From a request's first byte to its end (Postfix's smtpd_policy_service_timeout).
     request_timeout_s: float = 100.0
 
