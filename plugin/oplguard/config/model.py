@@ -56,6 +56,13 @@ class OnError(StrEnum):
 ON_ERROR = tuple(OnError)
 
 
+class LogFormat(StrEnum):
+    """How log lines are written: plain text, or one JSON object a line."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 # SpamAssassin 10_default_prefs.cf: the default originating_ip_headers.
 SA_ORIGINATING_HEADERS = (
     "X-Yahoo-Post-IP",
@@ -411,7 +418,7 @@ class Config:
     control_socket: str = ""
     tracking_db: str = ""
     log_level: str = "WARNING"
-    log_format: str = "text"
+    log_format: LogFormat = LogFormat.TEXT
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     senders_file: Path | None = None
