@@ -178,7 +178,7 @@ class ServiceConfig:
 
     listen: tuple[Listener, ...] = ()
     # spamd accepts only loopback unless -A is given (spamd-protocol.md §1); so does policyd.
-    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).
     max_connections_per_peer: int = 0
