@@ -27,13 +27,14 @@ from oplguard.config.model import (
     TlsConfig,
     TrustConfig,
     UpstreamConfig,
+    parse_returncode,
 )
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
 from oplguard.config.web import read_web
 from oplguard.errors import ConfigError
 from oplguard.levelnames import level_name
-from oplguard.netparse import parse_listen, parse_network
+from oplguard.netparse import parse_listen
 
 Service = TypeVar("Service", bound=ServiceConfig)
 # [server] workers: far beyond the cores of any mail filter host; a typo guard.
@@ -353,7 +354,7 @@ class Builder(Fields):
 
     def dnsbl(self, index: int, data: dict[str, Any]) -> DnsblConfig:
         table = "dnsbls"
-        self.check_keys(table, data, {f.name for f in fields(DnsblConfig)}, index)
+        self.check_keys(table, data, {f.name for f in fields(DnsblConfig) if f.init}, index)
         default = defaults_of(DnsblConfig)
         name = self.string(data, table, "name", "", index)
         zone = self.string(data, table, "zone", "", index).strip(".")
@@ -394,16 +395,13 @@ class Builder(Fields):
 
     def returncode(self, rule: str, index: int) -> None:
         try:
-            if rule.startswith("mask:"):
-                int(rule[len("mask:") :], 0)
-            else:
-                parse_network(rule)
+            parse_returncode(rule)  # what the list's answers are matched with
         except ValueError as err:
             raise self.fail(
                 "dnsbls",
                 "returncodes",
                 f"bad return code rule {rule!r}",
-                'use "127.0.0.2", "127.0.0.0/29" or "mask:8"',
+                'use "127.0.0.2", "127.0.0.0/29", "127.0.0.2-127.0.0.5" or "mask:8"',
                 index,
             ) from err
 

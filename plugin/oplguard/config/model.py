@@ -10,6 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from oplguard.ipaddr import parse_span
+
 
 class Action(StrEnum):
     """What happens to a message, strongest first; a group acts with all but ``pass``."""
@@ -118,13 +120,30 @@ class ListConfig:
     description: str = ""
 
 
+# A DNS list's return-code rule, parsed: (mask, version, first, last); a mask rule has version 0.
+ReturnRule = tuple[int, int, int, int]
+MASK_PREFIX = "mask:"
+
+
+def parse_returncode(rule: str) -> ReturnRule:
+    """``mask:N`` (a bitmask on the last octet), or an address, network or range of answers.
+
+    Raises:
+        ValueError: neither.
+    """
+    if rule.startswith(MASK_PREFIX):
+        return int(rule[len(MASK_PREFIX) :], 0), 0, 0, 0
+    return (0, *parse_span(rule))
+
+
 @dataclass(frozen=True, slots=True)
 class DnsblConfig:
     """A list served over DNS (RFC 5782), queried per IP.
 
     Attributes:
         returncodes: (rule, category) pairs: ``127.0.0.2`` exact,
-            ``127.0.0.0/29`` a range, ``mask:8`` a bitmask on the last octet.
+            ``127.0.0.0/29`` or ``127.0.0.2-127.0.0.5`` a range, ``mask:8`` a
+            bitmask on the last octet (``rules``: the same, parsed).
             Empty: any 127/8 answer is a hit of ``category``.
         on_error: ``ignore`` (no hit), ``score`` (symbol ``error_symbol``) or
             ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message,
@@ -142,6 +161,14 @@ class DnsblConfig:
     error_symbol: str = ""
     returncodes: tuple[tuple[str, str], ...] = ()
     description: str = ""
+    # ``returncodes`` parsed once, not per answer: (rule, category) pairs.
+    rules: tuple[tuple[ReturnRule, str], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        rules = tuple((parse_returncode(rule), category) for rule, category in self.returncodes)
+        object.__setattr__(self, "rules", rules)
 
 
 @dataclass(frozen=True, slots=True)
