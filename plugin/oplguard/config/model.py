@@ -44,18 +44,12 @@ class ListFormat(StrEnum):
     IP6TSET = "ip6tset"
 
 
-LIST_FORMATS = tuple(ListFormat)
-
-
 class OnError(StrEnum):
     """What a DNS list that cannot answer does: no hit, a scored symbol, or a deferral."""
 
     IGNORE = "ignore"
     SCORE = "score"
     TEMPFAIL = "tempfail"
-
-
-ON_ERROR = tuple(OnError)
 
 
 class LogFormat(StrEnum):
@@ -301,9 +295,6 @@ class Threshold(StrEnum):
 
     UPSTREAM = "upstream"
     OPLGUARD = "oplguard"
-
-
-THRESHOLDS = tuple(Threshold)
 
 
 @dataclass(frozen=True, slots=True)

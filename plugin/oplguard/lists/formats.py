@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from oplguard.config.model import LIST_FORMATS, ListFormat
+from oplguard.config.model import ListFormat
 from oplguard.errors import ListError
 from oplguard.lists.entries import DATE_CACHE_SIZE, EntryTable, ListEntry, moment
 from oplguard.lists.ipset import Span, ip4set_span, ip6tset_span, octets, span_of, span_text
 
-FORMATS = LIST_FORMATS
 # Keys a plain line may carry between the network and the reason.
 DATE_KEYS = ("since", "expires")
 # rbldnsd(8) "Special Entries": $SOA, $NS, $TTL, $TIMESTAMP, $n ... and ":$" lines.
@@ -29,7 +28,7 @@ _KEY = re.compile(r"([A-Za-z_]+)=(\S*)")  # any such word: a typo must not hide
 _SHORT_PREFIX = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}")
 _IP4SET_END = re.compile(r"[\s#;]")  # an ip4set network ends at space or comment
 
-__all__ = ["FORMATS", "EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
+__all__ = ["EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
 
 
 Row = tuple[Span, str, str | None, str | None, bool]
@@ -79,7 +78,9 @@ def line_parser(fmt: str, head: Iterable[str], path: str = "") -> LineParser:
         ListError: unknown format, or a bad line in ``head``.
     """
     if fmt not in PARSERS:
-        raise ListError(f"unknown list format {fmt!r}; use one of: {', '.join(FORMATS)}", path=path)
+        raise ListError(
+            f"unknown list format {fmt!r}; use one of: {', '.join(ListFormat)}", path=path
+        )
     return PARSERS[fmt](head, path)
 
 
