@@ -19,7 +19,6 @@ from oplguard.config.model import (
     GroupConfig,
     ListConfig,
     Listener,
-    ListFormat,
     PolicydConfig,
     ScoringConfig,
     ServerConfig,
@@ -31,6 +30,7 @@ from oplguard.config.model import (
 )
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
+from oplguard.config.vocabulary import ListFormat
 from oplguard.config.web import read_web
 from oplguard.errors import ConfigError
 from oplguard.levelnames import level_name

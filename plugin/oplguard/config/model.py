@@ -1,4 +1,4 @@
-"""The configuration model: frozen dataclasses, their defaults, and fixed vocabularies.
+"""The configuration model: frozen dataclasses and their defaults (vocabularies: vocabulary.py).
 
 Defaults live in the dataclass fields and nowhere else.
 """
@@ -7,57 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
+from oplguard.config.vocabulary import Action, ListFormat, LogFormat, OnError, Scope, Threshold
 from oplguard.ipaddr import parse_span
-
-
-class Action(StrEnum):
-    """What happens to a message, strongest first; a group acts with all but ``pass``."""
-
-    REJECT = "reject"
-    DELETE = "delete"
-    TAG = "tag"
-    PASS = "pass"
-
-
-# The actions a group or a Blocked Senders entry may take (config ``action``).
-ACTIONS = (Action.REJECT, Action.DELETE, Action.TAG)
-
-
-class Scope(StrEnum):
-    """Where an Allowed/Blocked Senders entry applies: the connecting IP, or any hop."""
-
-    CONNECTION = "connection"
-    HOP = "hop"
-
-
-SCOPES = tuple(Scope)
-
-
-class ListFormat(StrEnum):
-    """How a list file is written: one entry a line, or rbldnsd's dataset syntaxes."""
-
-    PLAIN = "plain"
-    IP4SET = "ip4set"
-    IP6TSET = "ip6tset"
-
-
-class OnError(StrEnum):
-    """What a DNS list that cannot answer does: no hit, a scored symbol, or a deferral."""
-
-    IGNORE = "ignore"
-    SCORE = "score"
-    TEMPFAIL = "tempfail"
-
-
-class LogFormat(StrEnum):
-    """How log lines are written: plain text, or one JSON object a line."""
-
-    TEXT = "text"
-    JSON = "json"
-
 
 # SpamAssassin 10_default_prefs.cf: the default originating_ip_headers.
 SA_ORIGINATING_HEADERS = (
@@ -288,13 +241,6 @@ class ScoringConfig:
         if symbol.endswith("_UNAVAILABLE"):
             return FALLBACK_UNAVAILABLE_SCORE
         return FALLBACK_RELAY_SCORE
-
-
-class Threshold(StrEnum):
-    """Whose required score decides spam when an upstream spamd answers too."""
-
-    UPSTREAM = "upstream"
-    OPLGUARD = "oplguard"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from dataclasses import fields
 from typing import Any
 
 from oplguard.config.fields import Fields, defaults_of
-from oplguard.config.model import Config, LogFormat, MetricsConfig, TrackingConfig
+from oplguard.config.model import Config, MetricsConfig, TrackingConfig
+from oplguard.config.vocabulary import LogFormat
 from oplguard.netparse import parse_tcp_listen
 
 

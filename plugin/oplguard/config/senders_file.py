@@ -8,10 +8,10 @@ from pathlib import Path
 from oplguard.config.fields import Fields, read_toml
 from oplguard.config.locate import locate
 from oplguard.config.model import (
-    Action,
     GroupConfig,
     SenderEntry,
 )
+from oplguard.config.vocabulary import Action
 from oplguard.errors import ConfigError
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from oplguard.config.model import ListFormat
+from oplguard.config.vocabulary import ListFormat
 from oplguard.errors import ListError
 from oplguard.lists.entries import DATE_CACHE_SIZE, EntryTable, ListEntry, moment
 from oplguard.lists.ipset import Span, ip4set_span, ip6tset_span, octets, span_of, span_text

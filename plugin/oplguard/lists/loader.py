@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from oplguard.config.model import ListFormat
+from oplguard.config.vocabulary import ListFormat
 from oplguard.errors import ListError
 from oplguard.lists import bulk, bulk6
 from oplguard.lists.builder import NONE6, Built, TableBuilder

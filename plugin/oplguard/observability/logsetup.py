@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config.model import LogFormat
+from oplguard.config.vocabulary import LogFormat
 from oplguard.observability.trace import TRACE_ATTR, TraceGate, Tracer
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
