@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import aiospamc
 import pytest
@@ -44,9 +45,7 @@ def source(port: int, **kwargs: object) -> DnsblSource:
     cfg = DnsblConfig(
         "opl-dns", "opl.test", nameservers=(f"127.0.0.1:{port}",), timeout_s=1.0, returncodes=CODES
     )
-    for key, value in kwargs.items():
-        cfg = DnsblConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, key: value})
-    return DnsblSource(cfg)
+    return DnsblSource(replace(cfg, **kwargs))
 
 
 @pytest.mark.parametrize(

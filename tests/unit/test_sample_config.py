@@ -26,6 +26,7 @@ TABLES: dict[str, str] = {
     "policyd": "[policyd]\n",
     "upstream": "[upstream]\n",
     "web": "[web]\n",
+    "web.notify": "[web.notify]\n",
     "lists": '[[lists]]\nname = "a"\npath = "a.txt"\n',
     "dnsbls": '[[dnsbls]]\nname = "a"\nzone = "a.test"\n',
     "groups": "[groups.g]\nlists = []\n",
@@ -34,7 +35,10 @@ TABLES: dict[str, str] = {
 }
 # Plain tables whose documented values are compared with the loader's defaults.
 PLAIN = ("", "server", "server.tls", "tracking", "metrics", "trust", "scoring", "policyd")
-PLAIN += ("upstream", "web")
+PLAIN += ("upstream", "web", "web.notify")
+# Tables of which a config holds several (or one per group): the sample's set lines are
+# examples of real entries, its commented-out lines document the keys.
+ARRAYS = ("lists", "dnsbls", "groups", "allowed_senders", "blocked_senders")
 _HEADER = re.compile(r"^#?\s*\[\[?([a-z_.]+)\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(r"^(#\s*)?([a-z_][a-z_0-9]*)\s*=\s*(.*)$")
 
@@ -84,6 +88,34 @@ def test_sample_documents_every_accepted_key_and_no_other(table: str, tmp_path: 
     if table == "":
         keys |= {name for name in documented() if name and "." not in name}
     assert keys == accepted(table, tmp_path)
+
+
+@pytest.mark.parametrize("table", ARRAYS)
+def test_sample_shows_each_entry_key_with_its_real_default(table: str, tmp_path: Path) -> None:
+    """Every commented-out line shows the default or says what it is instead; a key that
+    only has set lines (examples) shows its default on one of them, or says it."""
+    minimal = TABLES[table]
+    path = tmp_path / "entry.toml"
+    path.write_text(minimal)
+    default = config_mod.load(path)
+    lines: dict[str, list[tuple[bool, bool]]] = {}
+    for key, value, comment, is_commented in documented().get(table, []):
+        if comment == "a table" or re.search(rf"^{key}\s*=", minimal, re.MULTILINE):
+            continue  # a sub-table, or a key every entry must set (no default)
+        path.write_text(f"{minimal}{key} = {_toml(value)}\n")
+        try:
+            shows = config_mod.load(path) == default or "default" in comment
+        except ConfigError:
+            shows = "default" in comment
+        lines.setdefault(key, []).append((is_commented, shows))
+    wrong = [
+        f"[{table}] {key}"
+        for key, found in lines.items()
+        if not all(shows for is_commented, shows in found if is_commented)
+        or not any(shows for _, shows in found)
+    ]
+    assert lines, f"the sample documents no key of [{table}]"
+    assert wrong == [], "not the default, and not marked so"
 
 
 def _loaded(table: str, body: str, tmp_path: Path) -> Any:

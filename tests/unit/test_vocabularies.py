@@ -5,10 +5,26 @@ from __future__ import annotations
 
 import argparse
 import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from oplguard.cli import parser
 from oplguard.commands import track
-from oplguard.config import ACTIONS, SCOPES, Action, Scope
+from oplguard.config import (
+    ACTIONS,
+    SCOPES,
+    Action,
+    ListFormat,
+    LogFormat,
+    OnError,
+    Scope,
+    Threshold,
+    load,
+)
+from oplguard.errors import ConfigError
 from oplguard.levelnames import LEVEL_NAMES, Level
 from oplguard.observability.levels import COMPONENT_LOGGERS, COMPONENTS, Component
 from oplguard.policy.verdict import ACTION_RANK
@@ -37,3 +53,35 @@ def test_the_command_line_offers_the_vocabularies() -> None:
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     level_help = " ".join(sub.choices["log-level"].format_help().split())
     assert "(protocol relays lists policy tracking web)" in level_help
+
+
+# Where the config file takes a word of each vocabulary: (table text, key, enum, member path).
+CONFIG_WORDS = [
+    ('[[lists]]\nname = "a"\npath = "a.txt"\n', "format", ListFormat, ("lists", 0, "format")),
+    ('[[dnsbls]]\nname = "a"\nzone = "a.test"\n', "on_error", OnError, ("dnsbls", 0, "on_error")),
+    ("[groups.g]\nlists = []\n", "action", Action, ("groups", 0, "action")),
+    ('[[allowed_senders]]\nip = "192.0.2.1"\n', "scope", Scope, ("allowed_senders", 0, "scope")),
+    ("[upstream]\n", "threshold", Threshold, ("upstream", None, "threshold")),
+    ("", "log_format", LogFormat, (None, None, "log_format")),
+]
+
+
+@pytest.mark.parametrize(("table", "key", "words", "where"), CONFIG_WORDS)
+def test_the_config_takes_each_word_as_its_member_and_no_other(
+    table: str, key: str, words: type[StrEnum], where: tuple[Any, ...], tmp_path: Path
+) -> None:
+    path = tmp_path / "words.toml"
+    for word in words:
+        if words is Action and word == Action.PASS:
+            continue  # not a group's action (ACTIONS)
+        path.write_text(f'{key} = "{word}"\n' if not table else f'{table}{key} = "{word}"\n')
+        held: Any = load(path)
+        for step in where:
+            if step is not None:
+                held = held[step] if isinstance(step, int) else getattr(held, step)
+        assert held is word  # the member itself, not a string equal to it
+    path.write_text(f'{table}{key} = "nonsense"\n')
+    with pytest.raises(ConfigError) as refused:
+        load(path)
+    assert f"unknown {key}" in str(refused.value) or "unknown list format" in str(refused.value)
+    assert refused.value.fix

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import MISSING, fields
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from oplguard.config.locate import locate
-from oplguard.config.model import (
-    SCOPES,
-    SenderEntry,
-)
+from oplguard.config.model import SenderEntry
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_network
+
+Word = TypeVar("Word", bound=StrEnum)
+
+
+def defaults_of(cls: type[Any]) -> dict[str, Any]:
+    """The defaults a config dataclass states, by field name (fields without one left out):
+    the loader reads every default from here, never states one of its own."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 def toml_error_line(err: tomllib.TOMLDecodeError) -> int:
@@ -100,6 +107,23 @@ class Fields:
             raise self.fail(table, key, f"{key} must be a string", f'write {key} = "..."', index)
         return value
 
+    def choice(
+        self,
+        data: dict[str, Any],
+        table: str,
+        key: str,
+        default: Word,
+        fix: str,
+        index: int = 0,
+        noun: str = "",
+    ) -> Word:
+        """One word of ``default``'s vocabulary (a StrEnum), as that enum's member."""
+        text = self.string(data, table, key, default, index)
+        try:
+            return type(default)(text)
+        except ValueError:
+            raise self.fail(table, key, f"unknown {noun or key} {text!r}", fix, index) from None
+
     def number(self, data: dict[str, Any], table: str, key: str, default: float) -> float:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -112,6 +136,11 @@ class Fields:
                 f"write {key} = {default}",
             )  # fmt: skip
         return float(value)
+
+    def field_number(self, data: dict[str, Any], table: str, key: str, defaults: object) -> float:
+        """``key`` as a number, by default the same field of ``defaults`` (a config dataclass)."""
+        default: float = getattr(defaults, key)
+        return self.number(data, table, key, default)
 
     def boolean(self, data: dict[str, Any], table: str, key: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -158,6 +187,7 @@ class Fields:
 
     def senders(self, data: dict[str, Any], name: str) -> tuple[SenderEntry, ...]:
         built = []
+        default = defaults_of(SenderEntry)
         for index, body in enumerate(self.array(data, name)):
             self.check_keys(name, body, {"ip", "scope", "expires", "comment"}, index)
             raw = self.string(body, name, "ip", "", index)
@@ -169,22 +199,21 @@ class Fields:
                     'write ip = "203.0.113.7"',
                     index,
                 )
-            scope = self.string(body, name, "scope", "hop", index)
-            if scope not in SCOPES:
-                raise self.fail(
-                    name,
-                    "scope",
-                    f"unknown scope {scope!r}",
-                    "use connection (the connecting IP skips all checks) or hop "
-                    "(that IP is exempt wherever it appears)",
-                    index,
-                )
+            scope = self.choice(
+                body,
+                name,
+                "scope",
+                default["scope"],
+                "use connection (the connecting IP skips all checks) or hop "
+                "(that IP is exempt wherever it appears)",
+                index,
+            )
             built.append(
                 SenderEntry(
                     network=self.network(name, "ip", raw, index),
                     scope=scope,
                     expires=self.expiry(body.get("expires"), name, index),
-                    comment=self.string(body, name, "comment", "", index),
+                    comment=self.string(body, name, "comment", default["comment"], index),
                     line=locate(self.text, name, "ip", index),
                 )
             )

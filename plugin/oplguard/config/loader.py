@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from oplguard.config import sanity
-from oplguard.config.fields import Fields, read_toml
+from oplguard.config.fields import Fields, defaults_of, read_toml
 from oplguard.config.model import (
-    ACTIONS,
     BLOCKED_LIST_NAME,
     DEFAULT_SCORES,
-    LIST_FORMATS,
-    ON_ERROR,
     SA_ORIGINATING_HEADERS,
-    THRESHOLDS,
     Config,
     DnsblConfig,
     GroupConfig,
@@ -25,17 +22,21 @@ from oplguard.config.model import (
     PolicydConfig,
     ScoringConfig,
     ServerConfig,
+    ServiceConfig,
     TlsConfig,
     TrustConfig,
     UpstreamConfig,
+    parse_returncode,
 )
 from oplguard.config.observability_fields import log_format, metrics_config, tracking_config
 from oplguard.config.senders_file import load_senders
+from oplguard.config.vocabulary import ListFormat
 from oplguard.config.web import read_web
 from oplguard.errors import ConfigError
 from oplguard.levelnames import level_name
-from oplguard.netparse import parse_listen, parse_network
+from oplguard.netparse import parse_listen
 
+Service = TypeVar("Service", bound=ServiceConfig)
 # [server] workers: far beyond the cores of any mail filter host; a typo guard.
 MAX_WORKERS = 256
 
@@ -124,46 +125,63 @@ class Builder(Fields):
         sanity.check(self, cfg)
         return cfg
 
-    def server(self, data: dict[str, Any]) -> ServerConfig:
-        names = {f.name for f in fields(ServerConfig)}
-        self.check_keys("server", data, names)
-        default = ServerConfig()
+    def service(
+        self,
+        table: str,
+        data: dict[str, Any],
+        default: Service,
+        listener: Callable[[str], Listener],
+    ) -> Service:
+        """The keys every listening service shares (ServiceConfig), over ``default``."""
         listen = default.listen
-        if (raw := self.strings(data, "server", "listen")) is not None:
-            listen = tuple(self.listener(item) for item in raw)
+        if (raw := self.strings(data, table, "listen")) is not None:
+            listen = tuple(listener(item) for item in raw)
         allowed = default.allowed_ips
-        if (raw := self.strings(data, "server", "allowed_ips")) is not None:
-            allowed = tuple(self.network("server", "allowed_ips", item) for item in raw)
+        if (raw := self.strings(data, table, "allowed_ips")) is not None:
+            allowed = tuple(self.network(table, "allowed_ips", item) for item in raw)
+        return replace(
+            default,
+            listen=listen,
+            allowed_ips=allowed,
+            max_connections=int(self.field_number(data, table, "max_connections", default)),
+            max_connections_per_peer=int(
+                self.field_number(data, table, "max_connections_per_peer", default)
+            ),
+            request_timeout_s=self.field_number(data, table, "request_timeout_s", default),
+        )
+
+    def server(self, data: dict[str, Any]) -> ServerConfig:
+        self.check_keys("server", data, {f.name for f in fields(ServerConfig)})
+        # The shared keys read, the others still at their defaults.
+        base = self.service("server", data, ServerConfig(), self.listener)
         tls = self.tls(self.table(data, "tls") if "tls" in data else {})
-        if any(item.kind == "tls" for item in listen) and tls.cert is None:
+        if any(item.kind == "tls" for item in base.listen) and tls.cert is None:
             raise self.fail(
                 "server",
                 "listen",
                 "a tls: listener needs a certificate",
                 "add [server.tls] cert = ... and key = ...",
             )
-        return ServerConfig(
-            listen=listen,
-            allowed_ips=allowed,
-            max_connections=int(self.number(data, "server", "max_connections", 64)),
-            max_connections_per_peer=int(
-                self.number(data, "server", "max_connections_per_peer", 0)
-            ),
-            max_tls_handshakes=int(self.number(data, "server", "max_tls_handshakes", 64)),
-            tls_handshake_timeout_s=self.number(data, "server", "tls_handshake_timeout_s", 10.0),
-            max_message_bytes=int(self.number(data, "server", "max_message_bytes", 512_000)),
-            request_timeout_s=self.number(data, "server", "request_timeout_s", 30.0),
-            child_timeout_s=self.number(data, "server", "child_timeout_s", 300.0),
-            shutdown_grace_s=self.number(data, "server", "shutdown_grace_s", 10.0),
-            allow_tell=self.boolean(data, "server", "allow_tell", False),
-            unix_socket_mode=int(self.number(data, "server", "unix_socket_mode", 0o660)),
-            list_probe_interval_s=self.number(data, "server", "list_probe_interval_s", 60.0),
+
+        def number(key: str) -> float:
+            return self.field_number(data, "server", key, base)
+
+        return replace(
+            base,
+            max_tls_handshakes=int(number("max_tls_handshakes")),
+            tls_handshake_timeout_s=number("tls_handshake_timeout_s"),
+            max_message_bytes=int(number("max_message_bytes")),
+            child_timeout_s=number("child_timeout_s"),
+            shutdown_grace_s=number("shutdown_grace_s"),
+            allow_tell=self.boolean(data, "server", "allow_tell", base.allow_tell),
+            unix_socket_mode=int(number("unix_socket_mode")),
+            list_probe_interval_s=number("list_probe_interval_s"),
             tls=tls,
             workers=self.workers(data),
         )
 
     def workers(self, data: dict[str, Any]) -> int:
-        value = self.number(data, "server", "workers", 1)
+        value = self.number(data, "server", "workers", ServerConfig().workers)
         if value != int(value) or value > MAX_WORKERS:
             raise self.fail(
                 "server",
@@ -188,38 +206,21 @@ class Builder(Fields):
 
     def policyd(self, data: dict[str, Any]) -> PolicydConfig:
         self.check_keys("policyd", data, {f.name for f in fields(PolicydConfig)})
-        default = PolicydConfig()
-        listen = default.listen
-        if (raw := self.strings(data, "policyd", "listen")) is not None:
-            listen = tuple(self.address("policyd", "listen", item) for item in raw)
-        allowed = default.allowed_ips
-        if (raw := self.strings(data, "policyd", "allowed_ips")) is not None:
-            allowed = tuple(self.network("policyd", "allowed_ips", item) for item in raw)
-        limit = self.number(data, "policyd", "max_connections", default.max_connections)
-        per_peer = self.number(
-            data, "policyd", "max_connections_per_peer", default.max_connections_per_peer
-        )
-        timeout = self.number(data, "policyd", "request_timeout_s", default.request_timeout_s)
-        return PolicydConfig(
-            listen=listen,
-            allowed_ips=allowed,
-            max_connections=int(limit),
-            max_connections_per_peer=int(per_peer),
-            request_timeout_s=timeout,
+        return self.service(
+            "policyd", data, PolicydConfig(), lambda item: self.address("policyd", "listen", item)
         )
 
     def upstream(self, data: dict[str, Any]) -> UpstreamConfig:
         self.check_keys("upstream", data, {f.name for f in fields(UpstreamConfig)})
         default = UpstreamConfig()
-        raw = self.string(data, "upstream", "address", "")
-        threshold = self.string(data, "upstream", "threshold", default.threshold)
-        if threshold not in THRESHOLDS:
-            raise self.fail(
-                "upstream",
-                "threshold",
-                f"unknown threshold {threshold!r}",
-                "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
-            )
+        raw = self.string(data, "upstream", "address", "")  # default: None, no upstream
+        threshold = self.choice(
+            data,
+            "upstream",
+            "threshold",
+            default.threshold,
+            "use upstream (SpamAssassin's required_score) or oplguard ([scoring])",
+        )
         return UpstreamConfig(
             address=self.address("upstream", "address", raw) if raw else None,
             timeout_s=self.number(data, "upstream", "timeout_s", default.timeout_s),
@@ -296,24 +297,30 @@ class Builder(Fields):
                     "scores", name, f"score of {name} must be a number", f"write {name} = 10.0"
                 )
             table[name] = float(value)
-        required = data.get("required_score", 5.0)
+        default = ScoringConfig()
+        required = data.get("required_score", default.required_score)
         if isinstance(required, bool) or not isinstance(required, int | float):
             raise self.fail(
                 "scoring",
                 "required_score",
                 "required_score must be a number",
-                "write required_score = 5.0",
+                f"write required_score = {default.required_score}",
             )
         return ScoringConfig(
             required_score=float(required),
             scores=tuple(table.items()),
-            lookup_url=self.string(data, "scoring", "lookup_url", ""),
-            lookup_deadline_s=self.number(data, "scoring", "lookup_deadline_s", 5.0),
-            scan_cpu_budget_ms=self.number(data, "scoring", "scan_cpu_budget_ms", 250.0),
+            lookup_url=self.string(data, "scoring", "lookup_url", default.lookup_url),
+            lookup_deadline_s=self.number(
+                data, "scoring", "lookup_deadline_s", default.lookup_deadline_s
+            ),
+            scan_cpu_budget_ms=self.number(
+                data, "scoring", "scan_cpu_budget_ms", default.scan_cpu_budget_ms
+            ),
         )
 
     def list_config(self, index: int, data: dict[str, Any]) -> ListConfig:
-        self.check_keys("lists", data, {"name", "path", "category", "format", "description"}, index)
+        self.check_keys("lists", data, {f.name for f in fields(ListConfig)}, index)
+        default = defaults_of(ListConfig)
         name = self.string(data, "lists", "name", "", index)
         if not name or not all(c.isalnum() or c in "-_" for c in name):
             raise self.fail(
@@ -328,26 +335,27 @@ class Builder(Fields):
             raise self.fail(
                 "lists", "name", f"list {name!r} has no path", 'write path = "lists/opl.txt"', index
             )
-        fmt = self.string(data, "lists", "format", "plain", index)
-        if fmt not in LIST_FORMATS:
-            raise self.fail(
-                "lists",
-                "format",
-                f"unknown list format {fmt!r}",
-                f"use one of: {', '.join(LIST_FORMATS)}",
-                index,
-            )
+        fmt = self.choice(
+            data,
+            "lists",
+            "format",
+            default["format"],
+            f"use one of: {', '.join(ListFormat)}",
+            index,
+            noun="list format",
+        )
         return ListConfig(
             name=name,
             path=self.path_of(raw_path),
-            category=self.string(data, "lists", "category", "open-proxy", index),
+            category=self.string(data, "lists", "category", default["category"], index),
             format=fmt,
-            description=self.string(data, "lists", "description", "", index),
+            description=self.string(data, "lists", "description", default["description"], index),
         )
 
     def dnsbl(self, index: int, data: dict[str, Any]) -> DnsblConfig:
         table = "dnsbls"
-        self.check_keys(table, data, {f.name for f in fields(DnsblConfig)}, index)
+        self.check_keys(table, data, {f.name for f in fields(DnsblConfig) if f.init}, index)
+        default = defaults_of(DnsblConfig)
         name = self.string(data, table, "name", "", index)
         zone = self.string(data, table, "zone", "", index).strip(".")
         if not name or not zone:
@@ -358,15 +366,9 @@ class Builder(Fields):
                 'write name = "opl-dns" and zone = "opl.example.net"',
                 index,
             )
-        on_error = self.string(data, table, "on_error", "ignore", index)
-        if on_error not in ON_ERROR:
-            raise self.fail(
-                table,
-                "on_error",
-                f"unknown on_error {on_error!r}",
-                "use ignore, score or tempfail",
-                index,
-            )
+        on_error = self.choice(
+            data, table, "on_error", default["on_error"], "use ignore, score or tempfail", index
+        )
         codes = data.get("returncodes", {})
         if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
             raise self.fail(
@@ -381,28 +383,25 @@ class Builder(Fields):
         return DnsblConfig(
             name=name,
             zone=zone,
-            category=self.string(data, table, "category", "open-proxy", index),
-            nameservers=self.strings(data, table, "nameservers") or (),
-            timeout_s=self.number(data, table, "timeout_s", 2.0),
+            category=self.string(data, table, "category", default["category"], index),
+            nameservers=self.strings(data, table, "nameservers") or default["nameservers"],
+            timeout_s=self.number(data, table, "timeout_s", default["timeout_s"]),
             on_error=on_error,
-            error_symbol=self.string(data, table, "error_symbol", "", index)
+            error_symbol=self.string(data, table, "error_symbol", default["error_symbol"], index)
             or name.upper().replace("-", "_") + "_UNAVAILABLE",
             returncodes=tuple(codes.items()),
-            description=self.string(data, table, "description", "", index),
+            description=self.string(data, table, "description", default["description"], index),
         )
 
     def returncode(self, rule: str, index: int) -> None:
         try:
-            if rule.startswith("mask:"):
-                int(rule[len("mask:") :], 0)
-            else:
-                parse_network(rule)
+            parse_returncode(rule)  # what the list's answers are matched with
         except ValueError as err:
             raise self.fail(
                 "dnsbls",
                 "returncodes",
                 f"bad return code rule {rule!r}",
-                'use "127.0.0.2", "127.0.0.0/29" or "mask:8"',
+                'use "127.0.0.2", "127.0.0.0/29", "127.0.0.2-127.0.0.5" or "mask:8"',
                 index,
             ) from err
 
@@ -410,6 +409,7 @@ class Builder(Fields):
         if not isinstance(data, dict):
             raise self.fail("", "groups", "groups must be tables", "write [groups.open_proxy_list]")
         built = []
+        default = defaults_of(GroupConfig)
         for name, body in data.items():
             table = f"groups.{name}"
             if not isinstance(body, dict):
@@ -427,23 +427,22 @@ class Builder(Fields):
                         f"define it with [[lists]] name = {item!r}, or use one of: "
                         f"{', '.join(sorted(list_names))}",
                     )
-            action = self.string(body, table, "action", "delete")
-            if action not in ACTIONS:
-                raise self.fail(
-                    table,
-                    "action",
-                    f"unknown action {action!r}",
-                    "use reject (connecting IP only), delete (every header IP) or tag",
-                )
+            action = self.choice(
+                body,
+                table,
+                "action",
+                default["action"],
+                "use reject (connecting IP only), delete (every header IP) or tag",
+            )
             built.append(
                 GroupConfig(
                     name=name,
                     lists=lists,
-                    enabled=self.boolean(body, table, "enabled", True),
+                    enabled=self.boolean(body, table, "enabled", default["enabled"]),
                     action=action,
-                    symbol=self.string(body, table, "symbol", "") or name.upper(),
-                    reason=self.string(body, table, "reason", "Open Proxy sender violation"),
-                    description=self.string(body, table, "description", ""),
+                    symbol=self.string(body, table, "symbol", default["symbol"]) or name.upper(),
+                    reason=self.string(body, table, "reason", default["reason"]),
+                    description=self.string(body, table, "description", default["description"]),
                 )
             )
         return tuple(built)

@@ -1,4 +1,4 @@
-"""The configuration model: frozen dataclasses, their defaults, and fixed vocabularies.
+"""The configuration model: frozen dataclasses and their defaults (vocabularies: vocabulary.py).
 
 Defaults live in the dataclass fields and nowhere else.
 """
@@ -7,35 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
-
-class Action(StrEnum):
-    """What happens to a message, strongest first; a group acts with all but ``pass``."""
-
-    REJECT = "reject"
-    DELETE = "delete"
-    TAG = "tag"
-    PASS = "pass"
-
-
-# The actions a group or a Blocked Senders entry may take (config ``action``).
-ACTIONS = (Action.REJECT, Action.DELETE, Action.TAG)
-
-
-class Scope(StrEnum):
-    """Where an Allowed/Blocked Senders entry applies: the connecting IP, or any hop."""
-
-    CONNECTION = "connection"
-    HOP = "hop"
-
-
-SCOPES = tuple(Scope)
-
-
-LIST_FORMATS = ("plain", "ip4set", "ip6tset")
-
+from oplguard.config.vocabulary import Action, ListFormat, LogFormat, OnError, Scope, Threshold
+from oplguard.ipaddr import parse_span
 
 # SpamAssassin 10_default_prefs.cf: the default originating_ip_headers.
 SA_ORIGINATING_HEADERS = (
@@ -88,8 +63,24 @@ class ListConfig:
     name: str
     path: Path
     category: str = "open-proxy"
-    format: str = "plain"
+    format: ListFormat = ListFormat.PLAIN
     description: str = ""
+
+
+# A DNS list's return-code rule, parsed: (mask, version, first, last); a mask rule has version 0.
+ReturnRule = tuple[int, int, int, int]
+MASK_PREFIX = "mask:"
+
+
+def parse_returncode(rule: str) -> ReturnRule:
+    """``mask:N`` (a bitmask on the last octet), or an address, network or range of answers.
+
+    Raises:
+        ValueError: neither.
+    """
+    if rule.startswith(MASK_PREFIX):
+        return int(rule[len(MASK_PREFIX) :], 0), 0, 0, 0
+    return (0, *parse_span(rule))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +89,8 @@ class DnsblConfig:
 
     Attributes:
         returncodes: (rule, category) pairs: ``127.0.0.2`` exact,
-            ``127.0.0.0/29`` a range, ``mask:8`` a bitmask on the last octet.
+            ``127.0.0.0/29`` or ``127.0.0.2-127.0.0.5`` a range, ``mask:8`` a
+            bitmask on the last octet (``rules``: the same, parsed).
             Empty: any 127/8 answer is a hit of ``category``.
         on_error: ``ignore`` (no hit), ``score`` (symbol ``error_symbol``) or
             ``tempfail`` (answer EX_TEMPFAIL so the MTA defers the message,
@@ -112,13 +104,18 @@ class DnsblConfig:
     category: str = "open-proxy"
     nameservers: tuple[str, ...] = ()
     timeout_s: float = 2.0
-    on_error: str = "ignore"
+    on_error: OnError = OnError.IGNORE
     error_symbol: str = ""
     returncodes: tuple[tuple[str, str], ...] = ()
     description: str = ""
+    # ``returncodes`` parsed once, not per answer: (rule, category) pairs.
+    rules: tuple[tuple[ReturnRule, str], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
 
-
-ON_ERROR = ("ignore", "score", "tempfail")
+    def __post_init__(self) -> None:
+        rules = tuple((parse_returncode(rule), category) for rule, category in self.returncodes)
+        object.__setattr__(self, "rules", rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,22 +145,31 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """The spamd listener: sockets, access control and limits."""
+class ServiceConfig:
+    """What the table of every listening service ([server], [policyd]) holds: its sockets,
+    who may connect, how many at once, and one request's deadline.  A service's own
+    dataclass restates the fields whose default differs."""
 
-    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
-    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1).
-    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    listen: tuple[Listener, ...] = ()
+    # spamd accepts only loopback unless -A is given (spamd-protocol.md §1); so does policyd.
+    allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     max_connections: int = 64
     # Open connections one peer address may hold (0 = no cap below max_connections).
     max_connections_per_peer: int = 0
+    # spamd --timeout-tcp: waiting for the request line and headers.
+    request_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig(ServiceConfig):
+    """The spamd listener: sockets, access control and limits."""
+
+    listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 783),)
     # TLS handshakes in progress, a pool apart from max_connections, and their deadline.
     max_tls_handshakes: int = 64
     tls_handshake_timeout_s: float = 10.0
     # spamc's -s default: larger messages are not sent by spamc at all.
     max_message_bytes: int = 512_000
-    # spamd --timeout-tcp: waiting for the request line and headers.
-    request_timeout_s: float = 30.0
     # spamd --timeout-child: from request line to finished reply.
     child_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0
@@ -194,7 +200,7 @@ class GroupConfig:
     name: str
     lists: tuple[str, ...]
     enabled: bool = True
-    action: str = "delete"
+    action: Action = Action.DELETE
     symbol: str = ""
     reason: str = "Open Proxy sender violation"
     description: str = ""
@@ -205,7 +211,7 @@ class SenderEntry:
     """An Allowed Senders or Blocked Senders entry (IP, CIDR or range)."""
 
     network: str
-    scope: str = "hop"
+    scope: Scope = Scope.HOP
     expires: datetime | None = None
     comment: str = ""
     line: int = 0
@@ -237,20 +243,16 @@ class ScoringConfig:
         return FALLBACK_RELAY_SCORE
 
 
-THRESHOLDS = ("upstream", "oplguard")
-
-
 @dataclass(frozen=True, slots=True)
-class PolicydConfig:
-    """The Postfix policy service (``oplguard policyd``): sockets and limits."""
+class PolicydConfig(ServiceConfig):
+    """The Postfix policy service (``oplguard policyd``): sockets and limits.
+
+    Postfix connects from the MTA host (loopback by default); others get no answer at all.
+    """
 
     listen: tuple[Listener, ...] = (Listener("tcp", "127.0.0.1", 10048),)
-    # Postfix connects from the MTA host; others get no answer at all.
-    allowed_ips: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # Each smtpd process holds one connection; Postfix's default_process_limit is 100.
     max_connections: int = 200
-    # Open connections one peer address may hold (0 = no cap below max_connections).
-    max_connections_per_peer: int = 0
     # From a request's first byte to its end (Postfix's smtpd_policy_service_timeout).
     request_timeout_s: float = 100.0
 
@@ -269,7 +271,7 @@ class UpstreamConfig:
     # Well under Exim's spamd tmo (120 s) and spamc's -t (600 s): a hung
     # spamd costs this much, and the client still gets oplguard's verdict.
     timeout_s: float = 30.0
-    threshold: str = "upstream"
+    threshold: Threshold = Threshold.UPSTREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +382,7 @@ class Config:
     control_socket: str = ""
     tracking_db: str = ""
     log_level: str = "WARNING"
-    log_format: str = "text"
+    log_format: LogFormat = LogFormat.TEXT
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     senders_file: Path | None = None

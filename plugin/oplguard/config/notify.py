@@ -29,7 +29,7 @@ def read_notify(reader: Fields, web: dict[str, Any]) -> NotifyConfig:
     reader.check_keys(TABLE, data, KEYS)
     default = NotifyConfig()
     enabled = reader.boolean(data, TABLE, "enabled", default.enabled)
-    sender = reader.string(data, TABLE, "from", "")
+    sender = reader.string(data, TABLE, "from", default.sender)
     if (enabled or sender) and not _ADDRESS.fullmatch(sender):
         raise reader.fail(
             TABLE,
@@ -43,7 +43,7 @@ def read_notify(reader: Fields, web: dict[str, Any]) -> NotifyConfig:
     timeout = reader.number(data, TABLE, "timeout_s", default.timeout_s)
     if timeout <= 0:
         raise reader.fail(TABLE, "timeout_s", "timeout_s must be above 0", "timeout_s = 10")
-    username = reader.string(data, TABLE, "username", "")
+    username = reader.string(data, TABLE, "username", default.username)
     return NotifyConfig(
         enabled=enabled,
         host=reader.string(data, TABLE, "host", default.host) or default.host,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from oplguard.config.fields import Fields
-from oplguard.config.model import MetricsConfig, TrackingConfig
+from oplguard.config.fields import Fields, defaults_of
+from oplguard.config.model import Config, MetricsConfig, TrackingConfig
+from oplguard.config.vocabulary import LogFormat
 from oplguard.netparse import parse_tcp_listen
-
-LOG_FORMATS = ("text", "json")
 
 
 def tracking_config(f: Fields, data: dict[str, Any]) -> TrackingConfig:
@@ -33,7 +32,7 @@ def tracking_config(f: Fields, data: dict[str, Any]) -> TrackingConfig:
 
 def metrics_config(f: Fields, data: dict[str, Any]) -> MetricsConfig:
     f.check_keys("metrics", data, {item.name for item in fields(MetricsConfig)})
-    listen = f.string(data, "metrics", "listen", "")
+    listen = f.string(data, "metrics", "listen", MetricsConfig().listen)
     if listen:
         try:
             parse_tcp_listen(listen, "use a plain HOST:PORT")
@@ -47,8 +46,6 @@ def metrics_config(f: Fields, data: dict[str, Any]) -> MetricsConfig:
     return MetricsConfig(listen=listen)
 
 
-def log_format(f: Fields, data: dict[str, Any]) -> str:
-    value = f.string(data, "", "log_format", "text")
-    if value not in LOG_FORMATS:
-        raise f.fail("", "log_format", f"unknown log_format {value!r}", 'use "text" or "json"')
-    return value
+def log_format(f: Fields, data: dict[str, Any]) -> LogFormat:
+    default: LogFormat = defaults_of(Config)["log_format"]
+    return f.choice(data, "", "log_format", default, 'use "text" or "json"')

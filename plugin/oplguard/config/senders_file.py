@@ -8,10 +8,10 @@ from pathlib import Path
 from oplguard.config.fields import Fields, read_toml
 from oplguard.config.locate import locate
 from oplguard.config.model import (
-    ACTIONS,
     GroupConfig,
     SenderEntry,
 )
+from oplguard.config.vocabulary import Action
 from oplguard.errors import ConfigError
 
 
@@ -21,7 +21,7 @@ class SendersFile:
 
     allowed: tuple[SenderEntry, ...]
     blocked: tuple[SenderEntry, ...]
-    switches: tuple[tuple[str, int, bool | None, str | None], ...]  # name, line, enabled, action
+    switches: tuple[tuple[str, int, bool | None, Action | None], ...]  # name, line, enabled, action
     path: Path
 
     def override_groups(self, groups: tuple[GroupConfig, ...]) -> tuple[GroupConfig, ...]:
@@ -63,10 +63,10 @@ def load_senders(path: Path) -> SendersFile:
                 "groups", name, f"group {name!r} must be a table", f"write [{table}]"
             )
         builder.check_keys(table, body, {"enabled", "action"})
-        action = body.get("action")
-        if action is not None and action not in ACTIONS:
-            raise builder.fail(
-                table, "action", f"unknown action {action!r}", "use reject, delete or tag"
+        action = None
+        if "action" in body:  # set here: no default applies
+            action = builder.choice(
+                body, table, "action", Action.DELETE, "use reject, delete or tag"
             )
         enabled = builder.boolean(body, table, "enabled", True) if "enabled" in body else None
         switches.append(

@@ -41,7 +41,7 @@ def read_web(reader: Fields, data: dict[str, Any]) -> WebConfig:
     servers = tuple(
         _dns_server(reader, item) for item in reader.strings(data, TABLE, "dns_servers") or ()
     )
-    public_url = reader.string(data, TABLE, "public_url", "")
+    public_url = reader.string(data, TABLE, "public_url", default.public_url)
     if public_url and not public_url.startswith(("http://", "https://")):
         raise reader.fail(
             TABLE,

@@ -6,7 +6,7 @@ Pure apart from ``store`` reading and atomically rewriting list files.
 from __future__ import annotations
 
 from oplguard.lists.edit import write_atomic
-from oplguard.lists.formats import FORMATS, EntryTable, ListEntry, parse_text
+from oplguard.lists.formats import EntryTable, ListEntry, parse_text
 from oplguard.lists.ipset import EXCLUDED, Interval, NetworkSet
 from oplguard.lists.store import (
     BlockList,
@@ -22,7 +22,6 @@ LIST_POLL_INTERVAL_S = 2.0
 
 __all__ = [
     "EXCLUDED",
-    "FORMATS",
     "LIST_POLL_INTERVAL_S",
     "BlockList",
     "EntryTable",

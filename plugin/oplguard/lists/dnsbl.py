@@ -110,13 +110,14 @@ def match_code(
     Rules: ``127.0.0.2`` exact, ``127.0.0.0/29`` range, ``mask:4`` bitmask on
     the last octet (any common bit); no rules = any 127/8 answer is listed.
     """
-    if not cfg.returncodes:
+    if not cfg.rules:
         return cfg.category
-    for rule, category in cfg.returncodes:
-        if rule.startswith("mask:"):
-            if int(address) & 0xFF & int(rule[len("mask:") :], 0):
+    value = int(address)
+    for (mask, version, first, last), category in cfg.rules:
+        if mask:
+            if value & 0xFF & mask:
                 return category
-        elif address in ipaddress.ip_network(rule, strict=False):
+        elif version == address.version and first <= value <= last:
             return category
     return None
 

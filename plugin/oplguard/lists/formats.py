@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from oplguard.config.vocabulary import ListFormat
 from oplguard.errors import ListError
 from oplguard.lists.entries import DATE_CACHE_SIZE, EntryTable, ListEntry, moment
 from oplguard.lists.ipset import Span, ip4set_span, ip6tset_span, octets, span_of, span_text
 
-FORMATS = ("plain", "ip4set", "ip6tset")
 # Keys a plain line may carry between the network and the reason.
 DATE_KEYS = ("since", "expires")
 # rbldnsd(8) "Special Entries": $SOA, $NS, $TTL, $TIMESTAMP, $n ... and ":$" lines.
@@ -28,7 +28,7 @@ _KEY = re.compile(r"([A-Za-z_]+)=(\S*)")  # any such word: a typo must not hide
 _SHORT_PREFIX = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}")
 _IP4SET_END = re.compile(r"[\s#;]")  # an ip4set network ends at space or comment
 
-__all__ = ["FORMATS", "EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
+__all__ = ["EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
 
 
 Row = tuple[Span, str, str | None, str | None, bool]
@@ -78,7 +78,9 @@ def line_parser(fmt: str, head: Iterable[str], path: str = "") -> LineParser:
         ListError: unknown format, or a bad line in ``head``.
     """
     if fmt not in PARSERS:
-        raise ListError(f"unknown list format {fmt!r}; use one of: {', '.join(FORMATS)}", path=path)
+        raise ListError(
+            f"unknown list format {fmt!r}; use one of: {', '.join(ListFormat)}", path=path
+        )
     return PARSERS[fmt](head, path)
 
 
@@ -260,9 +262,9 @@ def _ip6tset(head: Iterable[str], path: str) -> LineParser:
 
 
 PARSERS: dict[str, Callable[[Iterable[str], str], LineParser]] = {
-    "plain": _plain,
-    "ip4set": _ip4set,
-    "ip6tset": _ip6tset,
+    ListFormat.PLAIN: _plain,
+    ListFormat.IP4SET: _ip4set,
+    ListFormat.IP6TSET: _ip6tset,
 }
 
 
@@ -278,7 +280,7 @@ def request_span(text: str, fmt: str) -> Span:
     try:
         return span_of(text.strip())
     except ValueError:
-        if fmt != "ip4set":
+        if fmt != ListFormat.IP4SET:
             raise
         return ip4set_span(text.strip())
 
@@ -300,14 +302,14 @@ def format_line(
     reason = reason.strip()
     if "\n" in reason or "\r" in reason:
         raise ValueError("a reason is one line of text")
-    if fmt == "plain":
+    if fmt == ListFormat.PLAIN:
         return _write_plain(span, reason, since, expires, is_exclusion)
     if since or expires:
         raise ValueError(f"{fmt} lines carry no dates; use format plain for since= and expires=")
-    family, other = (4, "ip6tset") if fmt == "ip4set" else (6, "ip4set")
+    family, other = (4, "ip6tset") if fmt == ListFormat.IP4SET else (6, "ip4set")
     if span[0] != family:
         raise ValueError(f"{fmt} lists IPv{family} only; add it to an {other} or plain list")
-    network = span_text(span) if fmt == "ip4set" else _ip6tset_words(span, is_exclusion)
+    network = span_text(span) if fmt == ListFormat.IP4SET else _ip6tset_words(span, is_exclusion)
     if is_exclusion:
         return f"!{network}"
     # A value starting with ":", "#" or ";" would read as an A value or a comment.

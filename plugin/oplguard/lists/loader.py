@@ -18,6 +18,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from oplguard.config.vocabulary import ListFormat
 from oplguard.errors import ListError
 from oplguard.lists import bulk, bulk6
 from oplguard.lists.builder import NONE6, Built, TableBuilder
@@ -70,10 +71,10 @@ class _Reader:
         numbers = np.arange(first_line, first_line + len(scan.starts), dtype=np.uint32)
         fast4 = np.zeros(len(numbers), dtype=bool)
         fast6, bounds6 = fast4.copy(), NONE6[1]
-        if self.fmt == "plain":
+        if self.fmt == ListFormat.PLAIN:
             fast4 = scan.fast & self._reasons(data, scan, scan.fast, numbers)
             fast6, bounds6 = self._ipv6(data, scan, ~fast4, numbers)
-        elif self.fmt == "ip4set":  # a value after the network: the exact parser reads it
+        elif self.fmt == ListFormat.IP4SET:  # a value after the network: the exact parser reads it
             fast4 = scan.fast & (scan.words == scan.ends)
         else:  # ip6tset: bare /64s in bulk; values and exclusions line by line
             fast6, bounds6 = self._ipv6(data, scan, scan.words == scan.ends, numbers)
@@ -93,7 +94,7 @@ class _Reader:
         maybe = np.flatnonzero(candidates & (scan.words > scan.starts) & _HEX_OR_COLON[head])
         if len(maybe) == 0:
             return fast, NONE6[1]
-        is_ip6tset = self.fmt == "ip6tset"
+        is_ip6tset = self.fmt == ListFormat.IP6TSET
         ok, bounds = bulk6.ipv6_words(array, scan.starts[maybe], scan.words[maybe], is_ip6tset)
         fast[maybe[ok]] = True
         if not is_ip6tset:
@@ -170,7 +171,7 @@ def load(
     Raises:
         ListError: unknown format or a bad line (file and line named).
     """
-    parse = line_parser(fmt, _head_lines(handle) if fmt == "ip6tset" else iter(()), path)
+    parse = line_parser(fmt, _head_lines(handle) if fmt == ListFormat.IP6TSET else iter(()), path)
     handle.seek(0)
     reader = _Reader(fmt, path, now, parse)
     reader.entries.set_default(0, parse.values.default_txt)  # ip6tset: the dataset value

@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from oplguard.config.vocabulary import LogFormat
 from oplguard.observability.trace import TRACE_ATTR, TraceGate, Tracer
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LOG_FORMATS = ("text", "json")
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,7 +44,7 @@ class TextFormatter(logging.Formatter):
 def install(fmt: str, tracer: Tracer | None = None) -> logging.Handler:
     """Route the root logger to stderr in ``fmt`` ("text" or "json") through the trace gate."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == LogFormat.JSON else TextFormatter(TEXT_FORMAT))
     if tracer is not None:
         handler.addFilter(TraceGate(tracer))
     root = logging.getLogger()

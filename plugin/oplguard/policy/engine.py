@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
+from oplguard.config import Action, GroupConfig, OnError, Scope, ScoringConfig, SenderEntry
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, LookupFailure, Symbol, Verdict
 
@@ -103,7 +103,7 @@ def evaluate(
     relays = list(chain.checked)
     connecting = next((r for r in relays if r.ip == chain.connecting_ip), None)
     tally = _Tally(policy, now, monitor_only)
-    skip_all = policy.allow.match(connecting.ip, "connection", now) if connecting else None
+    skip_all = policy.allow.match(connecting.ip, Scope.CONNECTION, now) if connecting else None
     if connecting is not None and skip_all is not None:
         tally.allowed.append(_allowed(connecting, skip_all))
         log.debug(
@@ -168,7 +168,7 @@ class _Tally:
 
     def judge(self, relay: RelayLike, found: Sequence[ListHitLike], is_connecting: bool) -> None:
         """Hop allow entry first; then each group that has the list counts it, or says why not."""
-        entry = self.policy.allow.match(relay.ip, "hop", self.now)
+        entry = self.policy.allow.match(relay.ip, Scope.HOP, self.now)
         if entry is not None:
             if found:
                 self.allowed.append(_allowed(relay, entry))
@@ -200,7 +200,7 @@ class _Tally:
     ) -> None:
         if not group.enabled:
             self._uncounted(relay, item, group, is_connecting, f"group {group.name} is disabled")
-        elif group.action == "reject" and not is_connecting:
+        elif group.action == Action.REJECT and not is_connecting:
             because = (
                 f"group {group.name} has action reject, which checks the connecting IP only "
                 f"(this is hop {relay.hop})"
@@ -305,7 +305,7 @@ def _verdict(
             f"Allowed sender {first.ip} at hop {first.hop} ({first.scope} scope, {first.network})",
         )
     for failure in failures:
-        if failure.on_error == "score" and failure.symbol not in symbols:
+        if failure.on_error == OnError.SCORE and failure.symbol not in symbols:
             symbols[failure.symbol] = Symbol(
                 failure.symbol,
                 policy.scoring.score_of(failure.symbol),
@@ -318,7 +318,7 @@ def _verdict(
             "score %s = %g, required %g", terms or "nothing", score, policy.scoring.required_score
         )
     acting = (hit.action for hit in hits if not hit.monitor_only)
-    action = max(acting, key=ACTION_RANK.__getitem__, default="pass")
+    action = max(acting, key=ACTION_RANK.__getitem__, default=Action.PASS)
     return Verdict(
         score=score,
         required_score=policy.scoring.required_score,

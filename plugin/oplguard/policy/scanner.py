@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupConfig
-from oplguard.lists import ListStore
+from oplguard.config import BLOCKED_LIST_NAME, Action, Config, DnsblConfig, GroupConfig, OnError
+from oplguard.lists import ListEntry, ListHit, ListStore
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
@@ -37,22 +37,11 @@ DNS_SHARE_OF_REQUEST = 0.5
 CURRENT_PEER: ContextVar[str] = ContextVar("oplguard_peer", default="-")
 
 
-@dataclass(frozen=True, slots=True)
-class LocalEntry:
-    """A Blocked Senders entry seen as a list entry."""
-
-    reason: str
-    listed_since: str | None = None
-    expires: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LocalHit:
-    """A hit on the local Blocked Senders list."""
-
-    list_name: str
-    category: str
-    entry: LocalEntry
+def local_hit(
+    list_name: str, category: str, network: str, reason: str, expires: str | None = None
+) -> ListHit:
+    """A hit that no list file holds: a Blocked Senders entry or a DNS list's answer."""
+    return ListHit(list_name, category, ListEntry(network, reason, expires=expires))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +119,7 @@ def groups_of(config: Config) -> tuple[GroupConfig, ...]:
             GroupConfig(
                 name=BLOCKED_LIST_NAME,
                 lists=(BLOCKED_LIST_NAME,),
-                action="reject",
+                action=Action.REJECT,
                 symbol="BLOCKED_SENDER",
                 reason="Blocked sender",
             ),
@@ -149,7 +138,7 @@ def lookup_failure(
     """
     if health.state == MONITOR_ONLY:
         detail = f"{answer.detail} (list monitor-only, its errors do not count: {health.reason})"
-        return LookupFailure(cfg.name, ip, hop, detail, "ignore", cfg.error_symbol)
+        return LookupFailure(cfg.name, ip, hop, detail, OnError.IGNORE, cfg.error_symbol)
     return LookupFailure(cfg.name, ip, hop, answer.detail, cfg.on_error, cfg.error_symbol)
 
 
@@ -196,7 +185,7 @@ class Scanner:
         if entry is not None:
             expires = entry.expires.isoformat() if entry.expires else None
             reason = entry.comment or "listed in Blocked Senders"
-            found.append(LocalHit(BLOCKED_LIST_NAME, "blocked", LocalEntry(reason, None, expires)))
+            found.append(local_hit(BLOCKED_LIST_NAME, "blocked", entry.network, reason, expires))
         return found
 
     def _evaluate(
@@ -238,7 +227,7 @@ class Scanner:
                 answer = answers.get((source.config.name, ip))
                 if answer is not None and answer.status == LISTED:
                     reason = f"listed in DNS zone {source.config.zone} ({','.join(answer.codes)})"
-                    found.append(LocalHit(source.config.name, answer.category, LocalEntry(reason)))
+                    found.append(local_hit(source.config.name, answer.category, ip, reason))
             return found
 
         # Trusted relays are looked up in the local lists only (no DNS query

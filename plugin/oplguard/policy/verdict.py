@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from oplguard.config import Action
+from oplguard.config import Action, OnError
 
 # Plain strings as keys: the config holds actions as text (this module is compiled).
 ACTION_RANK: dict[str, int] = {
@@ -165,7 +165,7 @@ class Verdict:
         missing answer could only add to that verdict, and deferring would lose
         it (spamc without ``-x`` delivers a deferred message unscanned).
         """
-        return not self.is_spam and any(f.on_error == "tempfail" for f in self.failures)
+        return not self.is_spam and any(f.on_error == OnError.TEMPFAIL for f in self.failures)
 
     @property
     def is_spam(self) -> bool:

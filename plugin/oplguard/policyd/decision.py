@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from oplguard.config import Action
-from oplguard.mail import canonical_ip, is_skipped
+from oplguard.config import Action, OnError
+from oplguard.mail import ChainRelay, RelayChain, canonical_ip, is_skipped
 from oplguard.policy.engine import Lookup, Policy, evaluate
 from oplguard.policy.report import lookup_link
 from oplguard.policy.verdict import Hit, LookupFailure, Verdict
@@ -26,23 +26,6 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 DUNNO = "DUNNO"
 REJECT = "REJECT"
 DEFER_IF_PERMIT = "DEFER_IF_PERMIT"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRelay:
-    """The SMTP client as the one relay of a chain (``RelayLike``)."""
-
-    ip: str
-    hop: int
-    raw: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClientChain:
-    """A chain of one relay, the connecting IP (``ChainLike``)."""
-
-    connecting_ip: str | None
-    checked: tuple[ClientRelay, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +57,27 @@ def reject_lists(policy: Policy) -> frozenset[str]:
     return frozenset(name for group in connection_policy(policy).groups for name in group.lists)
 
 
-def client_chain(ip: str, name: str) -> ClientChain:
-    """The client as a chain of one relay, described like a Received clause."""
-    relay = ClientRelay(ip=ip, hop=1, raw=f"client {name or 'unknown'}[{ip}] (SMTP connection)")
-    return ClientChain(connecting_ip=ip, checked=(relay,))
+def client_chain(ip: str, name: str) -> RelayChain:
+    """The client as a chain of one untrusted relay, described like a Received clause."""
+    raw = f"client {name or 'unknown'}[{ip}] (SMTP connection)"
+    relay = ChainRelay(
+        ip=ip,
+        rdns=name,
+        helo="",
+        by="",
+        ident="",
+        envfrom="",
+        id="",
+        auth="",
+        msa=False,
+        hop=1,
+        trusted=False,
+        internal=False,
+        originating=False,
+        is_skipped=False,
+        raw=raw,
+    )
+    return RelayChain(relays=(relay,), connecting_ip=ip, last_external=ip, checked=(relay,))
 
 
 def client_ip(text: str) -> str | None:
@@ -89,7 +89,7 @@ def client_ip(text: str) -> str | None:
 
 
 def decide(
-    chain: ClientChain,
+    chain: RelayChain,
     lookup: Lookup,
     policy: Policy,
     now: datetime,
@@ -111,7 +111,7 @@ def decide(
         return Decision(REJECT, reject_text(hit, lookup_url), ip, "listed", verdict)
     if verdict.allowed:
         return Decision(DUNNO, "", ip, f"allowed by {verdict.allowed[0].network}", verdict)
-    tempfail = next((f for f in verdict.failures if f.on_error == "tempfail"), None)
+    tempfail = next((f for f in verdict.failures if f.on_error == OnError.TEMPFAIL), None)
     if tempfail is not None:
         text = clean_text(
             f"4.7.1 Cannot check {ip} against list {tempfail.list_name} now "

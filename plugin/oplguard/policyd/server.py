@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from oplguard.config import Config, Listener
@@ -128,11 +129,8 @@ class PolicyServer(Shell):
         self.service = PolicyService(self.scanner)
 
     def limits_of(self, cfg: Config) -> Limits:
-        policyd = cfg.policyd
-        return Limits(
-            allowed_ips=policyd.allowed_ips,
-            max_connections=policyd.max_connections,
-            max_per_peer=policyd.max_connections_per_peer,
+        return replace(
+            Limits.of(cfg.policyd),
             unix_socket_mode=UNIX_SOCKET_MODE,
             shutdown_grace_s=SHUTDOWN_GRACE_S,
         )

@@ -16,7 +16,7 @@ from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
 from oplguard.lists.health import MONITOR_ONLY
 from oplguard.mail.relays import trusts_client
 from oplguard.policy.engine import ListHitLike
-from oplguard.policy.scanner import LocalEntry, LocalHit, Scanner, lookup_failure
+from oplguard.policy.scanner import Scanner, local_hit, lookup_failure
 from oplguard.policy.verdict import LookupFailure
 from oplguard.policyd.decision import (
     DUNNO,
@@ -64,7 +64,7 @@ class PolicyService:
         failures = self._record(answers, ip)
         snapshot = scanner.lists.snapshot
         dns_hits = [
-            LocalHit(name_, answer.category, LocalEntry(_dns_reason(scanner, name_, answer)))
+            local_hit(name_, answer.category, ip, _dns_reason(scanner, name_, answer))
             for (name_, _), answer in answers.items()
             if answer.status == LISTED
         ]

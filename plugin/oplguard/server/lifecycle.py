@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from dataclasses import replace
 
 from oplguard.config import Config, Listener
 from oplguard.control.server import claim_control_path
@@ -54,10 +55,8 @@ class Server(Shell):
 
     def limits_of(self, cfg: Config) -> Limits:
         server = cfg.server
-        return Limits(
-            allowed_ips=server.allowed_ips,
-            max_connections=server.max_connections,
-            max_per_peer=server.max_connections_per_peer,
+        return replace(
+            Limits.of(server),
             tls_handshakes=server.max_tls_handshakes,
             tls_handshake_timeout_s=server.tls_handshake_timeout_s,
             unix_socket_mode=server.unix_socket_mode,

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 
+from oplguard.config import OnError
 from oplguard.errors import Status
 from oplguard.mail.headers import header_end
 from oplguard.mail.limits import MAX_HEADER_BYTES
@@ -160,7 +161,7 @@ class ScoringService:
 
 def list_tempfail(scan: Scan) -> ProtocolFailure:
     """EX_TEMPFAIL for a list whose error policy is ``tempfail``."""
-    failure = next(f for f in scan.verdict.failures if f.on_error == "tempfail")
+    failure = next(f for f in scan.verdict.failures if f.on_error == OnError.TEMPFAIL)
     return ProtocolFailure(
         Status.EX_TEMPFAIL,
         f"Temporary failure: list {failure.list_name} unavailable ({failure.detail})",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from oplguard import config as config_mod
-from oplguard.config import Config, Listener
+from oplguard.config import Config, Listener, ServiceConfig
 from oplguard.errors import OplguardError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
@@ -55,6 +55,11 @@ class Limits:
     tls_handshake_timeout_s: float = 10.0
     unix_socket_mode: int = 0o660
     shutdown_grace_s: float = 10.0
+
+    @classmethod
+    def of(cls, service: ServiceConfig) -> Limits:
+        """The limits every service's table sets; a service replaces the rest it has."""
+        return cls(service.allowed_ips, service.max_connections, service.max_connections_per_peer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import math
 import zlib
 from dataclasses import dataclass, replace
 
-from oplguard.config import Listener, UpstreamConfig
+from oplguard.config import Listener, Threshold, UpstreamConfig
 from oplguard.policy.verdict import Symbol, Verdict
 from oplguard.spamd import Request, Verb
 
@@ -189,7 +189,7 @@ def merge_verdict(verdict: Verdict, outcome: Outcome | None, threshold: str) -> 
     extra = tuple(
         Symbol(name, 0.0, UPSTREAM_RULE_DESCRIPTION) for name in outcome.symbols if name not in own
     )
-    required = outcome.required_score if threshold == "upstream" else verdict.required_score
+    required = outcome.required_score if threshold == Threshold.UPSTREAM else verdict.required_score
     return replace(
         verdict,
         score=round(verdict.score + outcome.score, 3),

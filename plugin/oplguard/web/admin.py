@@ -8,7 +8,6 @@ token too.  The audit actor is ``admin-web:<client address>``.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -18,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from oplguard.errors import InputError, ListError
 from oplguard.removals.model import PENDING, ReviewError
 from oplguard.removals.notify import notices
-from oplguard.removals.review import decide
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
     ADMIN_COOKIE,
@@ -114,21 +112,11 @@ async def admin_decide(request: Request) -> Response:
     note = form.get("note", "")
     actor = f"admin-web:{client_of(request)}"
     try:
-        await asyncio.to_thread(
-            decide,
-            state.store,
-            state.lists,
-            action,
-            request_id,
-            note=note,
-            actor=actor,
-            now=time.time(),
-        )
+        await state.decide(action, request_id, note=note, actor=actor)
     except ReviewError as err:  # unknown, or already decided (also by a concurrent decision)
         raise HTTPException(409, str(err)) from err
     except InputError as err:  # a bad note
         raise HTTPException(422, str(err)) from err
     except ListError as err:
         raise HTTPException(500, f"the list could not be changed: {err}") from err
-    state.notices_due.set()
     return RedirectResponse(f"/admin?done={request_id}", status_code=303)

@@ -27,7 +27,6 @@ from oplguard.removals.model import (
     parse_public_ip,
 )
 from oplguard.removals.ratelimit import RateLimited
-from oplguard.removals.review import decide
 from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
@@ -167,16 +166,7 @@ async def admin_decide(request: Request) -> Response:
     request_id = str(request.path_params["request_id"]).lower()
     actor = f"api:{client_of(request)}"
     try:
-        decided = await asyncio.to_thread(
-            decide,
-            state.store,
-            state.lists,
-            action,
-            request_id,
-            note=note,
-            actor=actor,
-            now=time.time(),
-        )
+        decided = await state.decide(action, request_id, note=note, actor=actor)
     except AlreadyDecided as err:
         return json_error(409, str(err))
     except ReviewError as err:
@@ -186,7 +176,6 @@ async def admin_decide(request: Request) -> Response:
         return json_error(422, str(err))
     except ListError as err:
         return json_error(500, f"the list could not be changed: {err}")
-    state.notices_due.set()
     return json_response(decided.public() | {"outcome": list(decided.outcome)})
 
 

@@ -20,9 +20,11 @@ import jinja2
 from oplguard.config import Config
 from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.removals.intake import Limits
+from oplguard.removals.model import RemovalRequest
 from oplguard.removals.notify import deliver_due
 from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
+from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore, open_store
 from oplguard.storage import StoreError
 from oplguard.web.rdns import make_resolver
@@ -64,6 +66,24 @@ class WebState:
             if await asyncio.to_thread(self.lists.changed_files):
                 for error in await asyncio.to_thread(self.lists.reload):
                     log.error("list reload failed, keeping the last good version: %s", error)
+
+    async def decide(
+        self, action: str, request_id: str, *, note: str, actor: str
+    ) -> RemovalRequest:
+        """Approve or deny a removal request off the event loop, then wake the notice sender
+        (for the admin page and the admin API alike).
+
+        Raises:
+            ReviewError: no such request, or it is decided already.
+            InputError: a bad note.
+            ListError: the list could not be changed.
+        """
+        now = time.time()
+        decided = await asyncio.to_thread(
+            decide, self.store, self.lists, action, request_id, note=note, actor=actor, now=now
+        )
+        self.notices_due.set()
+        return decided
 
     async def deliver_notices(self) -> None:
         """Send due decision notices (``[web.notify]``), at once after a decision, else by poll."""
