@@ -27,6 +27,9 @@ from oplguard.spamd import (
 
 log = logging.getLogger("oplguard.protocol")
 
+BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
+SOFTWARE_ERROR = b"SPAMD/1.0 70 Software error: internal error, see the log\r\n"
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
@@ -76,7 +79,7 @@ async def answer_request(
         async with asyncio.timeout(settings.child_timeout_s):
             event = await read_request(channel, settings, deadline)
             if isinstance(event, ProtocolFailure):
-                reply = _failure_reply(event, peer, settings)
+                reply = failure_reply(event, peer, settings)
             else:
                 verb = event.verb.value
                 log.debug(
@@ -92,15 +95,15 @@ async def answer_request(
     except TimeoutError:
         seconds = int(settings.child_timeout_s)
         log.warning("timeout peer=%s: %ds while trying to %s", peer, seconds, verb)
-        await _try_write(channel, _child_timeout(seconds, verb))
+        await _try_write(channel, child_timeout_reply(seconds, verb))
     except (ConnectionError, OSError) as err:
         log.info("connection from %s ended early: %s", peer, err)
     except Exception:
         log.exception("internal error while serving %s", peer)
-        await _try_write(channel, b"SPAMD/1.0 70 Software error: internal error, see the log\r\n")
+        await _try_write(channel, SOFTWARE_ERROR)
 
 
-def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
+def failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
     """The reply to a request that did not arrive whole or well-formed (logged)."""
     if event.status != Status.EX_TIMEOUT:
         log.warning("bad request peer=%s: %s", peer, event.message)
@@ -112,7 +115,7 @@ def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettin
     return render_timeout(seconds)
 
 
-def _child_timeout(seconds: int, verb: str) -> bytes:
+def child_timeout_reply(seconds: int, verb: str) -> bytes:
     return f"SPAMD/1.0 79 Timeout: ({seconds} second timeout while trying to {verb})\r\n".encode()
 
 
