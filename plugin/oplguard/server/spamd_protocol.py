@@ -40,9 +40,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("oplguard.protocol")
 
 # Where a connection is.  READING: the request comes in (the request deadline runs);
-# ANSWERING: the scan task runs (reading paused); WRITING: the reply waits in the
-# transport's buffer above its high-water mark; LINGERING: answered, our FIN sent,
-# what the peer still sends is read and dropped; CLOSED.
+# ANSWERING: the scan task runs; WRITING: the reply waits in the transport's buffer above
+# its high-water mark; LINGERING: answered, our FIN sent; CLOSED.  After the request, what
+# the peer still sends is read and dropped, LINGER_BYTES at most (then reading pauses):
+# reading on needs no epoll change, and the peer's EOF (spamc half-closes after the body)
+# is seen before the reply, so the reply is followed by a close, no FIN-and-linger.
 READING, ANSWERING, WRITING, LINGERING, CLOSED = range(5)
 # How long a busy answer or a timeout reply may wait for the peer to read it.
 LATE_WRITE_S = 1.0
@@ -117,10 +119,18 @@ class SpamdProtocol(asyncio.Protocol):
             if event is not NEED_DATA:
                 assert isinstance(event, Request | ProtocolFailure)
                 self._received(event)
-        elif self.phase == LINGERING:
-            self.linger_budget -= len(data)
-            if self.linger_budget <= 0 and self.transport is not None:
-                self.transport.close()
+        else:
+            self._drop(data)
+
+    def _drop(self, data: bytes) -> None:
+        """Bytes after the request: counted, never kept; past the budget, enough."""
+        self.linger_budget -= len(data)
+        if self.linger_budget > 0 or self.transport is None:
+            return
+        if self.phase == LINGERING:
+            self.transport.close()
+        else:
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -134,11 +144,8 @@ class SpamdProtocol(asyncio.Protocol):
         return True  # keep our side open: the reply may still be on its way
 
     def _received(self, event: Request | ProtocolFailure) -> None:
-        """The request is in (or failed): stop reading, answer."""
-        transport = self.transport
-        assert transport is not None and self.settings is not None
-        if not self.eof:
-            transport.pause_reading()
+        """The request is in (or failed): answer."""
+        assert self.settings is not None
         if isinstance(event, ProtocolFailure):
             self._write(failure_reply(event, self.peer, self.settings))
             return
@@ -235,11 +242,15 @@ class SpamdProtocol(asyncio.Protocol):
         if self.phase >= LINGERING or transport is None:
             return
         self.phase = LINGERING
-        if self.eof or not transport.can_write_eof() or transport.is_closing():
+        if (
+            self.eof
+            or self.linger_budget <= 0
+            or not transport.can_write_eof()
+            or transport.is_closing()
+        ):
             transport.close()
             return
         transport.write_eof()
-        transport.resume_reading()
         self.timer = self.loop.call_later(LINGER_S, transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
