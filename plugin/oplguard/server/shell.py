@@ -12,8 +12,8 @@ request deadline counts from accept, not per read.
 A service serves a listener either with a handler on streams (``handle``;
 the default) or with an asyncio protocol of its own (``protocol_for``: the
 spamd service's plain listeners, server/spamd_protocol.py).  Both are admitted
-by the same checks (``allows``, ``enter_peer``, ``take_slot``) and counted in
-the same ``tasks``, which shutdown waits for.
+by the same checks (``allows``; ``state.enter_peer`` and ``state.take_slot``,
+server/slots.py) and counted in the same ``tasks``, which shutdown waits for.
 """
 
 from __future__ import annotations
@@ -47,27 +47,14 @@ from oplguard.server.listeners import (
     release_listener,
     unix_inode,
 )
+from oplguard.server.slots import Limits as Limits  # re-exported: services import it from here
+from oplguard.server.slots import ServerState
 from oplguard.server.sockets import peer_of, sockname
 
 # Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
 lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 # A stream's read buffer limit (asyncio.start_server's default).
 STREAM_LIMIT = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """A service's connection limits, read from its config table."""
-
-    allowed_ips: tuple[str, ...]
-    max_connections: int
-    # Open connections of one peer address (handshaking, waiting, answered); 0 = no cap.
-    max_per_peer: int = 0
-    # TLS handshakes in progress (they never hold a scoring slot), and their deadline.
-    tls_handshakes: int = 0
-    tls_handshake_timeout_s: float = 10.0
-    unix_socket_mode: int = 0o660
-    shutdown_grace_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,30 +86,6 @@ class Connection:
     host: str
     peer: str
     accepted: float  # event-loop time of the accept
-
-
-class ServerState:
-    """Open connections: all of them (``tasks``: a task per stream connection, a future per
-    protocol connection, done when it is closed), per peer address, and busy slots."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Future[None]] = set()
-        self.per_peer: dict[str, int] = {}
-        self.busy = 0  # connections being answered (not handshaking, not lingering)
-        self.handshakes = 0
-
-    def enter(self, host: str) -> int:
-        """Count a connection of ``host``; its number of open connections."""
-        count = self.per_peer.get(host, 0) + 1
-        self.per_peer[host] = count
-        return count
-
-    def leave(self, host: str) -> None:
-        count = self.per_peer.get(host, 0) - 1
-        if count > 0:
-            self.per_peer[host] = count
-        else:
-            self.per_peer.pop(host, None)
 
 
 class Shell:
@@ -240,27 +203,6 @@ class Shell:
         self.log.warning(self.unauthorized_line, peer)
         return False
 
-    def enter_peer(self, key: str) -> str | None:
-        """Count a connection of ``key`` (leave with ``state.leave``); why it is over the
-        per-peer cap, or None.  ``key`` is "" for Unix sockets (never capped)."""
-        count = self.state.enter(key)
-        cap = self.limits.max_per_peer
-        if key and cap and count > cap:
-            return f"{count - 1} connections open from this peer"
-        return None
-
-    def take_slot(self) -> str | None:
-        """Take a scoring slot (give it back with ``state.busy -= 1``); why not, or None.
-
-        Accepted before the listener closed: drained like any in-flight request, not
-        refused (with socket activation the next process takes what is still in the backlog).
-        """
-        state = self.state
-        if state.busy >= self.limits.max_connections:
-            return f"{state.busy} connections busy"
-        state.busy += 1
-        return None
-
     async def _on_connect(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: Listener
     ) -> None:
@@ -273,7 +215,7 @@ class Shell:
         state = self.state
         key = host if listener.kind != "unix" else ""
         try:
-            if (why := self.enter_peer(key)) is not None:
+            if (why := state.enter_peer(key, self.limits.max_per_peer)) is not None:
                 # Before a TLS handshake there is no way to answer a TLS client: close.
                 await self._refuse(conn, why, answer=listener.kind != "tls")
                 return
@@ -316,7 +258,7 @@ class Shell:
 
     async def _serve(self, conn: Connection) -> None:
         state = self.state
-        if (why := self.take_slot()) is not None:
+        if (why := state.take_slot(self.limits.max_connections)) is not None:
             await self._refuse(conn, why)
             return
         try:

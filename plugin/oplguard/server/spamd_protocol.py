@@ -92,9 +92,10 @@ class SpamdProtocol(asyncio.Protocol):
         done.add_done_callback(self._ended)
         self.key = host if self.listener.kind != "unix" else ""
         self.counted = True
-        why = server.enter_peer(self.key)
+        state, limits = server.state, server.limits
+        why = state.enter_peer(self.key, limits.max_per_peer)
         if why is None:
-            why = server.take_slot()
+            why = state.take_slot(limits.max_connections)
             self.slot = why is None
         if why is not None:
             server.log.warning(server.refused_line, self.peer, why)
