@@ -1,8 +1,10 @@
-"""The asyncio adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
+"""The stream adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
 
-One request per connection.  The request must be complete within
-``request_timeout_s`` of the accept, whatever trickles in; a broad catch
-exists only here, per connection, and answers EX_SOFTWARE.
+The spamd service's ``tls:`` listeners use it (server/channel.py's TLS over memory BIOs);
+``tcp:`` and ``unix:`` ones use the plain protocol of server/spamd_protocol.py, which shares
+the replies below.  One request per connection.  The request must be complete within
+``request_timeout_s`` of the accept, whatever trickles in; a broad catch per
+connection (here and in the protocol, nowhere else) answers EX_SOFTWARE.
 """
 
 from __future__ import annotations
