@@ -112,9 +112,8 @@ class SpamdProtocol(asyncio.Protocol):
     # Reading.
 
     def data_received(self, data: bytes) -> None:
-        if self.phase == READING:
-            parser = self.parser
-            assert parser is not None
+        parser = self.parser
+        if self.phase == READING and parser is not None:  # None: refused, never read
             parser.receive_data(data)
             event = parser.next_event()
             if event is not NEED_DATA:
