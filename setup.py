@@ -39,7 +39,10 @@ COMPILED = [
         f"plugin/oplguard/policy/{name}.py"
         for name in ("engine", "explain", "lookup", "report", "scanner", "senders", "verdict")
     ),
-    *(f"plugin/oplguard/server/{name}.py" for name in ("channel", "service", "transport")),
+    *(
+        f"plugin/oplguard/server/{name}.py"
+        for name in ("channel", "service", "spamd_protocol", "transport")
+    ),
     *(
         f"plugin/oplguard/spamd/{name}.py"
         for name in ("__init__", "body", "connection", "messages", "render")

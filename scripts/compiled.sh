@@ -36,7 +36,7 @@ check_compiled() {
   PYTHONPATH="$OUT" .venv/bin/python - <<'PY'
 import importlib
 for name in ("oplguard.mail.received", "oplguard.mail.relays", "oplguard.policy.scanner",
-             "oplguard.spamd.connection"):
+             "oplguard.spamd.connection", "oplguard.server.spamd_protocol"):
     path = importlib.import_module(name).__file__ or ""
     assert path.endswith(".so") and "/build/compiled/" in path, f"{name} is not compiled: {path}"
 print("compiled: running the tests against", path.rsplit("/oplguard/", 1)[0])
@@ -77,7 +77,8 @@ case "${1:-test}" in
     check_compiled
     PYTHONPATH="$OUT" .venv/bin/pytest -q -p no:cacheprovider --no-cov \
       tests/unit/mail tests/unit/policy tests/unit/spamd \
-      tests/integration/test_spamc.py tests/integration/test_conformance.py
+      tests/integration/test_spamc.py tests/integration/test_conformance.py \
+      tests/integration/test_spamd_protocol.py
     ;;
   *) echo "usage: $0 [build|test|fresh]" >&2; exit 64 ;;
 esac

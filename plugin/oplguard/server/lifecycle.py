@@ -13,13 +13,13 @@ from dataclasses import replace
 
 from oplguard.config import Config, Listener
 from oplguard.control.server import claim_control_path
+from oplguard.server.listeners import ProtocolFactory
 from oplguard.server.observability import Observability
 from oplguard.server.service import ScoringService
 from oplguard.server.shell import Connection, Limits, Runtime, Shell
-from oplguard.server.transport import ConnectionSettings, answer_request
+from oplguard.server.spamd_protocol import SpamdProtocol
+from oplguard.server.transport import BUSY_REPLY, ConnectionSettings, answer_request
 from oplguard.spamd import Limits as SpamdLimits
-
-BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:
@@ -72,6 +72,14 @@ class Server(Shell):
         self.settings = self._settings(runtime.config)
         self.service.scanner = runtime.scanner
         self.service.allow_tell = runtime.config.server.allow_tell
+
+    def protocol_for(self, listener: Listener) -> ProtocolFactory | None:
+        """Plain TCP and Unix listeners: a plain asyncio protocol per connection
+        (server/spamd_protocol.py); TLS ones: streams and ``handle``."""
+        if listener.kind == "tls":
+            return None
+        loop = asyncio.get_running_loop()
+        return lambda: SpamdProtocol(self, listener, loop)
 
     async def handle(self, conn: Connection) -> None:
         deadline = conn.accepted + self.settings.request_timeout_s

@@ -14,13 +14,14 @@ import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from oplguard.config import Listener
 from oplguard.control.server import answers
 from oplguard.errors import ConfigError
 
-Accept = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+# What a listener serves with: an asyncio protocol per accepted connection (a plain
+# ``asyncio.Protocol`` or the streams' ``StreamReaderProtocol``, see server/shell.py).
+ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
 
 def in_use_error(listener: Listener, err: OSError | str) -> ConfigError:
@@ -53,25 +54,29 @@ def claim_unix_path(listener: Listener) -> None:
 
 
 async def open_listener(
-    listener: Listener, accept: Accept, unix_mode: int, inherited: socket.socket | None = None
+    listener: Listener,
+    factory: ProtocolFactory,
+    unix_mode: int,
+    inherited: socket.socket | None = None,
 ) -> asyncio.Server:
-    """Start serving ``listener`` (or a socket bound by a parent process) with ``accept``.
+    """Start serving ``listener`` (or a socket bound by a parent process) with ``factory``.
 
     Raises:
         ConfigError: the address is taken (see the module doc).
     """
+    loop = asyncio.get_running_loop()
     if inherited is not None:
         if listener.kind == "unix":
-            return await asyncio.start_unix_server(accept, sock=inherited)
-        return await asyncio.start_server(accept, sock=inherited)
+            return await loop.create_unix_server(factory, sock=inherited)
+        return await loop.create_server(factory, sock=inherited)
     try:
         if listener.kind == "unix":
             await asyncio.to_thread(claim_unix_path, listener)
-            server = await asyncio.start_unix_server(accept, path=listener.path)
+            server = await loop.create_unix_server(factory, path=listener.path)
             os.chmod(listener.path, unix_mode)
             return server
         host = None if listener.host in ("*", "") else listener.host
-        return await asyncio.start_server(accept, host, listener.port)
+        return await loop.create_server(factory, host, listener.port)
     except OSError as err:
         raise in_use_error(listener, err) from err
 

@@ -46,7 +46,7 @@ class ServerLike(Protocol):
     """What this module reads from the server (kept narrow: no import of the shell)."""
 
     config: Config
-    tasks: set[asyncio.Task[None]]
+    tasks: set[asyncio.Future[None]]
     bound: list[tuple[Any, str]]
     list_errors: dict[str, str]
 

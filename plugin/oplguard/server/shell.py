@@ -8,6 +8,12 @@ TLS handshakes), the list-file watcher and DNS-list prober, the locked
 build-and-swap reload with its list-error record, signals and graceful
 shutdown.  Each connection carries the time it was accepted, so a handler's
 request deadline counts from accept, not per read.
+
+A service serves a listener either with a handler on streams (``handle``;
+the default) or with an asyncio protocol of its own (``protocol_for``: the
+spamd service's plain listeners, server/spamd_protocol.py).  Both are admitted
+by the same checks (``allows``; ``state.enter_peer`` and ``state.take_slot``,
+server/slots.py) and counted in the same ``tasks``, which shutdown waits for.
 """
 
 from __future__ import annotations
@@ -35,26 +41,20 @@ from oplguard.policy.checks import expired_entries
 from oplguard.policy.scanner import Scanner
 from oplguard.server.access import AccessList
 from oplguard.server.channel import Channel, PlainChannel, TlsChannel
-from oplguard.server.listeners import open_listener, release_listener, unix_inode
+from oplguard.server.listeners import (
+    ProtocolFactory,
+    open_listener,
+    release_listener,
+    unix_inode,
+)
+from oplguard.server.slots import Limits as Limits  # re-exported: services import it from here
+from oplguard.server.slots import ServerState
 from oplguard.server.sockets import peer_of, sockname
 
 # Start, listen, reload, stop: INFO, shown at every log_level (levelnames.py).
 lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """A service's connection limits, read from its config table."""
-
-    allowed_ips: tuple[str, ...]
-    max_connections: int
-    # Open connections of one peer address (handshaking, waiting, answered); 0 = no cap.
-    max_per_peer: int = 0
-    # TLS handshakes in progress (they never hold a scoring slot), and their deadline.
-    tls_handshakes: int = 0
-    tls_handshake_timeout_s: float = 10.0
-    unix_socket_mode: int = 0o660
-    shutdown_grace_s: float = 10.0
+# A stream's read buffer limit (asyncio.start_server's default).
+STREAM_LIMIT = 1 << 16
 
     @classmethod
     def of(cls, service: ServiceConfig) -> Limits:
@@ -91,29 +91,6 @@ class Connection:
     host: str
     peer: str
     accepted: float  # event-loop time of the accept
-
-
-class ServerState:
-    """Open connections: all of them (``tasks``), per peer address, and busy slots."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.per_peer: dict[str, int] = {}
-        self.busy = 0  # connections being answered (not handshaking, not lingering)
-        self.handshakes = 0
-
-    def enter(self, host: str) -> int:
-        """Count a connection of ``host``; its number of open connections."""
-        count = self.per_peer.get(host, 0) + 1
-        self.per_peer[host] = count
-        return count
-
-    def leave(self, host: str) -> None:
-        count = self.per_peer.get(host, 0) - 1
-        if count > 0:
-            self.per_peer[host] = count
-        else:
-            self.per_peer.pop(host, None)
 
 
 class Shell:
@@ -162,6 +139,10 @@ class Shell:
     async def refuse(self, conn: Connection, why: str) -> None:
         """No slot: the default closes without a word."""
 
+    def protocol_for(self, listener: Listener) -> ProtocolFactory | None:
+        """A protocol serving ``listener`` itself, or None: streams and ``handle``."""
+        return None
+
     def on_connection(self) -> None:
         """Called for every accepted connection (metrics)."""
 
@@ -185,7 +166,7 @@ class Shell:
         for listener in self.listeners:
             server = await open_listener(
                 listener,
-                self._accept(listener),
+                self.protocol_for(listener) or self._streams(listener),
                 self.limits.unix_socket_mode,
                 self.inherited.get(listener),
             )
@@ -201,7 +182,10 @@ class Shell:
         self._spawn(self.probe_lists())
         self.ready.set()
 
-    def _accept(self, listener: Listener) -> Any:
+    def _streams(self, listener: Listener) -> ProtocolFactory:
+        """What ``asyncio.start_server`` builds: a stream pair per connection, then a task."""
+        loop = asyncio.get_running_loop()
+
         def callback(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.on_connection()
             with self.capture():
@@ -209,7 +193,20 @@ class Shell:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-        return callback
+        def factory() -> asyncio.StreamReaderProtocol:
+            reader = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)
+            return asyncio.StreamReaderProtocol(reader, callback, loop=loop)
+
+        return factory
+
+    # Admission, shared by stream and protocol connections.
+
+    def allows(self, listener: Listener, host: str, peer: str) -> bool:
+        """Whether ``allowed_ips`` admits the peer (logged when not); Unix sockets always."""
+        if listener.kind == "unix" or self.access.allows(host):
+            return True
+        self.log.warning(self.unauthorized_line, peer)
+        return False
 
     async def _on_connect(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: Listener
@@ -217,18 +214,14 @@ class Shell:
         host, peer = peer_of(writer, listener)
         accepted = asyncio.get_running_loop().time()
         conn = Connection(PlainChannel(reader, writer), listener, host, peer, accepted)
-        if listener.kind != "unix" and not self.access.allows(host):
-            self.log.warning(self.unauthorized_line, peer)
+        if not self.allows(listener, host, peer):
             writer.close()
             return
         state = self.state
         key = host if listener.kind != "unix" else ""
         try:
-            count = state.enter(key)
-            cap = self.limits.max_per_peer
-            if key and cap and count > cap:
+            if (why := state.enter_peer(key, self.limits.max_per_peer)) is not None:
                 # Before a TLS handshake there is no way to answer a TLS client: close.
-                why = f"{count - 1} connections open from this peer"
                 await self._refuse(conn, why, answer=listener.kind != "tls")
                 return
             if listener.kind == "tls" and not await self._handshake(conn, reader, writer):
@@ -270,12 +263,9 @@ class Shell:
 
     async def _serve(self, conn: Connection) -> None:
         state = self.state
-        # Accepted before the listener closed: drained like any in-flight request, not
-        # refused (with socket activation the next process takes what is still in the backlog).
-        if state.busy >= self.limits.max_connections:
-            await self._refuse(conn, f"{state.busy} connections busy")
+        if (why := state.take_slot(self.limits.max_connections)) is not None:
+            await self._refuse(conn, why)
             return
-        state.busy += 1
         try:
             await self.handle(conn)
         finally:
@@ -400,8 +390,8 @@ class Shell:
         if pending:
             self.log.warning("waiting for %d connections to finish", len(pending))
             _, late = await asyncio.wait(pending, timeout=self.limits.shutdown_grace_s)
-            for task in late:
-                task.cancel()
+            for connection in late:
+                connection.cancel()
         for listener, inode in self.inodes.items():
             await asyncio.to_thread(release_listener, listener, inode)
         await self.on_stopped()

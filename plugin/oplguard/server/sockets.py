@@ -7,11 +7,13 @@ import asyncio
 from oplguard.config import Listener
 
 
-def peer_of(writer: asyncio.StreamWriter, listener: Listener) -> tuple[str, str]:
+def peer_of(
+    transport: asyncio.BaseTransport | asyncio.StreamWriter, listener: Listener
+) -> tuple[str, str]:
     """(peer host, peer text for logs)."""
     if listener.kind == "unix":
         return ("", "unix")
-    name = writer.get_extra_info("peername")
+    name = transport.get_extra_info("peername")
     if not isinstance(name, tuple):
         return ("", "unknown")
     return (str(name[0]), sockname(name))

@@ -1,8 +1,10 @@
-"""The asyncio adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
+"""The stream adapter: read bytes -> SpamdConnection -> service -> write (the caller closes).
 
-One request per connection.  The request must be complete within
-``request_timeout_s`` of the accept, whatever trickles in; a broad catch
-exists only here, per connection, and answers EX_SOFTWARE.
+The spamd service's ``tls:`` listeners use it (server/channel.py's TLS over memory BIOs);
+``tcp:`` and ``unix:`` ones use the plain protocol of server/spamd_protocol.py, which shares
+the replies below.  One request per connection.  The request must be complete within
+``request_timeout_s`` of the accept, whatever trickles in; a broad catch per
+connection (here and in the protocol, nowhere else) answers EX_SOFTWARE.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from oplguard.spamd import (
 )
 
 log = logging.getLogger("oplguard.protocol")
+
+BUSY_REPLY = b"SPAMD/1.0 69 Service Unavailable: too many connections, try again later\r\n"
+SOFTWARE_ERROR = b"SPAMD/1.0 70 Software error: internal error, see the log\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,7 @@ async def answer_request(
         async with asyncio.timeout(settings.child_timeout_s):
             event = await read_request(channel, settings, deadline)
             if isinstance(event, ProtocolFailure):
-                reply = _failure_reply(event, peer, settings)
+                reply = failure_reply(event, peer, settings)
             else:
                 verb = event.verb.value
                 log.debug(
@@ -92,15 +97,15 @@ async def answer_request(
     except TimeoutError:
         seconds = int(settings.child_timeout_s)
         log.warning("timeout peer=%s: %ds while trying to %s", peer, seconds, verb)
-        await _try_write(channel, _child_timeout(seconds, verb))
+        await _try_write(channel, child_timeout_reply(seconds, verb))
     except (ConnectionError, OSError) as err:
         log.info("connection from %s ended early: %s", peer, err)
     except Exception:
         log.exception("internal error while serving %s", peer)
-        await _try_write(channel, b"SPAMD/1.0 70 Software error: internal error, see the log\r\n")
+        await _try_write(channel, SOFTWARE_ERROR)
 
 
-def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
+def failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettings) -> bytes:
     """The reply to a request that did not arrive whole or well-formed (logged)."""
     if event.status != Status.EX_TIMEOUT:
         log.warning("bad request peer=%s: %s", peer, event.message)
@@ -112,7 +117,7 @@ def _failure_reply(event: ProtocolFailure, peer: str, settings: ConnectionSettin
     return render_timeout(seconds)
 
 
-def _child_timeout(seconds: int, verb: str) -> bytes:
+def child_timeout_reply(seconds: int, verb: str) -> bytes:
     return f"SPAMD/1.0 79 Timeout: ({seconds} second timeout while trying to {verb})\r\n".encode()
 
 
