@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from oplguard import config as config_mod
-from oplguard.config import Config, Listener, ServiceConfig
+from oplguard.config import Config, Listener
 from oplguard.errors import OplguardError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
@@ -55,11 +55,6 @@ from oplguard.server.sockets import peer_of, sockname
 lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
 # A stream's read buffer limit (asyncio.start_server's default).
 STREAM_LIMIT = 1 << 16
-
-    @classmethod
-    def of(cls, service: ServiceConfig) -> Limits:
-        """The limits every service's table sets; a service replaces the rest it has."""
-        return cls(service.allowed_ips, service.max_connections, service.max_connections_per_peer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from oplguard.config.model import ServiceConfig
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -23,6 +25,11 @@ class Limits:
     tls_handshake_timeout_s: float = 10.0
     unix_socket_mode: int = 0o660
     shutdown_grace_s: float = 10.0
+
+    @classmethod
+    def of(cls, service: ServiceConfig) -> Limits:
+        """The limits every service's table sets; a service replaces the rest it has."""
+        return cls(service.allowed_ips, service.max_connections, service.max_connections_per_peer)
 
 
 class ServerState:
