@@ -10,10 +10,11 @@ FLEET_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${FLEET_DIST:=$FLEET_WORK/dist}"          # wheels built on the controller, copied to the hosts
 # The image tag carries a hash of what goes into it, so a changed package set builds a new image
 # and a machine that is reused keeps a valid one.
-# postfix: a mail host has an MTA (role oplguard_mta configures it). The Exim hosts of the
+# postfix: a mail host has an MTA (role oplguard_mta configures it); nginx: the reverse proxy
+# in front of oplguard web (role oplguard, oplguard_web_enabled). The Exim hosts of the
 # oplguard_mta scenario use a variant, $FLEET_IMAGE_EXIM: the same rootfs with Debian's
 # exim4-daemon-heavy installed instead (the two MTAs conflict; image.sh builds both).
-FLEET_IMAGE_PACKAGES="python3,python3-venv,python3-apt,openssh-server,iproute2,procps,systemd,systemd-sysv,dbus,sudo,spamc,postfix"
+FLEET_IMAGE_PACKAGES="python3,python3-venv,python3-apt,openssh-server,iproute2,procps,systemd,systemd-sysv,dbus,sudo,spamc,postfix,nginx"
 FLEET_IMAGE_EXIM_PACKAGES="exim4-daemon-heavy"
 : "${FLEET_IMAGE:=localhost/oplguard-fleet:bookworm-$(printf '%s' "$FLEET_IMAGE_PACKAGES" "$FLEET_IMAGE_EXIM_PACKAGES" \
   "$(sed -n '/^# image-spec-begin/,/^# image-spec-end/p' "$FLEET_REPO/scripts/fleet/image.sh")" \
