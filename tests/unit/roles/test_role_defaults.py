@@ -29,6 +29,8 @@ DELIBERATE = {
     "role against the service, which needs the control socket (model: off)",
     "oplguard_senders_file": "the role oplguard_sender_groups switches groups in this file "
     "(model: no senders file)",
+    "oplguard_web_trusted_proxies": "the role puts oplguard web behind the host's nginx, which "
+    "connects from loopback and sets X-Forwarded-For (model: no proxy trusted)",
 }
 _HEADER = re.compile(r"^\[\[?([a-z_]+)")
 _LINE = re.compile(r"^([a-z_]+) = \{\{ (oplguard_[a-z_]+)( \| upper)?")
