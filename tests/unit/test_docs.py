@@ -33,7 +33,7 @@ REPO_FILES = repo_files()
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_docs_cite_no_file_outside_the_repo(doc: Path) -> None:
     text = doc.read_text()
-    assert "../shared" not in text and "/work/" not in text
+    # (paths leaving the repository: tests/unit/test_docs_standalone.py, for every tracked file)
     for link in re.findall(r"\]\(([^)#\s]+)\)", text):
         if not link.startswith(("http://", "https://", "mailto:")):
             assert (doc.parent / link).exists(), f"{doc.name}: link to missing {link}"
