@@ -68,7 +68,7 @@ def results() -> dict[str, tuple[int, str]]:
 
 def test_every_scenario_is_counted() -> None:
     """A scenario directory without molecule.yml would be silently left out: there is none."""
-    dirs = {p.name for p in (ROOT / "molecule").iterdir() if p.is_dir() and p.name != "shared"}
+    dirs = {p.name for p in (ROOT / "molecule").iterdir() if p.is_dir() and p.name != "common"}
     assert dirs == set(SCENARIOS)
 
 
