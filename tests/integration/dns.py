@@ -18,6 +18,23 @@ import pytest
 READY_TIMEOUT_S = 10.0
 
 
+def opl_dns_tables(port: int) -> str:
+    """Config tables for a DNS list ``opl-dns`` (zone opl.test on the rbldnsd at ``port``)
+    scored by a tag group with symbol DNS_OPL."""
+    return f"""
+[[dnsbls]]
+name = "opl-dns"
+zone = "opl.test"
+nameservers = ["127.0.0.1:{port}"]
+timeout_s = 0.3
+
+[groups.dns_opl]
+lists = ["opl-dns"]
+action = "tag"
+symbol = "DNS_OPL"
+"""
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ConfigWriter
-from tests.integration.dns import rbldnsd
+from tests.integration.dns import opl_dns_tables, rbldnsd
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = [
@@ -86,18 +86,7 @@ def test_real_scrape_passes_promtool_and_serves_every_name_the_rules_use(
         cfg = write_config(
             top=f'control_socket = "{tmp_path / "control.sock"}"\n'
             '[metrics]\nlisten = "127.0.0.1:0"\n',
-            extra=f"""
-[[dnsbls]]
-name = "opl-dns"
-zone = "opl.test"
-nameservers = ["127.0.0.1:{dns_port}"]
-timeout_s = 0.3
-
-[groups.dns_opl]
-lists = ["opl-dns"]
-action = "tag"
-symbol = "DNS_OPL"
-""",
+            extra=opl_dns_tables(dns_port),
             server="list_probe_interval_s = 0.5",
         )
         service = ServiceProcess(cfg, tmp_path / "serve.log").__enter__()

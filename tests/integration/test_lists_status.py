@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ConfigWriter
-from tests.integration.dns import rbldnsd
+from tests.integration.dns import opl_dns_tables, rbldnsd
 from tests.integration.harness import RunningServer
 from tests.integration.load import LISTED, check_request
 
@@ -60,24 +60,10 @@ def test_lists_status_shows_entries_errors_and_dns_health(
     import socket
 
     with rbldnsd(ZONES) as dns_port:
-        extra = f"""
-control_socket = "{tmp_path / "control.sock"}"
-
-[[dnsbls]]
-name = "opl-dns"
-zone = "opl.test"
-nameservers = ["127.0.0.1:{dns_port}"]
-timeout_s = 0.3
-
-[groups.dns_opl]
-lists = ["opl-dns"]
-action = "tag"
-symbol = "DNS_OPL"
-"""
         # control_socket must be a top-level key: put it before the first table.
         cfg = write_config(
-            top=extra.split("\n\n")[0],
-            extra=extra.split("\n\n", 1)[1],
+            top=f'control_socket = "{tmp_path / "control.sock"}"',
+            extra=opl_dns_tables(dns_port),
             server="list_probe_interval_s = 0.5",
         )
         server = RunningServer(cfg).__enter__()
