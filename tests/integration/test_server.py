@@ -121,7 +121,9 @@ def test_garbage_then_good_request_on_next_connection(write_config: ConfigWriter
         port = server.address()[1]
         garbage = exchange(port, os.urandom(4096))
         good = exchange(port, check_request(LISTED))
-    assert garbage.startswith(b"SPAMD/1.0 76 Bad header line: ")
+    # Random bytes that start with a newline (about 1 in 256) have an empty first line,
+    # answered "Bad header line:" with nothing to quote.
+    assert garbage.startswith(b"SPAMD/1.0 76 Bad header line:")
     assert good == b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 10.0 / 5.0\r\n\r\n"
 
 
