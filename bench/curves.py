@@ -60,8 +60,8 @@ def serve(
 
 def lookups_child(path: str, probes_path: str) -> dict[str, Any]:
     """In a fresh interpreter: load the list as the service does, time lookups."""
-    from oplguard.config import ListConfig
-    from oplguard.lists.store import load_list
+    from oplguard.config.model import ListConfig
+    from oplguard.lists.block import load_list
 
     started = time.perf_counter()
     block = load_list(ListConfig(name="opl", path=Path(path), format="plain"))

@@ -180,14 +180,14 @@ def longest_holds(names: list[str], rounds: int = 5) -> dict[str, tuple[float, f
     import asyncio
     import logging
 
-    from oplguard import config as config_mod
-    from oplguard.lists import ListStore
+    from oplguard.config import loader as config_loader
+    from oplguard.lists.store import ListStore
     from oplguard.policy.scanner import Scanner
     from oplguard.server.service import ScoringService
-    from oplguard.spamd import Request, Verb
+    from oplguard.spamd.messages import Request, Verb
 
     logging.disable(logging.WARNING)
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     service = ScoringService(Scanner(cfg, lists))

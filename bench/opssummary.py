@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 from oplguard.tracking.record import COLUMNS
 from oplguard.tracking.store import TrackingStore
 from oplguard.tracking.summary import MAX_SCAN_ROWS, WINDOWS, Summarizer, Window

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import competitors, workload
-from oplguard import config as config_mod
-from oplguard.spamd import Request, Verb
+from oplguard.config import loader as config_loader
+from oplguard.spamd.messages import Request, Verb
 
 PART_REPEATS = 5
 
@@ -77,7 +77,7 @@ async def respond_all(
 ) -> None:
     from oplguard.server.lifecycle import Server
 
-    cfg = config_mod.load(competitors.write_oplguard_config(folder, work, 0, 1))
+    cfg = config_loader.load(competitors.write_oplguard_config(folder, work, 0, 1))
     server = Server(cfg)
     requests = [Request(Verb.CHECK, (1, 5), body=m, user="bench") for m in work.messages]
     for request in requests[:200]:  # warm caches and imports

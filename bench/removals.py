@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.scale import write_list
-from oplguard.config import ListConfig
-from oplguard.lists import ListStore, load_list
+from oplguard.config.model import ListConfig
+from oplguard.lists.block import load_list
 from oplguard.lists.spans import find
+from oplguard.lists.store import ListStore
 from oplguard.removals.model import Contact
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
 

@@ -59,8 +59,8 @@ def rss_kib() -> int:
 
 def child(path: str, fmt: str, lookups: int) -> dict[str, Any]:
     """Runs in a fresh interpreter: load, measure, look up."""
-    from oplguard.config import ListConfig
-    from oplguard.lists.store import load_list
+    from oplguard.config.model import ListConfig
+    from oplguard.lists.block import load_list
 
     before = rss_kib()
     started, cpu = time.perf_counter(), time.process_time()

@@ -32,7 +32,7 @@ WARM_UP = 300
 
 def serve_fixed(config: str) -> None:
     """``oplguard serve`` with every scan answered by REPLY (the child process)."""
-    from oplguard import config as config_mod
+    from oplguard.config import loader as config_loader
     from oplguard.server import service, workers
     from oplguard.server.lifecycle import Server
 
@@ -43,7 +43,7 @@ def serve_fixed(config: str) -> None:
     service.ScoringService.respond = fixed  # type: ignore[method-assign]
 
     async def main() -> None:
-        server = Server(config_mod.load(Path(config)))
+        server = Server(config_loader.load(Path(config)))
         await server.start()
         await server.stopping.wait()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
 
-SAMPLE_LISTS = config_mod.default_config_path().parent / "lists"
+SAMPLE_LISTS = config_loader.default_config_path().parent / "lists"
 
 ConfigWriter = Callable[..., Path]
 

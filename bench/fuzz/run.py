@@ -19,7 +19,8 @@ from pathlib import Path
 
 
 def spamd_target(data: bytes) -> None:
-    from oplguard.spamd import NEED_DATA, Limits, SpamdConnection
+    from oplguard.spamd.connection import SpamdConnection
+    from oplguard.spamd.messages import NEED_DATA, Limits
 
     connection = SpamdConnection(Limits(max_body_bytes=65536))
     half = len(data) // 2

@@ -32,7 +32,7 @@ from oplguard.commands import (
 )
 from oplguard.errors import OplguardError, Status
 from oplguard.exits import EXIT_TABLE, Parser, exit_status, output_closed
-from oplguard.storage import StoreError
+from oplguard.storage.db import StoreError
 
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers

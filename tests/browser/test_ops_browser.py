@@ -19,7 +19,7 @@ from bench.opsload import load_run
 from tests.browser.test_web_browser import CHROMIUM_ARGS, STEP_TIMEOUT_MS
 from tests.integration.web_harness import ADMIN_TOKEN, RunningWeb, free_udp_port
 
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(600)]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,18 +10,17 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oplguard.errors import Status
-from oplguard.spamd import (
+from oplguard.spamd.connection import SpamdConnection
+from oplguard.spamd.messages import (
     NEED_DATA,
     Limits,
     ProtocolFailure,
     Request,
     ScanResult,
-    SpamdConnection,
     TellResult,
     Verb,
-    render_error,
-    render_response,
 )
+from oplguard.spamd.render import render_error, render_response
 from tests.fuzz.corpus import MESSAGE, spamd_requests
 
 LIMITS = Limits(max_body_bytes=4096, max_line_bytes=512, max_header_lines=32)

@@ -16,8 +16,8 @@ from typing import Any, Self
 
 import pytest
 
-from oplguard import config as config_mod
-from oplguard.config import Config, Listener
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config, Listener
 from oplguard.server.lifecycle import Server
 
 START_TIMEOUT_S = 30.0  # generous: a loaded 2-core machine; polling only
@@ -51,7 +51,7 @@ class RunningServer:
     def _run(self) -> None:
         async def main() -> None:
             try:
-                self.server = self.make(config_mod.load(self.config_path))
+                self.server = self.make(config_loader.load(self.config_path))
                 self.loop = asyncio.get_running_loop()
                 await self.server.start()
             except BaseException as err:

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiospamc
 import pytest
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from tests.conftest import ConfigWriter
 from tests.integration.conftest import openssl, self_signed
 from tests.integration.harness import RunningServer, need

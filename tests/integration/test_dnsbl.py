@@ -11,7 +11,7 @@ from dataclasses import replace
 import aiospamc
 import pytest
 
-from oplguard.config import DnsblConfig
+from oplguard.config.model import DnsblConfig
 from oplguard.lists.dnsbl import CLEAN, ERROR, LISTED, DnsblSource, query_all
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from oplguard.cli import main
-from oplguard.config import DnsblConfig
+from oplguard.config.model import DnsblConfig
 from oplguard.lists.dnsbl import CLEAN, LISTED, DnsblSource
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd

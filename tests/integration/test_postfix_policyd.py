@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from oplguard.policyd import server as server_mod
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer, need

@@ -19,13 +19,13 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from oplguard import config as config_mod
 from oplguard.cli import main
+from oplguard.config import loader as config_loader
 from oplguard.removals.model import Contact
 from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import PENDING_DELIVERY, SENT
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 from oplguard.web.security import CSRF_COOKIE
 from tests.conftest import ConfigWriter
 from tests.integration.harness import free_port
@@ -111,7 +111,7 @@ def test_a_relay_that_is_down_is_retried_and_shown_as_pending_delivery(
     write_config: ConfigWriter, tmp_path: Path, smtp_port: int
 ) -> None:
     config = notify_config(write_config, tmp_path, smtp_port)  # nothing listens there yet
-    cfg = config_mod.load(config)
+    cfg = config_loader.load(config)
     store = RemovalStore(Database(cfg.tracking_db))
     try:
         with (
@@ -161,7 +161,7 @@ def test_the_cli_sends_at_once_and_shows_the_notice(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = str(notify_config(write_config, tmp_path, smtp_port))
-    store = RemovalStore(Database(config_mod.load(Path(config)).tracking_db))
+    store = RemovalStore(Database(config_loader.load(Path(config)).tracking_db))
     try:
         contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", time.time())
         rid = store.submit("192.0.2.99", ["opl"], contact)[0].id

@@ -24,13 +24,14 @@ from typing import Any
 
 import pytest
 
-from oplguard.config import ListConfig
-from oplguard.lists import ListSnapshot, ListStore, load_list
+from oplguard.config.model import ListConfig
+from oplguard.lists.block import ListSnapshot, load_list
 from oplguard.lists.edit import write_atomic
+from oplguard.lists.store import ListStore
 from oplguard.removals.model import APPROVED, DENIED, AlreadyDecided, Contact
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
 from tests.integration.postgres import fresh_postgres_db, postgres_url

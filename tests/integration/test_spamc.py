@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer, need
 from tests.samples import message

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiospamc
 import pytest
 
-from oplguard.config import Listener, UpstreamConfig
+from oplguard.config.model import Listener, UpstreamConfig
 from oplguard.policy.verdict import Symbol, Verdict
 from oplguard.server.upstream import (
     UpstreamAnswer,
@@ -28,7 +28,7 @@ from oplguard.server.upstream import (
     merge_report,
     merge_verdict,
 )
-from oplguard.spamd import Request, Verb
+from oplguard.spamd.messages import Request, Verb
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
 from tests.integration.mta.common import free_port, need_program
@@ -261,7 +261,8 @@ GARBAGE_IDS = [
 
 def request_of(verb: Verb, body: bytes) -> Request:
     """A parsed request as the spamd core hands it to the service."""
-    from oplguard.spamd import Limits, SpamdConnection
+    from oplguard.spamd.connection import SpamdConnection
+    from oplguard.spamd.messages import Limits
 
     wire = b"%s SPAMC/1.5\r\nUser: alice\r\nContent-length: %d\r\n\r\n" % (
         verb.value.encode(),

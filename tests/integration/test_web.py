@@ -23,7 +23,7 @@ import pytest
 from oplguard.cli import main
 from oplguard.removals.model import ReviewError
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
 from tests.integration.postgres import fresh_postgres_db, postgres_url

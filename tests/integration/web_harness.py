@@ -24,7 +24,7 @@ import dns.rcode
 import pytest
 import uvicorn
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
 from oplguard.web.serve import bind, uvicorn_config
 from tests.conftest import ConfigWriter
 
@@ -85,7 +85,7 @@ class RunningWeb:
     errors: list[BaseException] = field(default_factory=list)
 
     def __enter__(self) -> RunningWeb:
-        cfg = config_mod.load(self.config_path)
+        cfg = config_loader.load(self.config_path)
         sock = bind(cfg.web.listen)
         self.port = sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn_config(cfg, cfg.web.listen))

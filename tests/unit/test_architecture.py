@@ -206,3 +206,52 @@ def test_each_subcommand_module_registers_and_runs() -> None:
     assert modules - assembled == {"__init__", "arguments", "asking", "loading"}
     for module in cli.COMMANDS:
         assert callable(module.register) and callable(module.run), module.__name__
+
+
+def test_package_init_files_re_export_nothing() -> None:
+    """A name is imported from the module that defines it, never through a package."""
+    exporting = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        tree = ast.parse(init.read_text(), str(init))
+        names = [
+            f"{init.relative_to(PACKAGE)}: line {node.lineno}"
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+        ]
+        exporting += names
+    assert exporting == []
+
+
+def _foreign_imports(path: Path) -> Iterator[str]:
+    """``from oplguard.x import Name`` where Name is a class or function defined elsewhere."""
+    import importlib
+    import inspect
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
+            continue
+        if not node.module.startswith("oplguard."):
+            continue
+        module = importlib.import_module(node.module)
+        for alias in node.names:
+            value = getattr(module, alias.name, None)
+            if not (inspect.isclass(value) or inspect.isfunction(value)):
+                continue  # a module, a constant or a type alias
+            home = value.__module__
+            if home.startswith("oplguard") and home != node.module:
+                yield f"{path.name}:{node.lineno} {alias.name} from {node.module}, not {home}"
+
+
+def test_classes_and_functions_are_imported_from_their_defining_module() -> None:
+    offenders = [line for path in _sources() for line in _foreign_imports(path)]
+    assert offenders == []
+
+
+def test_the_defining_module_check_sees_a_re_export(tmp_path: Path) -> None:
+    source = tmp_path / "reexport.py"
+    # lists.store imports ListError from errors for its own use.
+    source.write_text("from oplguard.lists.store import ListError\n")
+    assert list(_foreign_imports(source)) == [
+        "reexport.py:1 ListError from oplguard.lists.store, not oplguard.errors"
+    ]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
+from oplguard.config.model import ServerConfig
 from oplguard.errors import ConfigError
 
 
@@ -18,7 +19,7 @@ def write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
 
 
 def test_embedded_default_loads_with_sample_lists() -> None:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     assert [item.name for item in cfg.lists] == ["opl", "zombies", "spam-sources"]
     assert all(item.path.exists() for item in cfg.lists)
     assert cfg.server.listen[0].port == 783
@@ -26,8 +27,8 @@ def test_embedded_default_loads_with_sample_lists() -> None:
 
 
 def test_empty_file_gives_dataclass_defaults(tmp_path: Path) -> None:
-    cfg = config_mod.load(write(tmp_path, ""))
-    assert cfg.server == config_mod.ServerConfig()
+    cfg = config_loader.load(write(tmp_path, ""))
+    assert cfg.server == ServerConfig()
     assert cfg.scoring.required_score == 5.0
     assert cfg.trust.trusted_networks is None
 
@@ -68,7 +69,7 @@ def test_bad_config_names_file_line_and_fix(
 ) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        config_mod.load(path)
+        config_loader.load(path)
     err = caught.value
     assert err.path == str(path)
     assert err.line == line
@@ -82,17 +83,17 @@ def test_second_array_entry_error_points_at_its_own_line(tmp_path: Path) -> None
         '[[allowed_senders]]\nip = "192.0.2.2"\nscope = "nowhere"\n'
     )
     with pytest.raises(ConfigError) as caught:
-        config_mod.load(write(tmp_path, text))
+        config_loader.load(write(tmp_path, text))
     assert caught.value.line == 6
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
-        config_mod.load(tmp_path / "absent.toml")
+        config_loader.load(tmp_path / "absent.toml")
 
 
 def test_list_paths_resolve_relative_to_the_config(tmp_path: Path) -> None:
-    cfg = config_mod.load(write(tmp_path, '[[lists]]\nname = "a"\npath = "l/a.txt"\n'))
+    cfg = config_loader.load(write(tmp_path, '[[lists]]\nname = "a"\npath = "l/a.txt"\n'))
     assert cfg.lists[0].path == tmp_path / "l" / "a.txt"
 
 
@@ -107,7 +108,7 @@ def test_senders_file_adds_entries_and_switches_groups(tmp_path: Path) -> None:
         'senders_file = "senders.toml"\n[[lists]]\nname = "a"\npath = "a.txt"\n'
         '[groups.g]\nlists = ["a"]\naction = "delete"\n'
     )
-    cfg = config_mod.load(write(tmp_path, main))
+    cfg = config_loader.load(write(tmp_path, main))
     assert cfg.allowed_senders[0].network == "203.0.113.7"
     assert cfg.allowed_senders[0].expires is not None
     assert (cfg.groups[0].enabled, cfg.groups[0].action) == (False, "tag")
@@ -116,7 +117,7 @@ def test_senders_file_adds_entries_and_switches_groups(tmp_path: Path) -> None:
 def test_senders_file_unknown_group_names_the_senders_file(tmp_path: Path) -> None:
     senders = write(tmp_path, "[groups.nope]\nenabled = false\n", "senders.toml")
     with pytest.raises(ConfigError) as caught:
-        config_mod.load(write(tmp_path, 'senders_file = "senders.toml"\n'))
+        config_loader.load(write(tmp_path, 'senders_file = "senders.toml"\n'))
     assert caught.value.path == str(senders)
     assert caught.value.line == 2
 
@@ -136,5 +137,5 @@ def test_senders_file_unknown_group_names_the_senders_file(tmp_path: Path) -> No
 )
 def test_tcp_only_listen_addresses_say_why(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)) as caught:
-        config_mod.load(write(tmp_path, text))
+        config_loader.load(write(tmp_path, text))
     assert caught.value.line == 2

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oplguard import config as config_mod
 from oplguard.cli import main
+from oplguard.config import loader as config_loader
 from oplguard.errors import ConfigError
 
 CASES = {
@@ -32,7 +32,7 @@ def test_refused_with_file_line_and_fix(tmp_path: Path, text: str, line: int, ne
     path = tmp_path / "oplguard.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
-        config_mod.load(path)
+        config_loader.load(path)
     assert caught.value.path == str(path)
     assert caught.value.line == line
     assert needle in str(caught.value) and "(fix: " in str(caught.value)
@@ -55,5 +55,5 @@ def test_sane_values_still_load(tmp_path: Path) -> None:
         "[server]\nmax_message_bytes = 32768\nmax_connections = 1\nunix_socket_mode = 0o600\n"
         "[scoring]\nrequired_score = -3.5\nscan_cpu_budget_ms = 10\n[scores]\nOPL_RELAY = 1000\n"
     )
-    cfg = config_mod.load(path)
+    cfg = config_loader.load(path)
     assert (cfg.server.max_message_bytes, cfg.scoring.required_score) == (32768, -3.5)

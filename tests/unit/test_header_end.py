@@ -20,7 +20,8 @@ from oplguard.mail.headers import header_fields, values_of
 from oplguard.mail.rewrite import add_headers
 from oplguard.policy.scanner import short_header
 from oplguard.server.service import message_id
-from oplguard.spamd import Request, ScanResult, Verb, render_response
+from oplguard.spamd.messages import Request, ScanResult, Verb
+from oplguard.spamd.render import render_response
 from oplguard.tracking.record import sender_fields
 
 HEAD = (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oplguard.config import SenderEntry
+from oplguard.config.model import SenderEntry
 from oplguard.netparse import parse_network, parse_tcp_listen
 from oplguard.policy.senders import SenderSet
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
 from oplguard.errors import ConfigError
 
-SAMPLE = config_mod.default_config_path()
+SAMPLE = config_loader.default_config_path()
 # Tables and a minimal body that lets the loader reach their unknown-key check.
 TABLES: dict[str, str] = {
     "": "",
@@ -48,7 +48,7 @@ def accepted(table: str, tmp_path: Path) -> set[str]:
     path = tmp_path / "probe.toml"
     path.write_text(TABLES[table] + "zz_not_a_key = 1\n")
     with pytest.raises(ConfigError) as refused:
-        config_mod.load(path)
+        config_loader.load(path)
     listed = re.search(r"use one of: ([^)]*)\)", str(refused.value))
     assert listed is not None, str(refused.value)
     return {key.strip() for key in listed.group(1).split(",")}
@@ -97,14 +97,14 @@ def test_sample_shows_each_entry_key_with_its_real_default(table: str, tmp_path:
     minimal = TABLES[table]
     path = tmp_path / "entry.toml"
     path.write_text(minimal)
-    default = config_mod.load(path)
+    default = config_loader.load(path)
     lines: dict[str, list[tuple[bool, bool]]] = {}
     for key, value, comment, is_commented in documented().get(table, []):
         if comment == "a table" or re.search(rf"^{key}\s*=", minimal, re.MULTILINE):
             continue  # a sub-table, or a key every entry must set (no default)
         path.write_text(f"{minimal}{key} = {_toml(value)}\n")
         try:
-            shows = config_mod.load(path) == default or "default" in comment
+            shows = config_loader.load(path) == default or "default" in comment
         except ConfigError:
             shows = "default" in comment
         lines.setdefault(key, []).append((is_commented, shows))
@@ -121,7 +121,7 @@ def test_sample_shows_each_entry_key_with_its_real_default(table: str, tmp_path:
 def _loaded(table: str, body: str, tmp_path: Path) -> Any:
     path = tmp_path / "one.toml"
     path.write_text((f"[{table}]\n" if table else "") + body)
-    return config_mod.load(path)
+    return config_loader.load(path)
 
 
 @pytest.mark.parametrize("table", PLAIN, ids=lambda t: t or "top")

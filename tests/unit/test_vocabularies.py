@@ -13,7 +13,8 @@ import pytest
 
 from oplguard.cli import parser
 from oplguard.commands import track
-from oplguard.config import (
+from oplguard.config.loader import load
+from oplguard.config.vocabulary import (
     ACTIONS,
     SCOPES,
     Action,
@@ -22,7 +23,6 @@ from oplguard.config import (
     OnError,
     Scope,
     Threshold,
-    load,
 )
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LEVEL_NAMES, Level

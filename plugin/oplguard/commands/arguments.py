@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from oplguard.errors import ConfigError, InputError, UsageError
 from oplguard.levelnames import LEVEL_NAMES, level_name
 from oplguard.netparse import parse_listen

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oplguard import config as config_mod
 from oplguard.commands.loading import config_path
+from oplguard.config import loader as config_loader
 from oplguard.control.client import ControlError
 from oplguard.errors import Status
 
@@ -32,7 +32,7 @@ def socket_path(args: argparse.Namespace) -> Path:
         ControlError: the config names none (EX_UNAVAILABLE).
     """
     path = config_path(args.config)
-    cfg = config_mod.load(path)
+    cfg = config_loader.load(path)
     if not cfg.control_socket:
         raise ControlError(f"{path}: control_socket is not set, so there is nothing to ask")
     return Path(cfg.control_socket)

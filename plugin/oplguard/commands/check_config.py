@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oplguard import config as config_mod
 from oplguard.commands.loading import build_scanner
+from oplguard.config import loader as config_loader
 from oplguard.policy.checks import config_warnings
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_mod.load(Path(args.file))
+    cfg = config_loader.load(Path(args.file))
     scanner = build_scanner(cfg)
     for warning in config_warnings(cfg, datetime.now(UTC)):
         print(f"warning: {warning}", file=sys.stderr)

@@ -6,9 +6,9 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from oplguard import config as config_mod
-from oplguard.config import Config
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config
+from oplguard.lists.store import ListStore
 from oplguard.policy.scanner import Scanner, trust_settings
 from oplguard.progress import Progress
 
@@ -19,11 +19,11 @@ def config_path(given: str | None) -> Path:
     """--config, else /etc/oplguard/oplguard.toml if present, else the embedded default."""
     if given:
         return Path(given)
-    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else config_mod.default_config_path()
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else config_loader.default_config_path()
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    cfg = config_mod.load(config_path(args.config))
+    cfg = config_loader.load(config_path(args.config))
     sa_config = getattr(args, "sa_config", None)
     if sa_config:
         cfg = replace(cfg, trust=replace(cfg.trust, sa_config=Path(sa_config)))

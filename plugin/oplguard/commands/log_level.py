@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from oplguard.commands.arguments import add_config, add_json
 from oplguard.commands.asking import UsageError, answered, socket_path, worker_lines
 from oplguard.control.client import ask
+from oplguard.levelnames import level_name
 from oplguard.observability.durations import parse_duration
-from oplguard.observability.levels import COMPONENTS, check_component, level_name, parse_level
+from oplguard.observability.levels import COMPONENTS, check_component, parse_level
 
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from oplguard.commands.loading import load_config
-from oplguard.config import Config
+from oplguard.config.model import Config
 from oplguard.errors import Status
-from oplguard.lists import ListStore
+from oplguard.lists.store import ListStore
 from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
 from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.outbox import SENT

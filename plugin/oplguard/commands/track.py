@@ -13,14 +13,14 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from oplguard import config as config_mod
 from oplguard.commands.arguments import add_config, add_json, typed_ip
 from oplguard.commands.loading import config_path
-from oplguard.config import Action
+from oplguard.config import loader as config_loader
+from oplguard.config.vocabulary import Action
 from oplguard.errors import Status
 from oplguard.ipaddr import canonical_address
 from oplguard.observability.durations import parse_duration
-from oplguard.storage import StoreError
+from oplguard.storage.db import StoreError
 from oplguard.textsafe import printable_lines
 from oplguard.tracking.report import record_text
 from oplguard.tracking.store import Filter, TrackingStore
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"oplguard track: {err}", file=sys.stderr)
         return int(Status.EX_USAGE)
     path = config_path(args.config)
-    cfg = config_mod.load(path)
+    cfg = config_loader.load(path)
     if not cfg.tracking_db:
         print(f"oplguard track: {path}: tracking_db is not set", file=sys.stderr)
         return int(Status.EX_UNAVAILABLE)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from oplguard.commands.arguments import add_config, listener
 from oplguard.commands.loading import load_config
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oplguard.errors import ListError
+from oplguard.ipaddr import Network, address_value
 from oplguard.lists import loader
-from oplguard.lists.formats import ListEntry
-from oplguard.lists.ipset import Network, NetworkSet, parse_ip
+from oplguard.lists.entries import ListEntry
+from oplguard.lists.ipset import NetworkSet
 
 if TYPE_CHECKING:
-    from oplguard.config import ListConfig
+    from oplguard.config.model import ListConfig
 
 log = logging.getLogger("oplguard.lists.store")  # the name admins filter on, as before
 
@@ -84,7 +85,7 @@ class BlockList:
         Raises:
             ValueError: ``ip`` is not an IP address.
         """
-        return self.lookup_int(*parse_ip(ip), now=now)
+        return self.lookup_int(*address_value(ip), now=now)
 
     def lookup_int(self, version: int, value: int, now: datetime | None = None) -> ListEntry | None:
         """``lookup`` for an already parsed address."""
@@ -120,7 +121,7 @@ class ListSnapshot:
         Raises:
             ValueError: ``ip`` is not an IP address.
         """
-        version, value = parse_ip(ip)
+        version, value = address_value(ip)
         hits = []
         for block in self.lists:
             entry = block.lookup_int(version, value, now)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from oplguard.ipaddr import Span
 from oplguard.lists.entries import Columns, EntryTable, Meta, Runs, Sparse
 from oplguard.lists.flatten import view
-from oplguard.lists.ipset import Span
 
 _LOW64 = (1 << 64) - 1
 Array = npt.NDArray[Any]

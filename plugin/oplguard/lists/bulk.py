@@ -2,7 +2,7 @@
 
 Big published lists are mostly ``a.b.c.d`` or ``a.b.c.d/len`` lines; NumPy reads
 a whole chunk of them in one pass.  A line is *fast* only when its first word is
-valid exactly as ``ipset.span_of`` would read it (no leading zeros, octets up to
+valid exactly as ``ipaddr.parse_span`` would read it (no leading zeros, octets up to
 255, no host bits); every other line goes to the exact per-line parser, which
 says what is wrong.  Pure: bytes in, arrays out.
 """

@@ -1,7 +1,7 @@
 """Bulk parsing of IPv6 ``address/len`` first words, a chunk of lines at once.
 
 Like ``bulk`` for IPv4: works on runs of hex digits in the whole chunk.  A
-word is taken only when ``ipset.span_of`` would read it the same way (8 groups,
+word is taken only when ``ipaddr.parse_span`` would read it the same way (8 groups,
 or fewer around one ``::``; no IPv4-mapped or dotted forms, no zone id, no host
 bits); anything else is left to the exact parser.  Pure: arrays in and out.
 """

@@ -24,7 +24,7 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
-from oplguard.config import DnsblConfig
+from oplguard.config.model import DnsblConfig
 from oplguard.lists.health import PROBE_CLEAN, PROBE_LISTED, ListHealth
 
 log = logging.getLogger("oplguard.lists")

@@ -18,7 +18,7 @@ from typing import Any, overload
 
 import numpy.typing as npt
 
-from oplguard.lists.ipset import span_text
+from oplguard.ipaddr import span_text
 
 # Distinct dates in one list are few (listing days): cache their parsing.
 DATE_CACHE_SIZE = 4096

@@ -14,8 +14,9 @@ from functools import lru_cache
 
 from oplguard.config.vocabulary import ListFormat
 from oplguard.errors import ListError
-from oplguard.lists.entries import DATE_CACHE_SIZE, EntryTable, ListEntry, moment
-from oplguard.lists.ipset import Span, ip4set_span, ip6tset_span, octets, span_of, span_text
+from oplguard.ipaddr import Span, parse_span, span_text
+from oplguard.lists.entries import DATE_CACHE_SIZE, ListEntry, moment
+from oplguard.lists.ipset import ip4set_span, ip6tset_span, octets
 
 # Keys a plain line may carry between the network and the reason.
 DATE_KEYS = ("since", "expires")
@@ -28,7 +29,7 @@ _KEY = re.compile(r"([A-Za-z_]+)=(\S*)")  # any such word: a typo must not hide
 _SHORT_PREFIX = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}")
 _IP4SET_END = re.compile(r"[\s#;]")  # an ip4set network ends at space or comment
 
-__all__ = ["EntryTable", "LineParser", "ListEntry", "Row", "moment", "parse_text"]
+__all__ = ["LineParser", "Row", "moment", "parse_text"]
 
 
 Row = tuple[Span, str, str | None, str | None, bool]
@@ -169,7 +170,7 @@ def _head(text: str) -> tuple[str, str]:
 
 def _plain_span(text: str) -> Span:
     try:
-        return span_of(text)
+        return parse_span(text)
     except ValueError as err:
         if "write" in str(err):
             raise
@@ -278,7 +279,7 @@ def request_span(text: str, fmt: str) -> Span:
         ValueError: not a network.
     """
     try:
-        return span_of(text.strip())
+        return parse_span(text.strip())
     except ValueError:
         if fmt != ListFormat.IP4SET:
             raise

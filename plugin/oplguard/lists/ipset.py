@@ -15,16 +15,16 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-# The one IP module; re-exported under the names list code has always used.
-from oplguard.ipaddr import Network as Network
-from oplguard.ipaddr import Span as Span
-from oplguard.ipaddr import address_value, parse_span, quad_value, span_networks
-from oplguard.ipaddr import parse_address as parse_address
-from oplguard.ipaddr import span_text as span_text
+from oplguard.ipaddr import (
+    Network,
+    Span,
+    address_value,
+    parse_span,
+    quad_value,
+    span_networks,
+    span_text,
+)
 from oplguard.lists.flatten import HOLE, flatten, flatten128, split128, view
-
-parse_ip = address_value
-span_of = parse_span
 
 # Payload of an exclusion entry (rbldnsd "!"): it carves a hole, never matches.
 EXCLUDED = -1
@@ -110,7 +110,7 @@ def ip4set_span(text: str) -> Span:
             raise ValueError(f"bad prefix length in {text!r}; write 0 to 32 after the /")
         bits = int(bits_text)
         if first & _host_mask(bits):
-            return span_of(f"{span_text((4, first, first))}/{bits}")  # raises with the fix
+            return parse_span(f"{span_text((4, first, first))}/{bits}")  # raises with the fix
     elif bits == 8:
         raise ValueError(f"a bare number {text!r} is ambiguous; write {text}.0.0.0/8")
     return 4, first, first | _host_mask(bits)
@@ -129,7 +129,7 @@ def ip6tset_span(text: str, is_exclusion: bool) -> Span:
     if "/" not in text and "::" not in text and text.count(":") < 7:
         text = f"{text}::/{16 * (text.count(':') + 1)}"  # rbldnsd's four hex words = /64
     try:
-        version, first, last = span_of(text)
+        version, first, last = parse_span(text)
     except ValueError as err:
         if "write" in str(err):
             raise
@@ -235,7 +235,7 @@ class NetworkSet:
         for spec, payload in items:
             if payload != EXCLUDED and not 0 <= payload <= MAX_PAYLOAD:
                 raise ValueError(f"payload {payload} outside 0..{MAX_PAYLOAD}")
-            version, first, last = span_of(spec) if isinstance(spec, str) else spec
+            version, first, last = parse_span(spec) if isinstance(spec, str) else spec
             firsts, lasts, payloads = columns[version]
             firsts.append(first)
             lasts.append(last)
@@ -270,7 +270,7 @@ class NetworkSet:
         Raises:
             ValueError: ``ip`` is not an IP address.
         """
-        return self.lookup_int(*parse_ip(ip))
+        return self.lookup_int(*address_value(ip))
 
     def lookup_int(self, version: int, value: int) -> int | None:
         """Fast path of ``lookup`` for an already parsed address."""

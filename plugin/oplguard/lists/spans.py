@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from oplguard.ipaddr import Span
 from oplguard.lists.entries import Columns
-from oplguard.lists.ipset import Span
 
 Mask = npt.NDArray[np.bool_]
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import Config
+from oplguard.config.model import Config
+from oplguard.lists.block import ListSnapshot
 from oplguard.lists.health import ListHealth
-from oplguard.lists.store import ListSnapshot
 from oplguard.progress import amount
 
 

@@ -15,47 +15,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oplguard.errors import ListError
+from oplguard.ipaddr import Span, span_text
 from oplguard.lists import spans, tail
 from oplguard.lists.block import (
     MAX_LIST_BYTES,
     BlockList,
     FileStamp,
-    ListHit,
     ListSnapshot,
     load_list,
     read_whole,
     stamp_of,
 )
 from oplguard.lists.edit import append_line, locked, write_atomic
-from oplguard.lists.entries import EntryTable
-from oplguard.lists.formats import (
-    ListEntry,
-    Row,
-    decode,
-    entry_of,
-    format_line,
-    iter_rows,
-    request_span,
-)
-from oplguard.lists.ipset import Span, span_text
+from oplguard.lists.entries import EntryTable, ListEntry
+from oplguard.lists.formats import Row, decode, entry_of, format_line, iter_rows, request_span
 from oplguard.progress import Progress, amount
 
 if TYPE_CHECKING:
-    from oplguard.config import ListConfig
+    from oplguard.config.model import ListConfig
 
 __all__ = [
     "APPEND_FROM_BYTES",
+    "LIST_POLL_INTERVAL_S",
     "MAX_LIST_BYTES",
-    "BlockList",
-    "FileStamp",
-    "ListHit",
-    "ListSnapshot",
     "ListStore",
-    "load_list",
-    "write_atomic",
 ]
 log = logging.getLogger(__name__)
 
+# How often the services check list files for changes (mtime): an approved
+# removal or a new list file is live within this many seconds, without a restart.
+LIST_POLL_INTERVAL_S = 2.0
 # From this size on, a delisting appends an exclusion line (O(1)) instead of
 # rewriting the file without the entry's line: parsing and rewriting 1 MiB
 # (~50,000 lines) takes about a tenth of a second, 200 MiB tens of seconds.

@@ -9,17 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from oplguard.headerend import HEADER_WINDOW, earliest, ends_within, header_end
+from oplguard.headerend import HEADER_WINDOW, header_end
 
 # Where the header section ends is defined once, in oplguard/headerend.py (a foundation
 # module: spamd/ cuts the HEADERS reply with it too); re-exported here for mail/ readers.
 __all__ = [
     "HEADER_WINDOW",
     "Header",
-    "earliest",
-    "ends_within",
     "fields_of",
-    "header_end",
     "header_fields",
     "header_fields_within",
     "header_section",

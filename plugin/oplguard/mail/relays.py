@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from oplguard.config import SA_ORIGINATING_HEADERS
+from oplguard.config.model import SA_ORIGINATING_HEADERS
 from oplguard.mail.addresses import is_loopback, is_private, is_skipped
 from oplguard.mail.headers import Header, fields_of, header_section_within, section_pieces
 from oplguard.mail.limits import (

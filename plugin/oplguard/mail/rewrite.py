@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from oplguard.mail.headers import header_end
+from oplguard.headerend import header_end
 
-__all__ = ["add_headers", "header_end", "newline_of"]
+__all__ = ["add_headers", "newline_of"]
 
 _OWN_HEADER = re.compile(rb"^(x-spam-[a-z-]*|x-oplguard-verdict)\s*:", re.IGNORECASE)
 # What every line _OWN_HEADER matches starts with (lower case): without one, nothing to drop.

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from oplguard.lists.block import ListSnapshot
 from oplguard.lists.health import HEALTHY, ListHealth
-from oplguard.lists.store import ListSnapshot
 
 # Gauges that are the same in every pre-forked worker: merged with max, not added up
 # (observability/merged.py).

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from oplguard.config import Config, ListConfig, SenderEntry
+from oplguard.config.model import Config, ListConfig, SenderEntry
 from oplguard.errors import ListError
+from oplguard.ipaddr import span_text
 from oplguard.lists.formats import decode, iter_rows
-from oplguard.lists.ipset import span_text
 
 # Rows of one list file checked for duplicates; the check keeps one key per row, so
 # a bigger file (a 10-million-entry feed) is not checked, and the warning says so.

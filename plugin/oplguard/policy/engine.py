@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from oplguard.config import Action, GroupConfig, OnError, Scope, ScoringConfig, SenderEntry
+from oplguard.config.model import GroupConfig, ScoringConfig, SenderEntry
+from oplguard.config.vocabulary import Action, OnError, Scope
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import ACTION_RANK, Allowed, Hit, LookupFailure, Symbol, Verdict
 

@@ -9,9 +9,9 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from oplguard.config import SCOPES
+from oplguard.config.vocabulary import SCOPES
 from oplguard.errors import InputError
-from oplguard.mail import canonical_ip, is_skipped
+from oplguard.mail.addresses import canonical_ip, is_skipped
 from oplguard.policy.scanner import Scanner
 
 

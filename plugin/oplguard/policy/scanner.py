@@ -15,14 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from oplguard.config import BLOCKED_LIST_NAME, Action, Config, DnsblConfig, GroupConfig, OnError
-from oplguard.lists import ListEntry, ListHit, ListStore
+from oplguard.config.model import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupConfig
+from oplguard.config.vocabulary import Action, OnError
+from oplguard.headerend import ends_within
+from oplguard.lists.block import ListHit
 from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
+from oplguard.lists.entries import ListEntry
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
-from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
-from oplguard.mail.headers import ends_within
+from oplguard.lists.store import ListStore
 from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
-from oplguard.mail.relays import advance, chain_steps
+from oplguard.mail.networks import NetworkList
+from oplguard.mail.relays import RelayChain, TrustSettings, advance, build_chain, chain_steps
+from oplguard.mail.sa_config import read_sa_trust
 from oplguard.policy.engine import ListHitLike, Policy, evaluate
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure, Symbol, Verdict

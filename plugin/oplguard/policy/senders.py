@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from oplguard.config import SenderEntry
+from oplguard.config.model import SenderEntry
 from oplguard.ipaddr import parse_span
 
 IPRange = tuple[int, int, int]  # (version, first, last)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from oplguard.config import Action, OnError
+from oplguard.config.vocabulary import Action, OnError
 
 # Plain strings as keys: the config holds actions as text (this module is compiled).
 ACTION_RANK: dict[str, int] = {

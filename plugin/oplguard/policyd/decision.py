@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from oplguard.config import Action, OnError
-from oplguard.mail import ChainRelay, RelayChain, canonical_ip, is_skipped
+from oplguard.config.vocabulary import Action, OnError
+from oplguard.mail.addresses import canonical_ip, is_skipped
+from oplguard.mail.relays import ChainRelay, RelayChain
 from oplguard.policy.engine import Lookup, Policy, evaluate
 from oplguard.policy.report import lookup_link
 from oplguard.policy.verdict import Hit, LookupFailure, Verdict

@@ -13,12 +13,13 @@ import logging
 from dataclasses import replace
 from typing import Protocol
 
-from oplguard.config import Config, Listener
+from oplguard.config.model import Config, Listener
 from oplguard.errors import RemoteProtocolError
 from oplguard.policyd.protocol import CLOSED, PolicyConnection, PolicyRequest, render_reply
 from oplguard.policyd.service import PolicyService
 from oplguard.server.channel import Channel
-from oplguard.server.shell import Connection, Limits, Runtime, Shell
+from oplguard.server.shell import Connection, Runtime, Shell
+from oplguard.server.slots import Limits
 
 log = logging.getLogger("oplguard.policyd")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oplguard.lists.store import ListHit, ListStore
+from oplguard.lists.block import ListHit
+from oplguard.lists.store import ListStore
 from oplguard.removals.model import RemovalRequest
 
 # Steps per list: an exact entry inside a listed network takes two (remove

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from oplguard.lists.store import ListSnapshot
+from oplguard.lists.block import ListSnapshot
 from oplguard.removals.model import (
     MAX_EXPLANATION_CHARS,
     NOT_LISTED,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from oplguard.config import NotifyConfig
+from oplguard.config.model import NotifyConfig
 from oplguard.removals.model import APPROVED, AuditEntry, RemovalRequest
 from oplguard.removals.outbox import FAILED, PENDING_DELIVERY, SENT, Notice, notice_of, select
 from oplguard.removals.store import RemovalStore

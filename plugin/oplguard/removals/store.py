@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from oplguard.config import Config
+from oplguard.config.model import Config
 from oplguard.errors import ConfigError
 from oplguard.removals.model import (
     APPROVED,
@@ -29,7 +29,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
 from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
-from oplguard.storage import Database, StoreError
+from oplguard.storage.db import Database, StoreError
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS removal_requests (

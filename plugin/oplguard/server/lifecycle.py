@@ -11,15 +11,16 @@ import contextlib
 import ssl
 from dataclasses import replace
 
-from oplguard.config import Config, Listener
+from oplguard.config.model import Config, Listener
 from oplguard.control.server import claim_control_path
 from oplguard.server.listeners import ProtocolFactory
 from oplguard.server.observability import Observability
 from oplguard.server.service import ScoringService
-from oplguard.server.shell import Connection, Limits, Runtime, Shell
+from oplguard.server.shell import Connection, Runtime, Shell
+from oplguard.server.slots import Limits
 from oplguard.server.spamd_protocol import SpamdProtocol
 from oplguard.server.transport import BUSY_REPLY, ConnectionSettings, answer_request
-from oplguard.spamd import Limits as SpamdLimits
+from oplguard.spamd.messages import Limits as SpamdLimits
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:

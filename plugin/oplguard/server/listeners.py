@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from oplguard.control.server import answers
 from oplguard.errors import ConfigError
 

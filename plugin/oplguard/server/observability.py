@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from prometheus_client import generate_latest
 
 from oplguard import __version__
-from oplguard.config import Config
+from oplguard.config.model import Config
 from oplguard.control.server import ControlServer, ControlSocketError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.lists.status import lists_status
@@ -32,7 +32,7 @@ from oplguard.observability.logsetup import gate_handlers
 from oplguard.observability.metrics import Metrics
 from oplguard.observability.trace import Tracer
 from oplguard.policy.scanner import Scan
-from oplguard.spamd import Request
+from oplguard.spamd.messages import Request
 from oplguard.tracking.record import build_record, senders_of
 from oplguard.tracking.writer import TrackingWriter
 

@@ -13,24 +13,23 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 
-from oplguard.config import OnError
+from oplguard.config.vocabulary import OnError
 from oplguard.errors import Status
-from oplguard.mail.headers import header_end
+from oplguard.headerend import header_end
 from oplguard.mail.limits import MAX_HEADER_BYTES
 from oplguard.mail.rewrite import add_headers
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
 from oplguard.server.upstream import Outcome, ask, merge_report, merge_verdict
-from oplguard.spamd import (
+from oplguard.spamd.messages import (
     ProtocolFailure,
     Request,
     ScanResult,
     TellResult,
     Verb,
-    render_error,
-    render_response,
     tell_disabled,
 )
+from oplguard.spamd.render import render_error, render_response
 from oplguard.textsafe import printable
 
 log = logging.getLogger("oplguard.protocol")

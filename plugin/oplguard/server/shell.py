@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from oplguard import config as config_mod
-from oplguard.config import Config, Listener
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config, Listener
 from oplguard.errors import OplguardError
 from oplguard.levelnames import LIFECYCLE_LOGGER
-from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.lists.dnsbl import PROBE_TICK_S, probe_due
 from oplguard.lists.health import ListHealth
+from oplguard.lists.store import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.policy.checks import expired_entries
 from oplguard.policy.scanner import Scanner
 from oplguard.server.access import AccessList
@@ -333,7 +333,7 @@ class Shell:
         return build_runtime(cfg, self.scanner.health)
 
     def _load_and_build(self) -> Runtime:
-        return self.build(config_mod.load(self.config.path))
+        return self.build(config_loader.load(self.config.path))
 
     async def reload(self) -> bool:
         """Re-read config and lists off the serving path, then swap them in one step.

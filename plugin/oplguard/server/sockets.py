@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 
 
 def peer_of(

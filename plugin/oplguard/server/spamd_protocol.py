@@ -20,7 +20,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, cast
 
-from oplguard.config import Listener
+from oplguard.config.model import Listener
 from oplguard.errors import Status
 from oplguard.policy.scanner import CURRENT_PEER
 from oplguard.server.channel import LINGER_BYTES, LINGER_S
@@ -32,7 +32,8 @@ from oplguard.server.transport import (
     child_timeout_reply,
     failure_reply,
 )
-from oplguard.spamd import NEED_DATA, ProtocolFailure, Request, SpamdConnection
+from oplguard.spamd.connection import SpamdConnection
+from oplguard.spamd.messages import NEED_DATA, ProtocolFailure, Request
 
 if TYPE_CHECKING:
     from oplguard.server.lifecycle import Server

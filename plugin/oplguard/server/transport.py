@@ -17,15 +17,9 @@ from oplguard.errors import Status
 from oplguard.policy.scanner import CURRENT_PEER
 from oplguard.server.channel import Channel
 from oplguard.server.service import ScoringService
-from oplguard.spamd import (
-    NEED_DATA,
-    Limits,
-    ProtocolFailure,
-    Request,
-    SpamdConnection,
-    render_error,
-    render_timeout,
-)
+from oplguard.spamd.connection import SpamdConnection
+from oplguard.spamd.messages import NEED_DATA, Limits, ProtocolFailure, Request
+from oplguard.spamd.render import render_error, render_timeout
 
 log = logging.getLogger("oplguard.protocol")
 

@@ -17,9 +17,10 @@ import math
 import zlib
 from dataclasses import dataclass, replace
 
-from oplguard.config import Listener, Threshold, UpstreamConfig
+from oplguard.config.model import Listener, UpstreamConfig
+from oplguard.config.vocabulary import Threshold
 from oplguard.policy.verdict import Symbol, Verdict
-from oplguard.spamd import Request, Verb
+from oplguard.spamd.messages import Request, Verb
 
 log = logging.getLogger("oplguard.upstream")
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from oplguard.config import Config, Listener
 from oplguard.config.loader import MAX_WORKERS
+from oplguard.config.model import Config, Listener
 from oplguard.control.relay import ControlRelay, Worker, worker_socket
 from oplguard.control.server import ControlSocketError
 from oplguard.errors import ConfigError

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oplguard.storage import Database, StoreError
+from oplguard.storage.db import Database, StoreError
 from oplguard.tracking.record import COLUMNS, TrackRecord
 
 log = logging.getLogger("oplguard.tracking")

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oplguard.config import Action
+from oplguard.config.vocabulary import Action
 from oplguard.ipaddr import enclosing_network
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 from oplguard.tracking.store import TrackingStore
 
 # The newest messages one summary reads.  About 0.1 s of SQLite time per query on the 2-core dev

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oplguard.config import TrackingConfig
-from oplguard.storage import StoreError, safe_url
+from oplguard.config.model import TrackingConfig
+from oplguard.storage.db import StoreError, safe_url
 from oplguard.tracking.record import TrackRecord
 from oplguard.tracking.store import Batch, TrackingStore, batch_rows
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oplguard.storage import StoreError
+from oplguard.storage.db import StoreError
 from oplguard.web import admin, api, ops, pages
 from oplguard.web.render import json_error, page
 from oplguard.web.state import WebState

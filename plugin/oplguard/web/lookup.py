@@ -10,7 +10,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from oplguard.lists.store import ListSnapshot
+from oplguard.lists.block import ListSnapshot
 from oplguard.web.advice import category_of
 
 

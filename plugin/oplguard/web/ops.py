@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from oplguard.config import SenderEntry
+from oplguard.config.model import SenderEntry
 from oplguard.removals.model import PENDING, RemovalRequest
 from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.tracking.summary import (

@@ -12,7 +12,7 @@ import socket
 
 import uvicorn
 
-from oplguard.config import Config, Listener
+from oplguard.config.model import Config, Listener
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LIFECYCLE_LOGGER
 from oplguard.web.app import create_app

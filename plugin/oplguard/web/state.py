@@ -17,8 +17,8 @@ from importlib import resources
 import dns.asyncresolver
 import jinja2
 
-from oplguard.config import Config
-from oplguard.lists import LIST_POLL_INTERVAL_S, ListStore
+from oplguard.config.model import Config
+from oplguard.lists.store import LIST_POLL_INTERVAL_S, ListStore
 from oplguard.removals.intake import Limits
 from oplguard.removals.model import RemovalRequest
 from oplguard.removals.notify import deliver_due
@@ -26,7 +26,7 @@ from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore, open_store
-from oplguard.storage import StoreError
+from oplguard.storage.db import StoreError
 from oplguard.web.rdns import make_resolver
 
 log = logging.getLogger(__name__)

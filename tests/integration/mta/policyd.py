@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from oplguard.config import Config, Listener
+from oplguard.config.model import Config, Listener
 from oplguard.policyd.server import PolicyServer
 from tests.integration.harness import RunningServer
 

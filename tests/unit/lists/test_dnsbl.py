@@ -9,7 +9,7 @@ import time
 
 import dns.exception
 
-from oplguard.config import DnsblConfig
+from oplguard.config.model import DnsblConfig
 from oplguard.lists.dnsbl import (
     CLEAN,
     ERROR,

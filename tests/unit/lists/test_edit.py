@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import ListConfig
+from oplguard.config.model import ListConfig
 from oplguard.errors import ListError
-from oplguard.lists import ListStore, load_list
+from oplguard.lists.block import load_list
 from oplguard.lists.edit import locked
 from oplguard.lists.spans import find
+from oplguard.lists.store import ListStore
 
 NOBODY = 65534
 LIST = """\

@@ -8,15 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from oplguard.errors import ListError
-from oplguard.lists.formats import (
-    ListEntry,
-    decode,
-    format_line,
-    normalise_date,
-    parse_text,
-    request_span,
-)
-from oplguard.lists.ipset import span_of
+from oplguard.ipaddr import parse_span
+from oplguard.lists.entries import ListEntry
+from oplguard.lists.formats import decode, format_line, normalise_date, parse_text, request_span
 
 Row = tuple[str, str, str | None, str | None, bool]  # network, reason, since, expires, excluded
 
@@ -271,6 +265,6 @@ def test_lines_that_cannot_be_written(
 
 
 def test_request_span_takes_ip4set_short_forms_only_there() -> None:
-    assert request_span("192.0.2", "ip4set") == span_of("192.0.2.0/24")
+    assert request_span("192.0.2", "ip4set") == parse_span("192.0.2.0/24")
     with pytest.raises(ValueError, match="not an IPv4 or IPv6 address"):
         request_span("192.0.2", "plain")

@@ -17,14 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oplguard.config import ListConfig
+from oplguard.config.model import ListConfig
 from oplguard.errors import ListError
+from oplguard.ipaddr import parse_span
 from oplguard.lists import builder, flatten, loader
+from oplguard.lists.block import BlockList, load_list
 from oplguard.lists.bulk import scan
 from oplguard.lists.bulk6 import ipv6_words
-from oplguard.lists.formats import ListEntry, parse_text
-from oplguard.lists.ipset import EXCLUDED, NetworkSet, ip6tset_span, span_of
-from oplguard.lists.store import BlockList, load_list
+from oplguard.lists.entries import ListEntry
+from oplguard.lists.formats import parse_text
+from oplguard.lists.ipset import EXCLUDED, NetworkSet, ip6tset_span
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 # A small window of each family: entries overlap, nest and share boundaries.
@@ -205,15 +207,15 @@ def test_repeated_and_distinct_reasons_keep_their_entries(tmp_path: Path) -> Non
     assert [e.line for e in block.entries] == list(range(1, 201))
 
 
-# The bulk readers alone, against span_of, word by word.
-def assert_words_read_as_span_of(words: list[str]) -> set[str]:
+# The bulk readers alone, against parse_span, word by word.
+def assert_words_read_as_parse_span(words: list[str]) -> set[str]:
     """Every word the bulk readers take, they read as span_of does; returns those words."""
     data = "".join(f"{word}\n" for word in [*words, ""]).encode()
     found = scan(data)
     ok6, bounds6 = ipv6_words(np.frombuffer(data, dtype=np.uint8), found.starts, found.words)
     for i, word in enumerate(words):
         try:
-            expected = span_of(word)
+            expected = parse_span(word)
         except ValueError:
             expected = None
         if found.fast[i]:
@@ -238,20 +240,20 @@ EDGE_WORDS = [
 
 
 def test_bulk_edge_words_read_as_span_of_reads_them() -> None:
-    taken = assert_words_read_as_span_of(EDGE_WORDS)
+    taken = assert_words_read_as_parse_span(EDGE_WORDS)
     assert taken == {
         "::/0", "::1/128", "1::/16", "1:2:3:4:5:6:7::/128", "::2:3:4:5:6:7:8/128",
         "::fffe:0:0/96", "2001:DB8::/32", "0:0:0:0:0:0:0:0/0", "2001:db8::/064",
         "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "8000::/1", "::8000:0:0:0/65",
         "1.2.3.4", "1.2.3.4/32", "0.0.0.0/0",
     }  # fmt: skip
-    assert assert_words_read_as_span_of(["x", *EDGE_WORDS[::-1]]) == taken
+    assert assert_words_read_as_parse_span(["x", *EDGE_WORDS[::-1]]) == taken
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(v4_words(), v6_words(), st.text("0123456789./:abcdefABF%", max_size=24))))
 def test_bulk_words_read_as_span_of_reads_them(words: list[str]) -> None:
-    assert_words_read_as_span_of(words)
+    assert_words_read_as_parse_span(words)
 
 
 IP6TSET_WORDS = [

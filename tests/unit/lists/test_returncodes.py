@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import DnsblConfig, load
+from oplguard.config.loader import load
+from oplguard.config.model import DnsblConfig
 from oplguard.errors import ConfigError
 from oplguard.lists.dnsbl import CLEAN, LISTED, classify
 

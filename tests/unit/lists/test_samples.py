@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oplguard import config as config_mod
-from oplguard.lists import ListSnapshot, ListStore, parse_text
+from oplguard.config import loader as config_loader
+from oplguard.lists.block import ListSnapshot
+from oplguard.lists.formats import parse_text
+from oplguard.lists.store import ListStore
 
 # RFC 5737 TEST-NET-1/2/3, RFC 2544 benchmarking, RFC 3849 IPv6 documentation.
 DOCUMENTATION = [
@@ -21,7 +23,7 @@ NEVER_LISTED = ["192.0.2.10", "192.0.2.20", "198.51.100.7", "203.0.113.7"]
 
 @pytest.fixture(scope="module")
 def samples() -> ListSnapshot:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     store = ListStore(cfg.lists)
     return store.load()
 

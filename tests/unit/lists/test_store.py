@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import ListConfig
+from oplguard.config.model import ListConfig
 from oplguard.errors import ListError
-from oplguard.lists import BlockList, ListHit, ListSnapshot, ListStore, load_list
-from oplguard.lists.formats import ListEntry
-from oplguard.lists.store import write_atomic
+from oplguard.lists.block import BlockList, ListHit, ListSnapshot, load_list
+from oplguard.lists.edit import write_atomic
+from oplguard.lists.entries import ListEntry
+from oplguard.lists.store import ListStore
 
 OPL = """\
 # Open Proxy List, kept by hand

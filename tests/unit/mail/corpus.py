@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from oplguard.mail import header_fields
+from oplguard.mail.headers import header_fields
 
 CORPUS = Path(__file__).parents[2] / "data" / "received"
 EXPECTED = CORPUS / "expected.json"

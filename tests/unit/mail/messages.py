@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from oplguard.mail import NetworkList, RelayChain, TrustSettings
+from oplguard.mail.networks import NetworkList
+from oplguard.mail.relays import RelayChain, TrustSettings
 
 DATE = "Tue,  1 Oct 2024 10:00:00 +0000 (UTC)"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oplguard.mail import canonical_ip, find_ips, is_private, is_skipped, skip_reason
+from oplguard.mail.addresses import canonical_ip, find_ips, is_private, is_skipped, skip_reason
 
 CANONICAL = {
     "192.0.2.1": "192.0.2.1",

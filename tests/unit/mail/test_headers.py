@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oplguard.mail.headers import earliest, header_fields, header_section, values_of
+from oplguard.headerend import earliest
+from oplguard.mail.headers import header_fields, header_section, values_of
 
 
 @pytest.mark.parametrize("newline", [b"\r\n", b"\n"], ids=["crlf", "lf"])

@@ -7,7 +7,6 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oplguard.mail import RelayChain, TrustSettings, build_chain
 from oplguard.mail.headers import fields_of, header_fields, header_fields_within, section_pieces
 from oplguard.mail.limits import (
     MAX_CHECKED_IPS,
@@ -17,7 +16,14 @@ from oplguard.mail.limits import (
     MAX_ORIGINATING_IPS_PER_HEADER,
     Slices,
 )
-from oplguard.mail.relays import ChainSteps, advance, chain_steps
+from oplguard.mail.relays import (
+    ChainSteps,
+    RelayChain,
+    TrustSettings,
+    advance,
+    build_chain,
+    chain_steps,
+)
 
 TRUST = TrustSettings()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oplguard.errors import ConfigError
-from oplguard.mail import NetworkList
+from oplguard.mail.networks import NetworkList
 
 SA_EXAMPLES = NetworkList.parse(
     [

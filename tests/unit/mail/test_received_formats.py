@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from tests.unit.mail.corpus import corpus_value
 
-from oplguard.mail import Fetch, ParseResult, Relay, Skipped, parse_received
+from oplguard.mail.received import Fetch, ParseResult, Relay, Skipped, parse_received
 
 SKIPPED = "skipped"
 FETCH = "fetch"

@@ -18,7 +18,7 @@ from tests.unit.mail.messages import (
     trust,
 )
 
-from oplguard.mail import TrustSettings, build_chain
+from oplguard.mail.relays import TrustSettings, build_chain
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.unit.mail.messages import FETCHMAIL, LOCAL, ORG, SPAM, marks, message, trust
 
-from oplguard.mail import NetworkList, TrustSettings, build_chain
+from oplguard.mail.networks import NetworkList
+from oplguard.mail.relays import TrustSettings, build_chain
 
 
 def test_unparseable_fields_are_counted_and_keep_trust() -> None:

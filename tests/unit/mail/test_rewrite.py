@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oplguard.mail.rewrite import add_headers, header_end
+from oplguard.headerend import header_end
+from oplguard.mail.rewrite import add_headers
 
 HEADERS = [("X-Spam-Status", "No, score=0.0"), ("X-Oplguard-Verdict", "pass")]
 

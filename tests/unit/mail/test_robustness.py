@@ -7,18 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.fuzz.guards import no_hang
 
-from oplguard.mail import (
+from oplguard.mail.limits import MAX_HEADER_BYTES
+from oplguard.mail.received import (
+    MAX_RECEIVED_CHARS,
     Fetch,
     Relay,
     Skipped,
-    TrustSettings,
     Unparseable,
-    build_chain,
     parse_received,
 )
-from oplguard.mail.limits import MAX_HEADER_BYTES
-from oplguard.mail.received import MAX_RECEIVED_CHARS
-from oplguard.mail.relays import MAX_RECEIVED_HEADERS
+from oplguard.mail.relays import MAX_RECEIVED_HEADERS, TrustSettings, build_chain
 
 HOPS = 10_000
 N = MAX_RECEIVED_CHARS

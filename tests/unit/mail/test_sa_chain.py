@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from tests.unit.mail.corpus import CORPUS
 
-from oplguard.mail import TrustSettings, build_chain
 from oplguard.mail.received import Relay, parse_received
+from oplguard.mail.relays import TrustSettings, build_chain
 
 SA_CHAIN = CORPUS / "sa_chain.pl"
 SA_TIMEOUT_S = 120

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from oplguard.errors import ConfigError
-from oplguard.mail import DEFAULT_ORIGINATING_HEADERS, TrustSettings, read_sa_trust
+from oplguard.mail.relays import DEFAULT_ORIGINATING_HEADERS, TrustSettings
+from oplguard.mail.sa_config import read_sa_trust
 
 
 def write(path: Path, text: str) -> Path:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from tests.unit.mail.corpus import CORPUS, expected, samples, unfolded
 
-from oplguard.mail import Fetch, ParseResult, Relay, Skipped, Unparseable, canonical_ip
-from oplguard.mail.received import parse_received
+from oplguard.mail.addresses import canonical_ip
+from oplguard.mail.received import Fetch, ParseResult, Relay, Skipped, Unparseable, parse_received
 
 FIELDS = ("ip", "rdns", "helo", "by", "ident", "envfrom", "id", "auth")
 KIND: dict[type[ParseResult], str] = {

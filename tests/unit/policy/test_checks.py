@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import ListConfig, load
+from oplguard.config.loader import load
+from oplguard.config.model import ListConfig
 from oplguard.policy import checks
 from oplguard.policy.checks import duplicate_entries, expired_entries
 

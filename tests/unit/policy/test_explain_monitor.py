@@ -6,15 +6,15 @@ from dataclasses import replace
 
 from tests.samples import message
 
-from oplguard import config as config_mod
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.lists.store import ListStore
 from oplguard.policy.explain import explain_text
 from oplguard.policy.scanner import Scanner
 from oplguard.policy.verdict import LookupFailure
 
 
 def test_explain_marks_monitor_only_hits_and_lists_errors() -> None:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     scan = Scanner(cfg, lists).scan(message("listed-deep.eml"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.samples import message
 
-from oplguard import config as config_mod
 from oplguard.commands.loading import build_scanner
+from oplguard.config import loader as config_loader
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -32,7 +32,7 @@ def named_in(text: str) -> set[str]:
 
 
 def test_readme_schema_names_every_key_and_no_other() -> None:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     scan = build_scanner(cfg).scan(message("listed-deep.eml"))
     document = scan.as_dict()
     rows = schema_rows()

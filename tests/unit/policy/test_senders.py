@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from oplguard.config import SenderEntry
+from oplguard.config.model import SenderEntry
 from oplguard.policy.senders import SenderSet, address_value
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

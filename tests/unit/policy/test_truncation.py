@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from tests.samples import message
 
-from oplguard import config as config_mod
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.lists.store import ListStore
 from oplguard.mail.limits import MAX_REPORT_HITS, TRUNCATED_SYMBOL
 from oplguard.policy.report import report_text
 from oplguard.policy.scanner import CURRENT_PEER, Scanner
@@ -21,7 +21,7 @@ LISTED = "203.0.113.66"
 
 @pytest.fixture(scope="module")
 def scanner() -> Scanner:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     return Scanner(cfg, lists)

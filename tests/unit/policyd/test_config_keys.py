@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from oplguard import config as config_mod
-from oplguard.config import Listener, PolicydConfig, UpstreamConfig
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config, Listener, PolicydConfig, UpstreamConfig
 from oplguard.errors import ConfigError
 
 
-def load(tmp_path: Path, text: str) -> config_mod.Config:
+def load(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "oplguard.toml"
     path.write_text(text, encoding="utf-8")
-    return config_mod.load(path)
+    return config_loader.load(path)
 
 
 def test_defaults_when_the_tables_are_absent(tmp_path: Path) -> None:

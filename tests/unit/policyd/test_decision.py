@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oplguard.config import GroupConfig, ScoringConfig, SenderEntry
+from oplguard.config.model import GroupConfig, ScoringConfig, SenderEntry
 from oplguard.policy.engine import ListHitLike, Policy
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure

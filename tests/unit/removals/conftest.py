@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from tests.conftest import SAMPLE_LISTS
 
-from oplguard.config import ListConfig
-from oplguard.lists import ListStore
+from oplguard.config.model import ListConfig
+from oplguard.lists.store import ListStore
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 
 @pytest.fixture

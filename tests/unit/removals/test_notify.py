@@ -7,22 +7,22 @@ from pathlib import Path
 import pytest
 from tests.conftest import ConfigWriter
 
-from oplguard import config as config_mod
-from oplguard.config import NotifyConfig
+from oplguard.config import loader as config_loader
+from oplguard.config.model import NotifyConfig
 from oplguard.errors import ConfigError
 from oplguard.removals.model import APPROVED, AuditEntry, Contact
 from oplguard.removals.notify import MAX_ATTEMPTS, RETRY_MAX_S, backoff_s, deliver_due, notices
 from oplguard.removals.outbox import FAILED, PENDING_DELIVERY
 from oplguard.removals.store import RemovalStore
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 
 def load_notify(write_config: ConfigWriter, body: str) -> NotifyConfig:
-    return config_mod.load(write_config(extra=f"\n[web]\n\n[web.notify]\n{body}\n")).web.notify
+    return config_loader.load(write_config(extra=f"\n[web]\n\n[web.notify]\n{body}\n")).web.notify
 
 
 def test_off_by_default(write_config: ConfigWriter) -> None:
-    assert config_mod.load(write_config()).web.notify == NotifyConfig()
+    assert config_loader.load(write_config()).web.notify == NotifyConfig()
     assert not NotifyConfig().enabled
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from oplguard.errors import InputError
-from oplguard.lists import ListStore
+from oplguard.lists.store import ListStore
 from oplguard.removals.intake import Limits, Submission, submit_request
 from oplguard.removals.model import APPROVED, DENIED, NOT_LISTED, ReviewError
 from oplguard.removals.ratelimit import RateLimited, WindowLimiter

@@ -8,7 +8,7 @@ import pytest
 
 from oplguard.removals.model import APPROVED, PENDING, REQUEST_ID, AuditEntry, Contact, ReviewError
 from oplguard.removals.store import RemovalStore, new_request_id
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 
 def contact(at: float, email: str = "a@example.net", client: str = "198.51.100.1") -> Contact:

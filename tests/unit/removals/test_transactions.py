@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import ListConfig
+from oplguard.config.model import ListConfig
 from oplguard.errors import ListError
-from oplguard.lists import ListStore, load_list
+from oplguard.lists.block import load_list
 from oplguard.lists.edit import lock_path
+from oplguard.lists.store import ListStore
 from oplguard.removals.model import APPROVED, PENDING, AlreadyDecided, AuditEntry, Contact
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from oplguard import config as config_mod
-from oplguard.config import Config, ListConfig
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config, ListConfig
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "oplguard"
 TEMPLATE = ROLE / "templates" / "etc" / "oplguard" / "oplguard.toml.j2"
@@ -68,7 +68,7 @@ def model(tmp_path: Path) -> Config:
     """The model's defaults: a config file that sets nothing."""
     path = tmp_path / "empty.toml"
     path.write_text("")
-    return config_mod.load(path)
+    return config_loader.load(path)
 
 
 def test_the_template_maps_the_role_variables_of_the_main_tables() -> None:
@@ -100,7 +100,7 @@ def test_role_default_is_the_model_default(
     body = "" if optional and not value else f"{key} = {_toml(value)}\n"
     path = tmp_path / "role.toml"
     path.write_text((f"[{table}]\n" if table else "") + body)
-    assert _value(config_mod.load(path), table, key) == _value(model, table, key)
+    assert _value(config_loader.load(path), table, key) == _value(model, table, key)
 
 
 def test_role_trust_lists_left_empty_are_the_model_default(model: Config) -> None:
@@ -123,7 +123,7 @@ def test_role_list_entry_defaults_are_the_model_defaults() -> None:
 
 
 def test_role_lists_and_groups_are_the_sample_configs() -> None:
-    sample = config_mod.load(config_mod.default_config_path())
+    sample = config_loader.load(config_loader.default_config_path())
     role_lists = [
         (item["name"], item["category"], item["description"]) for item in DEFAULTS["oplguard_lists"]
     ]

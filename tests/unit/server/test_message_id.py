@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oplguard.mail.rewrite import header_end
+from oplguard.headerend import header_end
 from oplguard.server.service import _MESSAGE_ID, MAX_LOGGED_ID_CHARS, message_id
 from oplguard.textsafe import printable
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from oplguard.errors import Status
-from oplguard.spamd import NEED_DATA, Limits, ProtocolFailure, Request, SpamdConnection, Verb
+from oplguard.spamd.connection import SpamdConnection
+from oplguard.spamd.messages import NEED_DATA, Limits, ProtocolFailure, Request, Verb
 
 CLEAN = (
     b"Received: from mail.example.org (mail.example.org [192.0.2.10])\r\n"

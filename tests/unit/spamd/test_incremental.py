@@ -8,7 +8,8 @@ import zlib
 
 import pytest
 
-from oplguard.spamd import NEED_DATA, Limits, ProtocolFailure, Request, SpamdConnection, Verb
+from oplguard.spamd.connection import SpamdConnection
+from oplguard.spamd.messages import NEED_DATA, Limits, ProtocolFailure, Request, Verb
 
 MESSAGE = (
     b"Received: from mail.example.org (mail.example.org [192.0.2.99])\r\n"

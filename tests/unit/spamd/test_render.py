@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 
 from oplguard.errors import Status
-from oplguard.spamd import (
+from oplguard.spamd.messages import (
     ProtocolFailure,
     Request,
     ScanResult,
     TellResult,
     Verb,
-    render_error,
-    render_response,
-    render_timeout,
-    spam_value,
     tell_disabled,
 )
+from oplguard.spamd.render import render_error, render_response, render_timeout, spam_value
 
 SPAM = ScanResult(
     10.0,

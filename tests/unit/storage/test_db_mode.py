@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from oplguard.storage import Database
+from oplguard.storage.db import Database
 
 
 def test_new_database_is_owner_only_under_umask_0(tmp_path: Path) -> None:

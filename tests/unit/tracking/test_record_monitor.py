@@ -6,14 +6,14 @@ from dataclasses import replace
 
 from tests.samples import message
 
-from oplguard import config as config_mod
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.lists.store import ListStore
 from oplguard.policy.scanner import Scanner
 from oplguard.tracking.record import build_record
 
 
 def test_monitor_only_hit_is_marked_in_the_record() -> None:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     body = message("listed-deep.eml")

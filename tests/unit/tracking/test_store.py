@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from tests.samples import message
 
-from oplguard import config as config_mod
-from oplguard.config import TrackingConfig
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.config.model import TrackingConfig
+from oplguard.lists.store import ListStore
 from oplguard.policy.scanner import Scanner
-from oplguard.storage import StoreError
+from oplguard.storage.db import StoreError
 from oplguard.tracking.record import TrackRecord, build_record
 from oplguard.tracking.report import status_line
 from oplguard.tracking.store import Filter, TrackingStore
@@ -21,7 +21,7 @@ from oplguard.tracking.writer import RETRY_MAX_S, RETRY_MIN_S, TrackingWriter, r
 
 
 def record(name: str, at: float | None = None) -> TrackRecord:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     body = message(name)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from tests.samples import message
 
-from oplguard import config as config_mod
-from oplguard.lists import ListStore
+from oplguard.config import loader as config_loader
+from oplguard.lists.store import ListStore
 from oplguard.policy.scanner import Scanner
 from oplguard.policy.verdict import Verdict
 from oplguard.tracking import summary as summary_mod
@@ -141,7 +141,7 @@ def test_window_queries_use_the_at_index(store: TrackingStore) -> None:
 
 
 def test_an_empty_store_summarizes_as_empty(tmp_path: Path) -> None:
-    from oplguard.storage import Database
+    from oplguard.storage.db import Database
 
     got = Summarizer(Database(str(tmp_path / "fresh.db"))).summary(WINDOW)
     assert got.messages == 0 and got.top_ips == () and got.hits_by_list == {}
@@ -149,7 +149,7 @@ def test_an_empty_store_summarizes_as_empty(tmp_path: Path) -> None:
 
 def test_records_of_real_scans_are_read_back() -> None:
     """The relay results the scanner writes are the ones the summary parses."""
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     lists = ListStore(cfg.lists)
     lists.load()
     body = message("listed-deep.eml")

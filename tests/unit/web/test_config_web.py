@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from tests.conftest import ConfigWriter
 
-from oplguard import config as config_mod
-from oplguard.config import Listener
+from oplguard.config import loader as config_loader
+from oplguard.config.model import Config, Listener
 from oplguard.errors import ConfigError
 
 
-def load_web(write_config: ConfigWriter, body: str) -> config_mod.Config:
-    return config_mod.load(write_config(extra=f"\n[web]\n{body}\n"))
+def load_web(write_config: ConfigWriter, body: str) -> Config:
+    return config_loader.load(write_config(extra=f"\n[web]\n{body}\n"))
 
 
 def test_defaults(write_config: ConfigWriter) -> None:
-    web = config_mod.load(write_config()).web
+    web = config_loader.load(write_config()).web
     assert web.listen == Listener("tcp", "127.0.0.1", 8080)
     assert (web.admin_token, web.dns_servers, web.lookups_per_minute) == ("", (), 30)
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from oplguard import lists as lists_mod
+from oplguard.lists import store as lists_store
 from oplguard.web import state as state_mod
 
 
@@ -40,5 +40,5 @@ async def test_list_files_are_checked_off_the_event_loop(monkeypatch: pytest.Mon
 
 
 def test_one_poll_interval_for_every_service() -> None:
-    assert vars(state_mod)["LIST_POLL_INTERVAL_S"] is lists_mod.LIST_POLL_INTERVAL_S
+    assert vars(state_mod)["LIST_POLL_INTERVAL_S"] is lists_store.LIST_POLL_INTERVAL_S
     assert not hasattr(state_mod, "LIST_POLL_S")
