@@ -23,12 +23,11 @@ from oplguard.config.model import Listener, UpstreamConfig
 from oplguard.policy.verdict import Symbol, Verdict
 from oplguard.server.upstream import (
     UpstreamAnswer,
-    UpstreamFailure,
     ask,
     merge_report,
     merge_verdict,
 )
-from oplguard.spamd.messages import Request, Verb
+from oplguard.spamd.messages import Request, ScanResult, Verb
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer
 from tests.integration.mta.common import free_port, need_program
@@ -283,7 +282,7 @@ async def test_garbage_from_upstream_is_a_failure_never_an_exception(
     with misbehaving(reply) as port:
         cfg = UpstreamConfig(address=Listener("tcp", "127.0.0.1", port), timeout_s=5.0)
         outcome = await ask(cfg, request_of(verb, message("clean.eml")))
-    assert isinstance(outcome, UpstreamFailure), outcome
+    assert outcome is not None and outcome.result is None and outcome.failure, outcome
     assert f"upstream spamd 127.0.0.1:{port} failed" in caplog.text
 
 
@@ -298,7 +297,7 @@ async def test_slow_upstream_times_out(
         cfg = UpstreamConfig(address=Listener("tcp", "127.0.0.1", port), timeout_s=0.5)
         outcome = await ask(cfg, request_of(Verb.CHECK, message("clean.eml")))
     # Only asyncio.timeout's TimeoutError gives this detail; no clock is read here.
-    assert outcome == UpstreamFailure(f"127.0.0.1:{port}", "no answer within 0.5 s")
+    assert outcome == UpstreamAnswer(f"127.0.0.1:{port}", None, "no answer within 0.5 s")
     assert "no answer within 0.5 s; answering with oplguard's own verdict" in caplog.text
 
 
@@ -357,7 +356,7 @@ def verdict(score: float = 8.0) -> Verdict:
 
 
 def test_merge_adds_scores_and_appends_new_rules() -> None:
-    answer = UpstreamAnswer("127.0.0.1:783", 3.5, 6.0, ("BAYES_99", "OPL_RELAY"), "")
+    answer = UpstreamAnswer("127.0.0.1:783", ScanResult(3.5, 6.0, ("BAYES_99", "OPL_RELAY"), ""))
     merged = merge_verdict(verdict(), answer, "upstream")
     assert merged.score == 11.5
     assert merged.required_score == 6.0
@@ -366,7 +365,7 @@ def test_merge_adds_scores_and_appends_new_rules() -> None:
 
 
 def test_merge_keeps_our_verdict_on_failure_or_without_upstream() -> None:
-    failure = UpstreamFailure("127.0.0.1:783", "ConnectionRefusedError")
+    failure = UpstreamAnswer("127.0.0.1:783", None, "ConnectionRefusedError")
     assert merge_verdict(verdict(), failure, "upstream") == verdict()
     assert merge_verdict(verdict(), None, "upstream") == verdict()
 
@@ -374,11 +373,11 @@ def test_merge_keeps_our_verdict_on_failure_or_without_upstream() -> None:
 def test_merge_report() -> None:
     ours = "our report\n\n"
     assert merge_report(ours, None) == ours
-    answer = UpstreamAnswer("127.0.0.1:783", 3.5, 5.0, (), "SA report\n")
+    answer = UpstreamAnswer("127.0.0.1:783", ScanResult(3.5, 5.0, (), "SA report\n"))
     assert merge_report(ours, answer) == (
         "our report\n\n--- SpamAssassin (upstream spamd 127.0.0.1:783) ---\nSA report\n"
     )
-    failure = UpstreamFailure("127.0.0.1:783", "no answer within 2 s")
+    failure = UpstreamAnswer("127.0.0.1:783", None, "no answer within 2 s")
     assert merge_report(ours, failure).endswith(
         "Upstream spamd 127.0.0.1:783 unavailable (no answer within 2 s): "
         "this verdict is oplguard's own.\n\n"

@@ -20,7 +20,7 @@ from oplguard.mail.limits import MAX_HEADER_BYTES
 from oplguard.mail.rewrite import add_headers
 from oplguard.policy.report import report_text, spam_headers
 from oplguard.policy.scanner import Scan, Scanner
-from oplguard.server.upstream import Outcome, ask, merge_report, merge_verdict
+from oplguard.server.upstream import UpstreamAnswer, ask, merge_report, merge_verdict
 from oplguard.spamd.messages import (
     ProtocolFailure,
     Request,
@@ -80,7 +80,7 @@ class ScoringService:
         if request.verb in (Verb.PING, Verb.SKIP):
             return render_response(request, None)
         scanner = self.scanner
-        upstream: Outcome | None = None
+        upstream: UpstreamAnswer | None = None
         if scanner.config.upstream.address is None:  # no tasks to gather: the common case
             scan = await scanner.scan_async(request.body)
         else:  # the upstream spamd scans while we do; it never raises
@@ -95,7 +95,7 @@ class ScoringService:
         return render_response(request, self.check(request, scanner, scan, upstream))
 
     def check(
-        self, request: Request, scanner: Scanner, scan: Scan, upstream: Outcome | None = None
+        self, request: Request, scanner: Scanner, scan: Scan, upstream: UpstreamAnswer | None = None
     ) -> ScanResult:
         """Build the scan result (and the rewritten message) from a scan."""
         verdict = merge_verdict(scan.verdict, upstream, scanner.config.upstream.threshold)

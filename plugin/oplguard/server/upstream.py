@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from oplguard.config.model import Listener, UpstreamConfig
 from oplguard.config.vocabulary import Threshold
 from oplguard.policy.verdict import Symbol, Verdict
-from oplguard.spamd.messages import Request, Verb
+from oplguard.spamd.messages import Request, ScanResult, Verb
 
 log = logging.getLogger("oplguard.upstream")
 
@@ -46,27 +46,15 @@ READ_CHUNK_BYTES = 65536
 
 @dataclass(frozen=True, slots=True)
 class UpstreamAnswer:
-    """What the upstream spamd said about one message."""
+    """What the upstream spamd at ``address`` said, in the protocol's own terms
+    (``result``), or why it gave no usable answer (``failure``; ``result`` is None)."""
 
     address: str
-    score: float
-    required_score: float
-    symbols: tuple[str, ...] = ()
-    report: str = ""
+    result: ScanResult | None
+    failure: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamFailure:
-    """Why the upstream gave no usable answer."""
-
-    address: str
-    detail: str
-
-
-Outcome = UpstreamAnswer | UpstreamFailure
-
-
-async def ask(cfg: UpstreamConfig, request: Request) -> Outcome | None:
+async def ask(cfg: UpstreamConfig, request: Request) -> UpstreamAnswer | None:
     """Forward ``request`` to the upstream spamd; None if there is none or the
     command is not a scan.  Never raises on network or protocol trouble."""
     command = UPSTREAM_COMMAND.get(request.verb)
@@ -83,13 +71,15 @@ async def ask(cfg: UpstreamConfig, request: Request) -> Outcome | None:
         return _failed(address, f"{type(err).__name__}: {err}")
     except _CLIENT_ERRORS as err:
         return _failed(address, f"{type(err).__name__}: {getattr(err, 'message', '') or err}")
-    log.debug(
-        "upstream %s: score=%.1f required=%.1f symbols=%d",
-        address,
-        answer.score,
-        answer.required_score,
-        len(answer.symbols),
-    )
+    result = answer.result
+    if result is not None:
+        log.debug(
+            "upstream %s: score=%.1f required=%.1f symbols=%d",
+            address,
+            result.score,
+            result.required_score,
+            len(result.symbols),
+        )
     return answer
 
 
@@ -155,18 +145,18 @@ def parse_answer(address: str, command: str, raw: bytes) -> UpstreamAnswer:
         if len(symbols) > MAX_UPSTREAM_SYMBOLS or not all(_is_rule(n) for n in symbols):
             raise ValueError("SYMBOLS reply is not a list of rule names")
     report = body if command == "REPORT" else ""
-    return UpstreamAnswer(address, score, required, symbols, report)
+    return UpstreamAnswer(address, ScanResult(score, required, symbols, report))
 
 
 def _is_rule(name: str) -> bool:
     return name.replace("_", "").isalnum() and name.isascii()
 
 
-def _failed(address: str, detail: str) -> UpstreamFailure:
+def _failed(address: str, detail: str) -> UpstreamAnswer:
     log.warning(
         "upstream spamd %s failed: %s; answering with oplguard's own verdict", address, detail
     )
-    return UpstreamFailure(address, detail)
+    return UpstreamAnswer(address, None, detail)
 
 
 def _client_errors() -> tuple[type[BaseException], ...]:
@@ -182,32 +172,33 @@ def _client_errors() -> tuple[type[BaseException], ...]:
 _CLIENT_ERRORS = _client_errors()
 
 
-def merge_verdict(verdict: Verdict, outcome: Outcome | None, threshold: str) -> Verdict:
+def merge_verdict(verdict: Verdict, answer: UpstreamAnswer | None, threshold: str) -> Verdict:
     """Our verdict with the upstream's score added and its rules appended."""
-    if not isinstance(outcome, UpstreamAnswer):
+    theirs = None if answer is None else answer.result
+    if theirs is None:
         return verdict
     own = {symbol.name for symbol in verdict.symbols}
     extra = tuple(
-        Symbol(name, 0.0, UPSTREAM_RULE_DESCRIPTION) for name in outcome.symbols if name not in own
+        Symbol(name, 0.0, UPSTREAM_RULE_DESCRIPTION) for name in theirs.symbols if name not in own
     )
-    required = outcome.required_score if threshold == Threshold.UPSTREAM else verdict.required_score
+    required = theirs.required_score if threshold == Threshold.UPSTREAM else verdict.required_score
     return replace(
         verdict,
-        score=round(verdict.score + outcome.score, 3),
+        score=round(verdict.score + theirs.score, 3),
         required_score=required,
         symbols=verdict.symbols + extra,
     )
 
 
-def merge_report(report: str, outcome: Outcome | None) -> str:
+def merge_report(report: str, answer: UpstreamAnswer | None) -> str:
     """Our report, then SpamAssassin's (or why it is missing)."""
-    if outcome is None:
+    if answer is None:
         return report
-    if isinstance(outcome, UpstreamFailure):
+    if answer.result is None:
         return (
-            f"{report}Upstream spamd {outcome.address} unavailable ({outcome.detail}): "
+            f"{report}Upstream spamd {answer.address} unavailable ({answer.failure}): "
             "this verdict is oplguard's own.\n\n"
         )
-    if not outcome.report:
+    if not answer.result.report:
         return report
-    return f"{report}--- SpamAssassin (upstream spamd {outcome.address}) ---\n{outcome.report}"
+    return f"{report}--- SpamAssassin (upstream spamd {answer.address}) ---\n{answer.result.report}"
