@@ -19,7 +19,7 @@ import pytest
 
 from oplguard import config as config_mod
 from oplguard.lists import load_list
-from oplguard.removals.model import APPROVED, Contact
+from oplguard.removals.model import Contact, RequestStatus
 from oplguard.removals.store import RemovalStore
 from oplguard.storage import Database
 from tests.conftest import ConfigWriter
@@ -69,7 +69,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
             check=False,
         )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-        assert store.require(rid).status == APPROVED and len(store.journal()) == 1
+        assert store.require(rid).status == RequestStatus.APPROVED and len(store.journal()) == 1
         assert listed(config) == (point == "before-edit")  # the window the journal covers
 
         after = subprocess.run(
@@ -84,7 +84,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
         assert "interrupted" in after.stderr
         assert not listed(config)
         request = store.require(rid)
-        assert request.status == APPROVED and request.outcome and request.note == "ok"
+        assert request.status == RequestStatus.APPROVED and request.outcome and request.note == "ok"
         assert store.journal() == []
         assert store.audit(rid)[-1].action == "approve-repaired"
     finally:

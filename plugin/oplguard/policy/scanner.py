@@ -17,7 +17,7 @@ from typing import Any
 
 from oplguard.config import BLOCKED_LIST_NAME, Action, Config, DnsblConfig, GroupConfig, OnError
 from oplguard.lists import ListEntry, ListHit, ListStore
-from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
+from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.mail import NetworkList, RelayChain, TrustSettings, build_chain, read_sa_trust
 from oplguard.mail.headers import ends_within
@@ -50,7 +50,7 @@ class LookupTime:
 
     list_name: str
     ip: str
-    status: str
+    status: AnswerStatus
     elapsed_s: float
 
 
@@ -199,8 +199,8 @@ class Scanner:
         failures = []
         hops = {relay.ip: relay.hop for relay in chain.checked}
         for (name, ip), answer in answers.items():
-            if answer.status != ERROR:
-                self.health[name].record(answer.status == LISTED)
+            if answer.status != AnswerStatus.ERROR:
+                self.health[name].record(answer.status == AnswerStatus.LISTED)
                 continue
             self.health[name].record_error()
             failures.append(
@@ -215,7 +215,8 @@ class Scanner:
             begun = time.perf_counter()
             found = list(self.lookup(ip, snapshot, when))
             took = time.perf_counter() - begun
-            timings.append(LookupTime("local", ip, "listed" if found else "clean", took))
+            status = AnswerStatus.LISTED if found else AnswerStatus.CLEAN
+            timings.append(LookupTime("local", ip, status, took))
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "lookup ip=%s local lists -> %s in %.6fs",
@@ -225,7 +226,7 @@ class Scanner:
                 )
             for source in self.dns_sources:
                 answer = answers.get((source.config.name, ip))
-                if answer is not None and answer.status == LISTED:
+                if answer is not None and answer.status == AnswerStatus.LISTED:
                     reason = f"listed in DNS zone {source.config.zone} ({','.join(answer.codes)})"
                     found.append(local_hit(source.config.name, answer.category, ip, reason))
             return found

@@ -9,12 +9,12 @@ import pytest
 from oplguard import config as config_mod
 from oplguard.config import DnsblConfig
 from oplguard.lists import ListStore
-from oplguard.lists.dnsbl import ERROR, DnsblAnswer
+from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer
 from oplguard.lists.health import UNANSWERED_TO_TRIP, ListHealth
 from oplguard.policy.scanner import Scanner, lookup_failure
 
 CFG = DnsblConfig("opl-dns", "opl.test", on_error="tempfail", error_symbol="OPL_DNS_ERR")
-TIMEOUT = DnsblAnswer(ERROR, detail="LifetimeTimeout", answered=False)
+TIMEOUT = DnsblAnswer(AnswerStatus.ERROR, detail="LifetimeTimeout", answered=False)
 
 
 def test_a_monitor_only_list_neither_scores_nor_defers_its_errors() -> None:
