@@ -12,7 +12,7 @@ import aiospamc
 import pytest
 
 from oplguard.config.model import DnsblConfig
-from oplguard.lists.dnsbl import CLEAN, ERROR, LISTED, DnsblSource, query_all
+from oplguard.lists.dnsbl import AnswerStatus, DnsblSource, query_all
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd
 from tests.integration.harness import RunningServer
@@ -51,14 +51,14 @@ def source(port: int, **kwargs: object) -> DnsblSource:
 @pytest.mark.parametrize(
     ("ip", "status", "category"),
     [
-        ("192.0.2.99", LISTED, "open-proxy"),
-        ("203.0.113.7", LISTED, "zombie"),
-        ("192.0.2.10", CLEAN, ""),
-        ("2001:db8:bad::25", LISTED, "open-proxy"),
-        ("2001:db8::25", CLEAN, ""),
-        ("127.0.0.2", LISTED, "open-proxy"),
-        ("198.51.100.250", ERROR, ""),
-        ("198.51.100.251", ERROR, ""),
+        ("192.0.2.99", AnswerStatus.LISTED, "open-proxy"),
+        ("203.0.113.7", AnswerStatus.LISTED, "zombie"),
+        ("192.0.2.10", AnswerStatus.CLEAN, ""),
+        ("2001:db8:bad::25", AnswerStatus.LISTED, "open-proxy"),
+        ("2001:db8::25", AnswerStatus.CLEAN, ""),
+        ("127.0.0.2", AnswerStatus.LISTED, "open-proxy"),
+        ("198.51.100.250", AnswerStatus.ERROR, ""),
+        ("198.51.100.251", AnswerStatus.ERROR, ""),
     ],
     ids=[
         "listed-v4",
@@ -83,12 +83,12 @@ async def test_provider_error_is_never_a_hit(dns_port: int) -> None:
 
 async def test_unmapped_return_code_is_not_a_hit(dns_port: int) -> None:
     answer = await source(dns_port, returncodes=(("127.0.0.3", "zombie"),)).query("192.0.2.99")
-    assert answer.status == CLEAN
+    assert answer.status == AnswerStatus.CLEAN
 
 
 async def test_bitmask_return_code(dns_port: int) -> None:
     answer = await source(dns_port, returncodes=(("mask:2", "spam-source"),)).query("192.0.2.99")
-    assert (answer.status, answer.category) == (LISTED, "spam-source")
+    assert (answer.status, answer.category) == (AnswerStatus.LISTED, "spam-source")
 
 
 async def test_hanging_server_is_an_error_within_the_timeout() -> None:
@@ -97,7 +97,7 @@ async def test_hanging_server_is_an_error_within_the_timeout() -> None:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
         answer = await source(port, timeout_s=0.3).query("192.0.2.99")
-    assert answer.status == ERROR
+    assert answer.status == AnswerStatus.ERROR
     assert "Timeout" in answer.detail
 
 
@@ -106,7 +106,7 @@ async def test_per_message_deadline_bounds_all_queries() -> None:
         silent.bind(("127.0.0.1", 0))
         slow = source(silent.getsockname()[1], timeout_s=5.0)
         answers = await query_all([slow], ["192.0.2.1", "192.0.2.2"], deadline_s=0.3)
-    assert {a.status for a in answers.values()} == {ERROR}
+    assert {a.status for a in answers.values()} == {AnswerStatus.ERROR}
     assert all("deadline" in a.detail for a in answers.values())
 
 
@@ -115,7 +115,7 @@ async def test_answers_are_cached_for_their_ttl() -> None:
         cached = source(port)
         first = await cached.query("192.0.2.99")
     second = await cached.query("192.0.2.99")  # rbldnsd is gone now
-    assert first.status == second.status == LISTED
+    assert first.status == second.status == AnswerStatus.LISTED
 
 
 def dns_config(port: int, on_error: str = "ignore", action: str = "delete") -> str:

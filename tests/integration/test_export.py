@@ -8,7 +8,7 @@ import pytest
 
 from oplguard.cli import main
 from oplguard.config.model import DnsblConfig
-from oplguard.lists.dnsbl import CLEAN, LISTED, DnsblSource
+from oplguard.lists.dnsbl import AnswerStatus, DnsblSource
 from tests.conftest import ConfigWriter
 from tests.integration.dns import rbldnsd
 
@@ -49,10 +49,10 @@ async def test_rbldnsd_export_round_trip(write_config: ConfigWriter, tmp_path: P
         allowed = await source.query("203.0.113.66")
         clean = await source.query("192.0.2.10")
         v6 = await source.query("2001:db8:bad::1")
-    assert listed.status == LISTED
-    assert allowed.status == CLEAN  # carved out by the allow-list entry
-    assert clean.status == CLEAN
-    assert v6.status == LISTED
+    assert listed.status == AnswerStatus.LISTED
+    assert allowed.status == AnswerStatus.CLEAN  # carved out by the allow-list entry
+    assert clean.status == AnswerStatus.CLEAN
+    assert v6.status == AnswerStatus.LISTED
 
 
 @pytest.mark.parametrize("fmt", ["postfix-cidr", "rspamd", "plain"])

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.config import loader as config_loader
+from oplguard import config as config_mod
 from oplguard.lists.block import load_list
-from oplguard.removals.model import APPROVED, Contact
+from oplguard.removals.model import Contact, RequestStatus
 from oplguard.removals.store import RemovalStore
 from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
@@ -46,7 +46,7 @@ sys.exit(main(sys.argv[2:]))
 
 
 def listed(config: Path) -> bool:
-    cfg = config_loader.load(config)
+    cfg = config_mod.load(config)
     block = load_list(next(each for each in cfg.lists if each.name == "opl"))
     return block.lookup(IP, datetime.now(UTC)) is not None
 
@@ -56,7 +56,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
     write_config: ConfigWriter, tmp_path: Path, point: str
 ) -> None:
     config = write_web_config(write_config, tmp_path)
-    store = RemovalStore(Database(config_loader.load(config).tracking_db))
+    store = RemovalStore(Database(config_mod.load(config).tracking_db))
     try:
         contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", 1.0)
         rid = store.submit(IP, ["opl"], contact)[0].id
@@ -69,7 +69,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
             check=False,
         )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-        assert store.require(rid).status == APPROVED and len(store.journal()) == 1
+        assert store.require(rid).status == RequestStatus.APPROVED and len(store.journal()) == 1
         assert listed(config) == (point == "before-edit")  # the window the journal covers
 
         after = subprocess.run(
@@ -84,7 +84,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
         assert "interrupted" in after.stderr
         assert not listed(config)
         request = store.require(rid)
-        assert request.status == APPROVED and request.outcome and request.note == "ok"
+        assert request.status == RequestStatus.APPROVED and request.outcome and request.note == "ok"
         assert store.journal() == []
         assert store.audit(rid)[-1].action == "approve-repaired"
     finally:

@@ -23,7 +23,7 @@ from oplguard.cli import main
 from oplguard.config import loader as config_loader
 from oplguard.removals.model import Contact
 from oplguard.removals.notify import deliver_due, notices
-from oplguard.removals.outbox import PENDING_DELIVERY, SENT
+from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
 from oplguard.storage.db import Database
 from oplguard.web.security import CSRF_COOKIE
@@ -125,7 +125,7 @@ def test_a_relay_that_is_down_is_retried_and_shown_as_pending_delivery(
             assert denied.status_code == 200, denied.text
             wait_for(lambda: [n for n in notices(store) if n.attempts], "no delivery attempt")
             (notice,) = notices(store)
-            assert notice.status == PENDING_DELIVERY and notice.last_error
+            assert notice.status == DeliveryStatus.PENDING and notice.last_error
             assert notice.next_at > time.time()  # retried later, with backoff
             page = admin_page(http)
         assert "Notices pending delivery (1)" in page and "pending delivery" in page
@@ -137,7 +137,7 @@ def test_a_relay_that_is_down_is_retried_and_shown_as_pending_delivery(
             (retried,) = deliver_due(store, cfg.web.notify, notice.next_at)
         finally:
             controller.stop()
-        assert (retried.status, retried.attempts) == (SENT, 2)
+        assert (retried.status, retried.attempts) == (DeliveryStatus.SENT, 2)
         (mail,) = sink.messages
         assert rid in mail["Subject"] and "Decision: denied" in mail.get_content()
         assert notices(store, undelivered=True) == []

@@ -28,7 +28,7 @@ from oplguard.config.model import ListConfig
 from oplguard.lists.block import ListSnapshot, load_list
 from oplguard.lists.edit import write_atomic
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import APPROVED, DENIED, AlreadyDecided, Contact
+from oplguard.removals.model import AlreadyDecided, Contact, RequestStatus
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore
 from oplguard.storage.db import Database
@@ -176,7 +176,7 @@ def test_concurrent_approvals_of_different_requests_lose_no_edit(
             assert [kind for kind, _ in pool.results()] == ["won"] * WORKERS
             for rid in ids:
                 request = store.require(rid)
-                assert request.status == APPROVED and request.outcome, request
+                assert request.status == RequestStatus.APPROVED and request.outcome, request
             kept = (*SENTINELS, "192.0.2.160", "192.0.2.175")
             found = listed_in_file(path, *TARGETS, *kept)
             assert found == list(kept), f"round {round_number}: listed {found}, want {kept}"
@@ -204,7 +204,7 @@ def test_approve_against_deny_on_postgresql(
 
 def approve_against_deny(store: RemovalStore, path: Path) -> None:
     actions = ["approve", "deny", "approve", "deny"]
-    winners = {APPROVED: 0, DENIED: 0}
+    winners = {RequestStatus.APPROVED: 0, RequestStatus.DENIED: 0}
     rng = random.Random(ROUNDS)
     with Pool(store.db.url, path, len(actions), 1 << 30) as pool:
         for round_number in range(ROUNDS):
@@ -222,7 +222,7 @@ def approve_against_deny(store: RemovalStore, path: Path) -> None:
             request = store.require(rid)
             assert request.status == won[0]
             winners[request.status] += 1
-            if request.status == APPROVED:
+            if request.status == RequestStatus.APPROVED:
                 assert not listed_in_file(path, ip), f"round {round_number}: approved, still listed"
             else:
                 assert path.read_bytes() == before, f"round {round_number}: denied, list changed"
@@ -230,7 +230,9 @@ def approve_against_deny(store: RemovalStore, path: Path) -> None:
             assert actions_seen.count(request.status) == 1, actions_seen
             refused = [a for a in actions_seen if a.endswith("-refused")]
             assert len(refused) == len(actions) - 1, actions_seen
-    assert winners[APPROVED] and winners[DENIED], f"one side never won: {winners}"
+    assert winners[RequestStatus.APPROVED] and winners[RequestStatus.DENIED], (
+        f"one side never won: {winners}"
+    )
 
 
 @pytest.mark.parametrize("append_from", [1 << 30, 0], ids=["rewrite", "append"])

@@ -21,7 +21,9 @@ import httpx
 import pytest
 
 from oplguard.cli import main
-from oplguard.removals.model import ReviewError
+from oplguard.removals.model import AuditEntry, Contact, RequestStatus, ReviewError
+from oplguard.removals.notify import notices
+from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
 from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
@@ -201,15 +203,35 @@ def test_store_on_postgresql(fresh_postgres_db: str) -> None:
 
 
 def _store_story(store: RemovalStore, other: RemovalStore) -> None:
-    from oplguard.removals.model import APPROVED, AuditEntry, Contact
-
+    approved = RequestStatus.APPROVED
     first, merged = store.submit("192.0.2.99", ["opl"], Contact("a@example.net", "x", "c1", 1.0))
     second, merged_again = other.submit(
         "192.0.2.99", ["opl"], Contact("b@example.net", "y", "c2", 2.0)
     )
     assert (merged, merged_again, second.id, second.requesters) == (False, True, first.id, 2)
-    store.decide(first.id, APPROVED, AuditEntry(3.0, first.id, "cli:t", APPROVED, "ok"))
+    store.decide(first.id, approved, AuditEntry(3.0, first.id, "cli:t", approved, "ok"))
     with pytest.raises(ReviewError, match="not pending"):
-        other.decide(first.id, APPROVED, AuditEntry(4.0, first.id, "cli:t", APPROVED))
-    assert [e.action for e in other.audit(first.id)] == ["submitted", "merged", APPROVED]
+        other.decide(first.id, approved, AuditEntry(4.0, first.id, "cli:t", approved))
+    assert [e.action for e in other.audit(first.id)] == ["submitted", "merged", approved]
     assert store.submissions_since(client="c2", since=0.0) == 1
+
+
+def test_postgresql_stores_the_words_not_the_enum_names(fresh_postgres_db: str) -> None:
+    """psycopg adapts a StrEnum member as its value (``pending``), not its name (``PENDING``):
+    the partial unique index and every query compare with the words."""
+    store = RemovalStore(Database(fresh_postgres_db), notify=True)
+    try:
+        request, _ = store.submit("192.0.2.99", ["opl"], Contact("a@example.net", "x", "c1", 1.0))
+        assert store.db.query("SELECT status FROM removal_requests") == [("pending",)]
+        entry = AuditEntry(2.0, request.id, "cli:t", RequestStatus.DENIED, "no")
+        store.decide(request.id, RequestStatus.DENIED, entry)
+        assert store.db.query("SELECT status FROM removal_requests") == [("denied",)]
+        assert store.db.query("SELECT action FROM removal_audit ORDER BY at") == [
+            ("submitted",),
+            ("denied",),
+        ]
+        assert store.db.query("SELECT status FROM removal_notices") == [("pending",)]
+        assert store.require(request.id).status is RequestStatus.DENIED
+        assert [n.status for n in notices(store)] == [DeliveryStatus.PENDING]
+    finally:
+        store.db.close()

@@ -1,5 +1,6 @@
 """The fixed vocabularies are StrEnums whose values are the strings the config, the
-command line and the control socket have always used, in the same order."""
+command line, the control socket, the database, the web service and Postfix have always
+used, in the same order."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from oplguard.cli import parser
-from oplguard.commands import track
+from oplguard.commands import removals, track
 from oplguard.config.loader import load
 from oplguard.config.vocabulary import (
     ACTIONS,
@@ -26,8 +27,14 @@ from oplguard.config.vocabulary import (
 )
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LEVEL_NAMES, Level
+from oplguard.lists.dnsbl import AnswerStatus
 from oplguard.observability.levels import COMPONENT_LOGGERS, COMPONENTS, Component
 from oplguard.policy.verdict import ACTION_RANK
+from oplguard.policyd.decision import PolicyAction
+from oplguard.removals.intake import SubmissionStatus
+from oplguard.removals.model import RequestStatus
+from oplguard.removals.outbox import DeliveryStatus
+from oplguard.web.rdns import RdnsStatus
 
 
 def test_values_are_the_strings_in_their_order() -> None:
@@ -41,6 +48,25 @@ def test_values_are_the_strings_in_their_order() -> None:
     assert COMPONENT_LOGGERS["relays"] == "oplguard.relays"
 
 
+# The words each service vocabulary writes: to the database (request and notice
+# statuses), the JSON API and pages (those and the rDNS status), Postfix (actions).
+SERVICE_WORDS = [
+    (RequestStatus, ["pending", "approved", "denied"]),
+    (SubmissionStatus, ["not-listed", "submitted", "merged"]),
+    (DeliveryStatus, ["pending", "sent", "failed"]),
+    (PolicyAction, ["DUNNO", "REJECT", "DEFER_IF_PERMIT"]),
+    (RdnsStatus, ["present", "missing", "timeout", "error"]),
+    (AnswerStatus, ["listed", "clean", "error"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("words", "values"), SERVICE_WORDS, ids=lambda x: getattr(x, "__name__", "")
+)
+def test_service_vocabularies_keep_their_words(words: type[StrEnum], values: list[str]) -> None:
+    assert [str(word) for word in words] == values
+
+
 def test_members_read_and_write_as_their_strings() -> None:
     assert json.dumps({Component.WEB: Action.TAG}) == '{"web": "tag"}'
     assert f"{Scope.HOP}|{Level.INFO:<8}|" == "hop|INFO    |"
@@ -50,6 +76,8 @@ def test_members_read_and_write_as_their_strings() -> None:
 def test_the_command_line_offers_the_vocabularies() -> None:
     assert track.ACTIONS == ("reject", "delete", "tag", "pass")
     assert all(type(action) is str for action in track.ACTIONS)  # argparse quotes repr()
+    assert removals.STATUSES == ("pending", "approved", "denied")
+    assert all(type(status) is str for status in removals.STATUSES)
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     level_help = " ".join(sub.choices["log-level"].format_help().split())
     assert "(protocol relays lists policy tracking web)" in level_help

@@ -19,9 +19,9 @@ from oplguard.commands.loading import load_config
 from oplguard.config.model import Config
 from oplguard.errors import Status
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import STATUSES, RemovalRequest, ReviewError
+from oplguard.removals.model import RemovalRequest, RequestStatus, ReviewError
 from oplguard.removals.notify import deliver_due, notices
-from oplguard.removals.outbox import SENT
+from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore, open_store
@@ -29,6 +29,9 @@ from oplguard.textsafe import printable
 
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers
+
+# Plain strings: argparse quotes the repr() of each choice in its error message.
+STATUSES = tuple(status.value for status in RequestStatus)
 
 
 def register(sub: SubParsers) -> None:
@@ -72,7 +75,8 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
         for line in recover(store, lists, actor=actor, now=now):
             print(f"oplguard removals: repair: {line}", file=sys.stderr)
     if command == "list":
-        _print_list(store.requests(args.status), args.json)
+        status = None if args.status is None else RequestStatus(args.status)
+        _print_list(store.requests(status), args.json)
     elif command == "show":
         _print_show(store, store.require(args.id.strip().lower()), args.json)
     else:
@@ -90,7 +94,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
 
 def _notify_now(store: RemovalStore, cfg: Config) -> None:
     for notice in deliver_due(store, cfg.web.notify, time.time(), public_url=cfg.web.public_url):
-        if notice.status == SENT:
+        if notice.status == DeliveryStatus.SENT:
             print(f"oplguard removals: notice sent to {notice.email}", file=sys.stderr)
         else:
             print(

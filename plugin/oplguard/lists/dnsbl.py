@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Protocol
 
 import dns.asyncresolver
@@ -29,7 +30,15 @@ from oplguard.lists.health import PROBE_CLEAN, PROBE_LISTED, ListHealth
 
 log = logging.getLogger("oplguard.lists")
 
-LISTED, CLEAN, ERROR = "listed", "clean", "error"
+
+class AnswerStatus(StrEnum):
+    """What one list answered for one IP: a hit, no hit, or no usable answer."""
+
+    LISTED = "listed"
+    CLEAN = "clean"
+    ERROR = "error"
+
+
 # Spamhaus and others answer 127.255.255.x for "query refused/open resolver";
 # RFC 5782 §2.1 keeps list answers inside 127.0.0.0/8.
 PROVIDER_ERRORS = (ipaddress.ip_network("127.255.255.0/24"),)
@@ -67,7 +76,7 @@ class Resolver(Protocol):
 class DnsblAnswer:
     """One list's answer for one IP."""
 
-    status: str
+    status: AnswerStatus
     codes: tuple[str, ...] = ()
     category: str = ""
     detail: str = ""
@@ -91,15 +100,21 @@ def classify(codes: Iterable[str], cfg: DnsblConfig) -> DnsblAnswer:
     addresses = [ipaddress.ip_address(code) for code in codes]
     for address in addresses:
         if address.version != 4 or address not in LIST_ANSWERS:
-            return DnsblAnswer(ERROR, tuple(codes), detail=f"answer {address} outside 127.0.0.0/8")
+            return DnsblAnswer(
+                AnswerStatus.ERROR, tuple(codes), detail=f"answer {address} outside 127.0.0.0/8"
+            )
         if any(address in net for net in PROVIDER_ERRORS):
-            return DnsblAnswer(ERROR, tuple(codes), detail=f"provider error code {address}")
+            return DnsblAnswer(
+                AnswerStatus.ERROR, tuple(codes), detail=f"provider error code {address}"
+            )
     categories = [
         category for address in addresses if (category := match_code(address, cfg)) is not None
     ]
     if not categories:
-        return DnsblAnswer(CLEAN, tuple(codes), detail="answer not in the return-code map")
-    return DnsblAnswer(LISTED, tuple(codes), category=categories[0])
+        return DnsblAnswer(
+            AnswerStatus.CLEAN, tuple(codes), detail="answer not in the return-code map"
+        )
+    return DnsblAnswer(AnswerStatus.LISTED, tuple(codes), category=categories[0])
 
 
 def match_code(
@@ -198,7 +213,9 @@ class DnsblSource:
         if cached is not None and cached[0] > now:
             return cached[1]
         if use_cache and self.health.is_unreachable:
-            return DnsblAnswer(ERROR, detail=self.health.note_skipped(), answered=False)
+            return DnsblAnswer(
+                AnswerStatus.ERROR, detail=self.health.note_skipped(), answered=False
+            )
         started = time.perf_counter()
         name = query_name(ip, self.config.zone)
         attempt = Attempt(time.monotonic())
@@ -207,11 +224,11 @@ class DnsblSource:
         except BreakerOpen:
             detail = self.health.note_skipped()
             elapsed = time.perf_counter() - started
-            return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
+            return DnsblAnswer(AnswerStatus.ERROR, detail=detail, elapsed_s=elapsed, answered=False)
         except (dns.exception.DNSException, OSError, ValueError) as err:
             return self._unanswered(name, err, time.perf_counter() - started, attempt)
         self._answered(time.perf_counter() - started)
-        answer = classify(codes, self.config) if codes else DnsblAnswer(CLEAN)
+        answer = classify(codes, self.config) if codes else DnsblAnswer(AnswerStatus.CLEAN)
         answer = replace(answer, elapsed_s=time.perf_counter() - started)
         log.debug(
             "dnsbl %s: %s -> %s %s in %.3fs",
@@ -221,7 +238,7 @@ class DnsblSource:
             ",".join(answer.codes) or "-",
             answer.elapsed_s,
         )
-        if answer.status != ERROR and use_cache:
+        if answer.status != AnswerStatus.ERROR and use_cache:
             if len(self.cache) >= MAX_CACHE_ENTRIES:
                 self.cache.clear()
             self.cache[ip] = (now + max(0.0, ttl), answer)
@@ -285,7 +302,7 @@ class DnsblSource:
         )
         if not attempt.counted:
             self.note_unanswered(detail)
-        return DnsblAnswer(ERROR, detail=detail, elapsed_s=elapsed, answered=False)
+        return DnsblAnswer(AnswerStatus.ERROR, detail=detail, elapsed_s=elapsed, answered=False)
 
     def note_unanswered(self, detail: str) -> None:
         """Count a query without an answer; if that opens the breaker, release the waiters
@@ -308,7 +325,7 @@ async def probe(source: DnsblSource) -> tuple[bool, bool]:
         source.query(PROBE_LISTED, use_cache=False), source.query(PROBE_CLEAN, use_cache=False)
     )
     unanswered = not (listed.answered and clean.answered)
-    listed_ok, clean_ok = listed.status == LISTED, clean.status == CLEAN
+    listed_ok, clean_ok = listed.status == AnswerStatus.LISTED, clean.status == AnswerStatus.CLEAN
     source.health.probe(listed_ok, clean_ok, unanswered)
     return listed_ok, clean_ok
 
@@ -345,5 +362,7 @@ async def query_all(
             continue
         detail = f"no answer within the per-message deadline of {deadline_s:g}s"
         source.note_unanswered(detail)
-        results[(source.config.name, ip)] = DnsblAnswer(ERROR, detail=detail, answered=False)
+        results[(source.config.name, ip)] = DnsblAnswer(
+            AnswerStatus.ERROR, detail=detail, answered=False
+        )
     return results

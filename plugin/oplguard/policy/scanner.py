@@ -19,7 +19,7 @@ from oplguard.config.model import BLOCKED_LIST_NAME, Config, DnsblConfig, GroupC
 from oplguard.config.vocabulary import Action, OnError
 from oplguard.headerend import ends_within
 from oplguard.lists.block import ListHit
-from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, DnsblSource, query_all
+from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.entries import ListEntry
 from oplguard.lists.health import MONITOR_ONLY, ListHealth
 from oplguard.lists.store import ListStore
@@ -54,7 +54,7 @@ class LookupTime:
 
     list_name: str
     ip: str
-    status: str
+    status: AnswerStatus
     elapsed_s: float
 
 
@@ -203,8 +203,8 @@ class Scanner:
         failures = []
         hops = {relay.ip: relay.hop for relay in chain.checked}
         for (name, ip), answer in answers.items():
-            if answer.status != ERROR:
-                self.health[name].record(answer.status == LISTED)
+            if answer.status != AnswerStatus.ERROR:
+                self.health[name].record(answer.status == AnswerStatus.LISTED)
                 continue
             self.health[name].record_error()
             failures.append(
@@ -219,7 +219,8 @@ class Scanner:
             begun = time.perf_counter()
             found = list(self.lookup(ip, snapshot, when))
             took = time.perf_counter() - begun
-            timings.append(LookupTime("local", ip, "listed" if found else "clean", took))
+            status = AnswerStatus.LISTED if found else AnswerStatus.CLEAN
+            timings.append(LookupTime("local", ip, status, took))
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "lookup ip=%s local lists -> %s in %.6fs",
@@ -229,7 +230,7 @@ class Scanner:
                 )
             for source in self.dns_sources:
                 answer = answers.get((source.config.name, ip))
-                if answer is not None and answer.status == LISTED:
+                if answer is not None and answer.status == AnswerStatus.LISTED:
                     reason = f"listed in DNS zone {source.config.zone} ({','.join(answer.codes)})"
                     found.append(local_hit(source.config.name, answer.category, ip, reason))
             return found

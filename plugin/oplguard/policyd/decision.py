@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from oplguard.config.vocabulary import Action, OnError
 from oplguard.mail.addresses import canonical_ip, is_skipped
@@ -24,16 +25,20 @@ from oplguard.policy.verdict import Hit, LookupFailure, Verdict
 MAX_REPLY_TEXT_CHARS = 380
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
-DUNNO = "DUNNO"
-REJECT = "REJECT"
-DEFER_IF_PERMIT = "DEFER_IF_PERMIT"
+
+class PolicyAction(StrEnum):
+    """The access(5) actions this daemon answers, spelled as Postfix reads them."""
+
+    DUNNO = "DUNNO"
+    REJECT = "REJECT"
+    DEFER_IF_PERMIT = "DEFER_IF_PERMIT"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The action for Postfix and why, for the log line."""
 
-    action: str
+    action: PolicyAction
     text: str = ""
     ip: str = ""
     why: str = ""
@@ -42,7 +47,7 @@ class Decision:
     @property
     def reply(self) -> str:
         """What follows ``action=`` on the wire."""
-        return f"{self.action} {self.text}" if self.text else self.action
+        return f"{self.action} {self.text}" if self.text else str(self.action)
 
 
 def connection_policy(policy: Policy) -> Policy:
@@ -109,17 +114,19 @@ def decide(
     ip = chain.connecting_ip or ""
     hit = verdict.offending
     if hit is not None and hit.action == Action.REJECT:
-        return Decision(REJECT, reject_text(hit, lookup_url), ip, "listed", verdict)
+        return Decision(PolicyAction.REJECT, reject_text(hit, lookup_url), ip, "listed", verdict)
     if verdict.allowed:
-        return Decision(DUNNO, "", ip, f"allowed by {verdict.allowed[0].network}", verdict)
+        return Decision(
+            PolicyAction.DUNNO, "", ip, f"allowed by {verdict.allowed[0].network}", verdict
+        )
     tempfail = next((f for f in verdict.failures if f.on_error == OnError.TEMPFAIL), None)
     if tempfail is not None:
         text = clean_text(
             f"4.7.1 Cannot check {ip} against list {tempfail.list_name} now "
             f"({tempfail.detail}); try again later"
         )
-        return Decision(DEFER_IF_PERMIT, text, ip, "list unavailable", verdict)
-    return Decision(DUNNO, "", ip, "not listed", verdict)
+        return Decision(PolicyAction.DEFER_IF_PERMIT, text, ip, "list unavailable", verdict)
+    return Decision(PolicyAction.DUNNO, "", ip, "not listed", verdict)
 
 
 def reject_text(hit: Hit, lookup_url: str) -> str:

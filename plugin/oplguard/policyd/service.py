@@ -12,15 +12,15 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from oplguard.lists.dnsbl import ERROR, LISTED, DnsblAnswer, query_all
+from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer, query_all
 from oplguard.lists.health import MONITOR_ONLY
 from oplguard.mail.relays import trusts_client
 from oplguard.policy.engine import ListHitLike
 from oplguard.policy.scanner import Scanner, local_hit, lookup_failure
 from oplguard.policy.verdict import LookupFailure
 from oplguard.policyd.decision import (
-    DUNNO,
     Decision,
+    PolicyAction,
     client_chain,
     client_ip,
     decide,
@@ -46,10 +46,10 @@ class PolicyService:
         raw = request.get("client_address")
         ip = client_ip(raw)
         if ip is None:
-            decision = Decision(DUNNO, ip=raw, why="no public client address to check")
+            decision = Decision(PolicyAction.DUNNO, ip=raw, why="no public client address to check")
         elif trusts_client(self.scanner.trust, ip):
             # As the scoring service: a trusted relay is never checked (mail/relays.py).
-            decision = Decision(DUNNO, ip=ip, why="trusted relay (trusted_networks)")
+            decision = Decision(PolicyAction.DUNNO, ip=ip, why="trusted relay (trusted_networks)")
         else:
             decision = await self._check(ip, request.get("client_name"))
         self._log(request, decision, time.perf_counter() - started)
@@ -66,7 +66,7 @@ class PolicyService:
         dns_hits = [
             local_hit(name_, answer.category, ip, _dns_reason(scanner, name_, answer))
             for (name_, _), answer in answers.items()
-            if answer.status == LISTED
+            if answer.status == AnswerStatus.LISTED
         ]
 
         def lookup(address: str) -> Sequence[ListHitLike]:
@@ -85,8 +85,8 @@ class PolicyService:
         failures = []
         for (name, _), answer in answers.items():
             health = scanner.health[name]
-            if answer.status != ERROR:
-                health.record(answer.status == LISTED)
+            if answer.status != AnswerStatus.ERROR:
+                health.record(answer.status == AnswerStatus.LISTED)
                 continue
             health.record_error()
             failures.append(lookup_failure(scanner.dns_configs[name], health, ip, 1, answer))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from oplguard.lists.block import ListSnapshot
 from oplguard.removals.model import (
     MAX_EXPLANATION_CHARS,
-    NOT_LISTED,
     Contact,
     RemovalRequest,
     check_email,
@@ -33,12 +33,21 @@ class Limits:
     per_ip_per_day: int = 3
 
 
+class SubmissionStatus(StrEnum):
+    """What a submission did: nothing (no list holds the IP), a new request, or a merge into
+    the IP's pending one."""
+
+    NOT_LISTED = "not-listed"
+    SUBMITTED = "submitted"
+    MERGED = "merged"
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """The answer to a submission: ``not-listed`` (no request), ``submitted`` or ``merged``."""
+    """The answer to a submission; ``request`` is None when the IP is not listed."""
 
     ip: str
-    status: str
+    status: SubmissionStatus
     request: RemovalRequest | None = None
 
 
@@ -74,7 +83,7 @@ def submit_request(
     )
     lists = listing_lists(snapshot, address, now)
     if not lists:
-        return Submission(address, NOT_LISTED)
+        return Submission(address, SubmissionStatus.NOT_LISTED)
     refusal = check_submission(
         store,
         client=client,
@@ -86,7 +95,7 @@ def submit_request(
     if refusal is not None:
         raise RateLimited(refusal)
     request, merged = store.submit(address, lists, contact)
-    status = "merged" if merged else "submitted"
+    status = SubmissionStatus.MERGED if merged else SubmissionStatus.SUBMITTED
     audit_log.info(
         "removal %s request=%s ip=%s lists=%s client=%s",
         status,

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from oplguard.errors import InputError
 from oplguard.ipaddr import canonical_address, parse_address
 
-PENDING = "pending"
-APPROVED = "approved"
-DENIED = "denied"
-STATUSES = (PENDING, APPROVED, DENIED)
-# What a submission for an IP that no list holds answers at once (no request).
-NOT_LISTED = "not-listed"
+
+class RequestStatus(StrEnum):
+    """Where a removal request stands: waiting for an admin, or decided one way."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+STATUSES = tuple(RequestStatus)
 
 # The longest IPv6 text (45 chars) plus slack; longer input is not an address.
 MAX_IP_CHARS = 64
@@ -120,7 +125,7 @@ class RemovalRequest:
 
     id: str
     ip: str
-    status: str
+    status: RequestStatus
     created_at: float
     updated_at: float
     lists: tuple[str, ...]

@@ -17,8 +17,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from oplguard.config.model import NotifyConfig
-from oplguard.removals.model import APPROVED, AuditEntry, RemovalRequest
-from oplguard.removals.outbox import FAILED, PENDING_DELIVERY, SENT, Notice, notice_of, select
+from oplguard.removals.model import AuditEntry, RemovalRequest, RequestStatus
+from oplguard.removals.outbox import DeliveryStatus, Notice, notice_of, select
 from oplguard.removals.store import RemovalStore
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def notices(
         rows = store.db.query(select("WHERE request_id = ? ORDER BY email"), (request_id,))
     else:
         where = "WHERE status != ? " if undelivered else "WHERE status != '' "
-        params = (SENT,) if undelivered else ()
+        params = (DeliveryStatus.SENT,) if undelivered else ()
         rows = store.db.query(select(f"{where}ORDER BY created_at DESC LIMIT 500"), params)
     return [notice_of(row) for row in rows]
 
@@ -61,7 +61,7 @@ def deliver_due(
     """Send the notices due at ``now`` (at most ``BATCH``); each comes back as it ended."""
     rows = store.db.query(
         select("WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?"),
-        (PENDING_DELIVERY, now, BATCH),
+        (DeliveryStatus.PENDING, now, BATCH),
     )
     done = []
     for notice in map(notice_of, rows):
@@ -78,7 +78,7 @@ def _lease(store: RemovalStore, notice: Notice, until: float) -> bool:
         cursor = run(
             "UPDATE removal_notices SET next_at = ? "
             "WHERE request_id = ? AND email = ? AND status = ? AND next_at = ?",
-            (until, notice.request_id, notice.email, PENDING_DELIVERY, notice.next_at),
+            (until, notice.request_id, notice.email, DeliveryStatus.PENDING, notice.next_at),
         )
         return bool(cursor.rowcount == 1)
 
@@ -86,11 +86,14 @@ def _lease(store: RemovalStore, notice: Notice, until: float) -> bool:
 def _record(store: RemovalStore, notice: Notice, now: float, error: str, permanent: bool) -> Notice:
     """Store how one attempt ended (and audit a delivery or a final failure)."""
     attempts = notice.attempts + 1
-    status = (
-        SENT if not error else FAILED if permanent or attempts >= MAX_ATTEMPTS else PENDING_DELIVERY
-    )
-    next_at = now + backoff_s(attempts) if status == PENDING_DELIVERY else now
-    sent_at = now if status == SENT else None
+    if not error:
+        status = DeliveryStatus.SENT
+    elif permanent or attempts >= MAX_ATTEMPTS:
+        status = DeliveryStatus.FAILED
+    else:
+        status = DeliveryStatus.PENDING
+    next_at = now + backoff_s(attempts) if status == DeliveryStatus.PENDING else now
+    sent_at = now if status == DeliveryStatus.SENT else None
     ended = replace(
         notice, status=status, attempts=attempts, next_at=next_at, last_error=error, sent_at=sent_at
     )
@@ -105,10 +108,10 @@ def _record(store: RemovalStore, notice: Notice, now: float, error: str, permane
 
 
 def _report(store: RemovalStore, notice: Notice, now: float) -> None:
-    if notice.status == SENT:
+    if notice.status == DeliveryStatus.SENT:
         store.record(AuditEntry(now, notice.request_id, ACTOR, "notified", detail=notice.email))
         log.info("notice for request %s sent to %s", notice.request_id, notice.email)
-    elif notice.status == FAILED:
+    elif notice.status == DeliveryStatus.FAILED:
         detail = f"{notice.email}: gave up after {notice.attempts} attempts: {notice.last_error}"
         store.record(AuditEntry(now, notice.request_id, ACTOR, "notice-failed", detail=detail))
         audit_log.error("removal notice failed request=%s: %s", notice.request_id, detail)
@@ -126,7 +129,7 @@ def _report(store: RemovalStore, notice: Notice, now: float) -> None:
 def _message(
     cfg: NotifyConfig, notice: Notice, request: RemovalRequest, public_url: str
 ) -> EmailMessage:
-    decided = "approved" if request.status == APPROVED else "denied"
+    decided = "approved" if request.status == RequestStatus.APPROVED else "denied"
     when = datetime.fromtimestamp(request.decided_at or notice.created_at, UTC)
     message = EmailMessage()
     message["From"] = cfg.sender
@@ -144,7 +147,7 @@ def _message(
         "",
         "The address is no longer on our lists; receiving servers that cache"
         " answers may take an hour to follow."
-        if request.status == APPROVED
+        if request.status == RequestStatus.APPROVED
         else "The address stays listed. You may ask again once the problem is fixed.",
     ]
     if public_url:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 SCHEMA = (
@@ -25,9 +26,6 @@ SCHEMA = (
         PRIMARY KEY (request_id, email))""",
     "CREATE INDEX IF NOT EXISTS removal_notices_due ON removal_notices (status, next_at)",
 )
-PENDING_DELIVERY = "pending"
-SENT = "sent"
-FAILED = "failed"
 ENQUEUE = (
     "INSERT INTO removal_notices (request_id, email, status, attempts, next_at, created_at) "
     "SELECT DISTINCT request_id, email, ?, 0, ?, ? FROM removal_contacts WHERE request_id = ? "
@@ -36,13 +34,21 @@ ENQUEUE = (
 _COLUMNS = "request_id, email, status, attempts, next_at, last_error, created_at, sent_at"
 
 
+class DeliveryStatus(StrEnum):
+    """How a notice's delivery stands: still to send (or to retry), taken by the relay, given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """One e-mail to one requester about one decision, and how its delivery goes."""
 
     request_id: str
     email: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     next_at: float
     last_error: str
@@ -52,7 +58,7 @@ class Notice:
 
 def enqueue_params(request_id: str, at: float) -> tuple[Any, ...]:
     """Parameters of ``ENQUEUE`` for one request decided at ``at`` (due at once)."""
-    return (PENDING_DELIVERY, at, at, request_id)
+    return (DeliveryStatus.PENDING, at, at, request_id)
 
 
 def notice_of(row: Sequence[Any]) -> Notice:
@@ -60,7 +66,7 @@ def notice_of(row: Sequence[Any]) -> Notice:
     return Notice(
         str(rid),
         str(email),
-        str(status),
+        DeliveryStatus(str(status)),
         int(attempts),
         float(next_at),
         str(error),

@@ -17,12 +17,11 @@ from oplguard.lists.edit import locked
 from oplguard.lists.store import ListStore
 from oplguard.removals.delist import delist
 from oplguard.removals.model import (
-    APPROVED,
-    DENIED,
     MAX_NOTE_CHARS,
     AlreadyDecided,
     AuditEntry,
     RemovalRequest,
+    RequestStatus,
     check_text,
 )
 from oplguard.removals.repair import recover
@@ -30,7 +29,7 @@ from oplguard.removals.store import RemovalStore
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 # Audit action of a decision that lost (to a concurrent one, or came late).
-REFUSED = {APPROVED: "approve-refused", DENIED: "deny-refused"}
+REFUSED = {RequestStatus.APPROVED: "approve-refused", RequestStatus.DENIED: "deny-refused"}
 
 
 def approve(
@@ -48,8 +47,8 @@ def approve(
     with locked(config.path for config in lists.configs):
         recover(store, lists, actor=actor, now=now)
         lists.reload()  # decide on the files as they are now, not as this process last saw them
-        entry = AuditEntry(now, request.id, actor, APPROVED, note)
-        _claim(store, entry, host=socket.gethostname())
+        entry = AuditEntry(now, request.id, actor, RequestStatus.APPROVED, note)
+        _claim(store, RequestStatus.APPROVED, entry, host=socket.gethostname())
         try:
             outcome = delist(lists, request, now)
         except ListError as err:
@@ -60,7 +59,8 @@ def approve(
             )
             raise
         decided = store.complete(
-            AuditEntry(now, request.id, actor, APPROVED, note, "; ".join(outcome)), outcome
+            AuditEntry(now, request.id, actor, RequestStatus.APPROVED, note, "; ".join(outcome)),
+            outcome,
         )
     audit_log.warning(
         "removal approved request=%s ip=%s by=%s: %s",
@@ -83,19 +83,22 @@ def deny(
     """
     note = check_text("note", note, MAX_NOTE_CHARS, required=False)
     request = store.require(request_id.strip().lower())
-    decided = _claim(store, AuditEntry(now, request.id, actor, DENIED, note))
+    entry = AuditEntry(now, request.id, actor, RequestStatus.DENIED, note)
+    decided = _claim(store, RequestStatus.DENIED, entry)
     audit_log.warning("removal denied request=%s ip=%s by=%s", request.id, request.ip, actor)
     return decided
 
 
-def _claim(store: RemovalStore, entry: AuditEntry, host: str = "") -> RemovalRequest:
-    """The compare-and-set; a lost race is audited before it is reported."""
+def _claim(
+    store: RemovalStore, status: RequestStatus, entry: AuditEntry, host: str = ""
+) -> RemovalRequest:
+    """The compare-and-set to ``status``; a lost race is audited before it is reported."""
     try:
-        return store.decide(entry.request_id, entry.action, entry, host=host)
+        return store.decide(entry.request_id, status, entry, host=host)
     except AlreadyDecided as err:
         store.record(
             AuditEntry(
-                entry.at, entry.request_id, entry.actor, REFUSED[entry.action], entry.note, str(err)
+                entry.at, entry.request_id, entry.actor, REFUSED[status], entry.note, str(err)
             )
         )
         audit_log.warning("removal %s refused request=%s: %s", entry.action, entry.request_id, err)

@@ -18,13 +18,12 @@ from typing import Any
 from oplguard.config.model import Config
 from oplguard.errors import ConfigError
 from oplguard.removals.model import (
-    APPROVED,
-    PENDING,
     AlreadyDecided,
     AuditEntry,
     Contact,
     JournalEntry,
     RemovalRequest,
+    RequestStatus,
     ReviewError,
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
@@ -109,9 +108,11 @@ class RemovalStore:
                 f"INSERT INTO removal_requests ({_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, NULL, '', '', '') "
                 "ON CONFLICT (ip) WHERE status = 'pending' DO NOTHING",
-                (new_id, ip, PENDING, contact.at, contact.at, "\n".join(lists)),
+                (new_id, ip, RequestStatus.PENDING, contact.at, contact.at, "\n".join(lists)),
             )
-            rows = run(f"{_SELECT} WHERE ip = ? AND status = ?", (ip, PENDING)).fetchall()
+            rows = run(
+                f"{_SELECT} WHERE ip = ? AND status = ?", (ip, RequestStatus.PENDING)
+            ).fetchall()
             request = _request(rows[0])
             merged = request.id != new_id
             run(
@@ -145,7 +146,7 @@ class RemovalStore:
         return request
 
     def requests(
-        self, status: str | None = None, limit: int = MAX_LIST_ROWS, offset: int = 0
+        self, status: RequestStatus | None = None, limit: int = MAX_LIST_ROWS, offset: int = 0
     ) -> list[RemovalRequest]:
         """Newest first; only ``status`` when given; ``offset`` rows skipped (pages)."""
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
@@ -185,7 +186,7 @@ class RemovalStore:
         return int(rows[0][0])
 
     def decide(
-        self, request_id: str, status: str, entry: AuditEntry, *, host: str = ""
+        self, request_id: str, status: RequestStatus, entry: AuditEntry, *, host: str = ""
     ) -> RemovalRequest:
         """Compare-and-set pending -> ``status``: of concurrent decisions exactly one wins.
 
@@ -200,11 +201,19 @@ class RemovalStore:
             cursor = run(
                 "UPDATE removal_requests SET status = ?, updated_at = ?, decided_at = ?, "
                 "decided_by = ?, note = ?, outcome = '' WHERE id = ? AND status = ?",
-                (status, entry.at, entry.at, entry.actor, entry.note, request_id, PENDING),
+                (
+                    status,
+                    entry.at,
+                    entry.at,
+                    entry.actor,
+                    entry.note,
+                    request_id,
+                    RequestStatus.PENDING,
+                ),
             )
             if cursor.rowcount == 1:
                 self._audit(run, entry)
-            if cursor.rowcount == 1 and status == APPROVED:
+            if cursor.rowcount == 1 and status == RequestStatus.APPROVED:
                 run(
                     "INSERT INTO removal_journal (request_id, ip, host, actor, started_at) "
                     "SELECT id, ip, ?, ?, ? FROM removal_requests WHERE id = ?",
@@ -249,7 +258,8 @@ class RemovalStore:
         with self.transaction() as run:
             (ip,) = run("SELECT ip FROM removal_requests WHERE id = ?", (request_id,)).fetchone()
             for (other,) in run(
-                "SELECT id FROM removal_requests WHERE ip = ? AND status = ?", (ip, PENDING)
+                "SELECT id FROM removal_requests WHERE ip = ? AND status = ?",
+                (ip, RequestStatus.PENDING),
             ).fetchall():
                 run(
                     "UPDATE removal_contacts SET request_id = ? WHERE request_id = ?",
@@ -263,7 +273,7 @@ class RemovalStore:
             run(
                 "UPDATE removal_requests SET status = ?, updated_at = ?, decided_at = NULL, "
                 "decided_by = '', note = '', outcome = '' WHERE id = ? AND status = ?",
-                (PENDING, entry.at, request_id, APPROVED),
+                (RequestStatus.PENDING, entry.at, request_id, RequestStatus.APPROVED),
             )
             run("DELETE FROM removal_journal WHERE request_id = ?", (request_id,))
             self._audit(run, entry)
@@ -327,7 +337,7 @@ def _request(row: Sequence[Any]) -> RemovalRequest:
     return RemovalRequest(
         id=str(rid),
         ip=str(ip),
-        status=str(status),
+        status=RequestStatus(str(status)),
         created_at=float(created),
         updated_at=float(updated),
         lists=tuple(item for item in str(lists).split("\n") if item),

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import InputError, ListError
-from oplguard.removals.model import PENDING, ReviewError
+from oplguard.removals.model import RequestStatus, ReviewError
 from oplguard.removals.notify import notices
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
@@ -47,9 +47,9 @@ async def admin_page(request: Request) -> Response:
 def _queue(state: Any, request: Request) -> dict[str, Any]:
     store = state.store
     number = page_number(request.query_params.get("page", "1"))
-    rows = store.requests(PENDING, QUEUE_PAGE + 1, (number - 1) * QUEUE_PAGE)
+    rows = store.requests(RequestStatus.PENDING, QUEUE_PAGE + 1, (number - 1) * QUEUE_PAGE)
     pending = [(r, store.contacts(r.id)) for r in rows[:QUEUE_PAGE]]
-    decided = [r for r in store.requests() if r.status != PENDING][:RECENT_DECIDED]
+    decided = [r for r in store.requests() if r.status != RequestStatus.PENDING][:RECENT_DECIDED]
     done = request.query_params.get("done", "")
     undelivered = notices(store, undelivered=True)
     return {

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oplguard.errors import InputError, ListError
-from oplguard.removals.intake import submit_request
+from oplguard.removals.intake import SubmissionStatus, submit_request
 from oplguard.removals.model import (
-    NOT_LISTED,
     REQUEST_ID,
     STATUSES,
     AlreadyDecided,
+    RequestStatus,
     ReviewError,
     parse_public_ip,
 )
@@ -89,12 +89,15 @@ async def removal_create(request: Request) -> Response:
         return json_error(429, str(err), retry_headers(err.retry_after_s))
     except InputError as err:
         return json_error(422, str(err))
-    if result.status == NOT_LISTED or result.request is None:
+    if result.status == SubmissionStatus.NOT_LISTED or result.request is None:
         message = f"{result.ip} is not on any list: there is nothing to remove"
-        return json_response({"ip": result.ip, "status": NOT_LISTED, "message": message})
+        return json_response(
+            {"ip": result.ip, "status": SubmissionStatus.NOT_LISTED, "message": message}
+        )
     state.submissions.hit(network, time.monotonic())  # a filed request counts
-    document = _public(request, result.request.public()) | {"merged": result.status == "merged"}
-    return json_response(document, 200 if result.status == "merged" else 201)
+    merged = result.status == SubmissionStatus.MERGED
+    document = _public(request, result.request.public()) | {"merged": merged}
+    return json_response(document, 200 if merged else 201)
 
 
 async def removal_get(request: Request) -> Response:
@@ -115,9 +118,10 @@ async def openapi(request: Request) -> Response:
 async def admin_list(request: Request) -> Response:
     """``GET /api/v1/admin/removals?status=pending``: requests with their requesters."""
     state = _admin(request)
-    status = request.query_params.get("status") or None
-    if status is not None and status not in STATUSES:
+    text = request.query_params.get("status") or None
+    if text is not None and text not in STATUSES:
         return json_error(400, f"status must be one of {', '.join(STATUSES)}")
+    status = None if text is None else RequestStatus(text)
     limit = _count(request, "limit", API_PAGE, MAX_LIST_ROWS)
     offset = _count(request, "offset", 0, MAX_OFFSET)
     if limit is None or offset is None:

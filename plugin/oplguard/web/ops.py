@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.config.model import SenderEntry
-from oplguard.removals.model import PENDING, RemovalRequest
+from oplguard.removals.model import RemovalRequest, RequestStatus
 from oplguard.removals.store import MAX_LIST_ROWS
 from oplguard.tracking.summary import (
     ACTIONS,
@@ -73,7 +73,7 @@ def _read(state: WebState, window: Window, host: str) -> tuple[Summary, list[Rem
         raise HTTPException(503, busy, {"Retry-After": "10"})
     try:
         summary = Summarizer(state.store.db).summary(window, host)
-        pending = state.store.requests(PENDING)
+        pending = state.store.requests(RequestStatus.PENDING)
     finally:
         _busy.release()
     return summary, pending

@@ -16,11 +16,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import InputError
-from oplguard.removals.intake import submit_request
+from oplguard.removals.intake import SubmissionStatus, submit_request
 from oplguard.removals.model import (
     MAX_EMAIL_CHARS,
     MAX_EXPLANATION_CHARS,
-    NOT_LISTED,
     REQUEST_ID,
     RemovalRequest,
     parse_public_ip,
@@ -98,7 +97,7 @@ async def removal_submit(request: Request) -> Response:
     except InputError as err:
         kept = {"email": form.get("email", ""), "explanation": form.get("explanation", "")}
         return await _answer(request, ip_text, {"form_error": str(err), "form": kept}, 400)
-    if result.status == NOT_LISTED or result.request is None:
+    if result.status == SubmissionStatus.NOT_LISTED or result.request is None:
         notice = f"{result.ip} is not on any list: there is nothing to remove."
         return await _answer(request, result.ip, {"notice": notice})
     state.submissions.hit(network, time.monotonic())  # a filed request counts

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import dns.asyncresolver
@@ -24,10 +25,6 @@ import dns.resolver
 
 log = logging.getLogger(__name__)
 
-PRESENT = "present"
-MISSING = "missing"
-TIMEOUT = "timeout"
-ERROR = "error"
 # A PTR set with more names than this is a misconfiguration; check the first few.
 MAX_NAMES_CHECKED = 3
 # Words ISPs put in the names of dynamically assigned, residential addresses
@@ -39,6 +36,15 @@ GENERIC_WORDS = (
     "res", "resident", "residential", "sdsl", "user", "vdsl", "wifi", "wireless", "xdsl",
 )  # fmt: skip
 _WORD = re.compile(r"[a-z]+")
+
+
+class RdnsStatus(StrEnum):
+    """What the PTR lookup found: names, none (NXDOMAIN or no PTR), no answer in time, a failure."""
+
+    PRESENT = "present"
+    MISSING = "missing"
+    TIMEOUT = "timeout"
+    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,7 @@ class ReverseDns:
     """
 
     ip: str
-    status: str
+    status: RdnsStatus
     names: tuple[str, ...] = ()
     forward_confirmed: bool | None = None
     forward: tuple[str, ...] = ()
@@ -158,7 +164,7 @@ async def diagnose(ip: str, resolver: dns.asyncresolver.Resolver, timeout_s: flo
             return await _diagnose(ip, resolver)
     except (TimeoutError, dns.exception.Timeout):
         return _advised(
-            ReverseDns(ip, TIMEOUT, detail=f"no answer from DNS within {timeout_s:g} s")
+            ReverseDns(ip, RdnsStatus.TIMEOUT, detail=f"no answer from DNS within {timeout_s:g} s")
         )
 
 
@@ -166,14 +172,14 @@ async def _diagnose(ip: str, resolver: dns.asyncresolver.Resolver) -> ReverseDns
     try:
         answer = await resolver.resolve_address(ip)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return _advised(ReverseDns(ip, MISSING, detail="no PTR record"))
+        return _advised(ReverseDns(ip, RdnsStatus.MISSING, detail="no PTR record"))
     except dns.resolver.NoNameservers as err:
-        return ReverseDns(ip, ERROR, detail=f"DNS servers failed: {_short(err)}")
+        return ReverseDns(ip, RdnsStatus.ERROR, detail=f"DNS servers failed: {_short(err)}")
     names = tuple(str(rr.target).rstrip(".").lower() for rr in answer)[:MAX_NAMES_CHECKED]
     first = names[0]
     confirmed, forward, detail = await _forward(first, ip, resolver)
     generic = next((m for name in names if (m := generic_name(name, ip)) is not None), None)
-    return _advised(ReverseDns(ip, PRESENT, names, confirmed, forward, generic, detail))
+    return _advised(ReverseDns(ip, RdnsStatus.PRESENT, names, confirmed, forward, generic, detail))
 
 
 async def _forward(
@@ -197,7 +203,7 @@ def _short(err: Exception) -> str:
 def _advised(result: ReverseDns) -> ReverseDns:
     """Attach the article's advice for what the diagnosis found."""
     advice: list[str] = []
-    if result.status == MISSING:
+    if result.status == RdnsStatus.MISSING:
         advice.append(
             "Add a PTR record for this address (ask whoever runs the address block, "
             "often your hosting provider). Having no reverse DNS at all causes delivery "

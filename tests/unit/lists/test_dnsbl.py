@@ -11,11 +11,9 @@ import dns.exception
 
 from oplguard.config.model import DnsblConfig
 from oplguard.lists.dnsbl import (
-    CLEAN,
-    ERROR,
     LATE_WAKEUP_S,
-    LISTED,
     MIN_LATENCY_SAMPLES,
+    AnswerStatus,
     DnsblSource,
     probe,
     probe_due,
@@ -57,12 +55,12 @@ async def test_an_unreachable_list_is_not_queried_and_answers_at_once() -> None:
     resolver.down = True
     for n in range(UNANSWERED_TO_TRIP):
         answer = await dnsbl.query(f"192.0.2.{n}")
-        assert (answer.status, answer.answered) == (ERROR, False)
+        assert (answer.status, answer.answered) == (AnswerStatus.ERROR, False)
     assert dnsbl.health.state == UNREACHABLE
     sent = resolver.queries
     answers = [await dnsbl.query(f"198.51.100.{n}") for n in range(50)]
     assert resolver.queries == sent
-    assert all(a.status == ERROR and "not queried" in a.detail for a in answers)
+    assert all(a.status == AnswerStatus.ERROR and "not queried" in a.detail for a in answers)
     assert dnsbl.health.skipped == 50
 
 
@@ -84,7 +82,7 @@ async def test_budget_cut_counts_as_unanswered() -> None:
     dnsbl = source(resolver, timeout_s=30.0)
     resolver.down = True
     answers = await query_all([dnsbl], ["192.0.2.1", "192.0.2.2", "192.0.2.3"], 0.05)
-    assert {a.status for a in answers.values()} == {ERROR}
+    assert {a.status for a in answers.values()} == {AnswerStatus.ERROR}
     assert dnsbl.health.state == UNREACHABLE
     assert "per-message deadline of 0.05s" in dnsbl.health.reason
 
@@ -100,8 +98,8 @@ async def test_probe_bypasses_the_breaker_and_closes_it_on_the_first_answer() ->
     resolver.down = False
     assert await probe(dnsbl) == (True, True)
     assert dnsbl.health.state == HEALTHY
-    assert (await dnsbl.query("192.0.2.99")).status == LISTED
-    assert (await dnsbl.query("192.0.2.10")).status == CLEAN
+    assert (await dnsbl.query("192.0.2.99")).status == AnswerStatus.LISTED
+    assert (await dnsbl.query("192.0.2.10")).status == AnswerStatus.CLEAN
 
 
 async def test_probe_due_probes_suspect_lists_soon_and_healthy_ones_at_the_interval() -> None:
@@ -131,7 +129,7 @@ async def test_a_stalled_server_opens_the_breaker_well_before_the_timeout() -> N
     assert not pending
     assert dnsbl.health.state == UNREACHABLE
     assert "nor to any other query" in dnsbl.health.reason
-    assert all(task.result().status == ERROR for task in done)
+    assert all(task.result().status == AnswerStatus.ERROR for task in done)
 
 
 async def test_a_slow_query_while_others_are_answered_is_not_a_stall() -> None:

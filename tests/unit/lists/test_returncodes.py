@@ -9,7 +9,7 @@ import pytest
 from oplguard.config.loader import load
 from oplguard.config.model import DnsblConfig
 from oplguard.errors import ConfigError
-from oplguard.lists.dnsbl import CLEAN, LISTED, classify
+from oplguard.lists.dnsbl import AnswerStatus, classify
 
 CODES = (
     ("127.0.0.2", "open-proxy"),
@@ -31,12 +31,15 @@ CODES = (
 )
 def test_each_kind_of_rule_names_its_category(answer: str, category: str) -> None:
     found = classify([answer], DnsblConfig("d", "d.test", returncodes=CODES))
-    assert (found.status, found.category) == (LISTED, category)
+    assert (found.status, found.category) == (AnswerStatus.LISTED, category)
 
 
 @pytest.mark.parametrize("answer", ["127.0.0.3", "127.0.0.16", "127.0.0.23"])
 def test_an_answer_no_rule_covers_is_clean(answer: str) -> None:
-    assert classify([answer], DnsblConfig("d", "d.test", returncodes=CODES)).status == CLEAN
+    assert (
+        classify([answer], DnsblConfig("d", "d.test", returncodes=CODES)).status
+        == AnswerStatus.CLEAN
+    )
 
 
 def test_the_config_holds_the_rules_parsed() -> None:

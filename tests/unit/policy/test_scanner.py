@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from oplguard.config import loader as config_loader
+from oplguard import config as config_mod
 from oplguard.config.model import DnsblConfig
-from oplguard.lists.dnsbl import ERROR, DnsblAnswer
+from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer
 from oplguard.lists.health import UNANSWERED_TO_TRIP, ListHealth
 from oplguard.lists.store import ListStore
 from oplguard.policy.scanner import Scanner, lookup_failure
 
 CFG = DnsblConfig("opl-dns", "opl.test", on_error="tempfail", error_symbol="OPL_DNS_ERR")
-TIMEOUT = DnsblAnswer(ERROR, detail="LifetimeTimeout", answered=False)
+TIMEOUT = DnsblAnswer(AnswerStatus.ERROR, detail="LifetimeTimeout", answered=False)
 
 
 def test_a_monitor_only_list_neither_scores_nor_defers_its_errors() -> None:
@@ -46,7 +46,7 @@ def test_a_list_that_counts_keeps_its_error_policy(unanswered: int) -> None:
 def test_dns_budget_leaves_the_request_time_to_answer(
     child_timeout_s: float, budget_s: float
 ) -> None:
-    cfg = config_loader.load(config_loader.default_config_path())
+    cfg = config_mod.load(config_mod.default_config_path())
     cfg = replace(cfg, server=replace(cfg.server, child_timeout_s=child_timeout_s))
     lists = ListStore(cfg.lists)
     assert Scanner(cfg, lists).dns_budget_s == budget_s

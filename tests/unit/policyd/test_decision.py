@@ -13,10 +13,8 @@ from oplguard.policy.engine import ListHitLike, Policy
 from oplguard.policy.senders import SenderSet
 from oplguard.policy.verdict import LookupFailure
 from oplguard.policyd.decision import (
-    DEFER_IF_PERMIT,
-    DUNNO,
     MAX_REPLY_TEXT_CHARS,
-    REJECT,
+    PolicyAction,
     client_chain,
     client_ip,
     connection_policy,
@@ -76,7 +74,7 @@ def run(
 
 def test_listed_client_of_a_reject_group_is_rejected_with_reason_and_url() -> None:
     action, text = run("192.0.2.99", policy(), lookup_url=URL)
-    assert action == REJECT
+    assert action == PolicyAction.REJECT
     assert text.startswith("5.7.1 Open Proxy sender violation: client 192.0.2.99 is listed on opl")
     assert "(open-proxy): open proxy seen on port 8080" in text
     assert text.endswith("; lookup and removal: https://lookup.example.net/ip/192.0.2.99")
@@ -89,28 +87,28 @@ def test_reply_is_the_action_and_its_text() -> None:
 
 
 def test_ipv6_client_is_checked() -> None:
-    assert run("2001:db8:bad::25", policy())[0] == REJECT
+    assert run("2001:db8:bad::25", policy())[0] == PolicyAction.REJECT
 
 
 def test_unlisted_client_is_dunno() -> None:
-    assert run("198.51.100.7", policy()) == (DUNNO, "")
+    assert run("198.51.100.7", policy()) == (PolicyAction.DUNNO, "")
 
 
 @pytest.mark.parametrize("action", ["delete", "tag"])
 def test_delete_and_tag_groups_do_not_decide_at_connection_time(action: str) -> None:
     # They need the Received chain; the content filter after DATA applies them.
-    assert run("192.0.2.99", policy(action=action)) == (DUNNO, "")
+    assert run("192.0.2.99", policy(action=action)) == (PolicyAction.DUNNO, "")
 
 
 def test_disabled_reject_group_does_not_decide() -> None:
-    assert run("192.0.2.99", policy(enabled=False))[0] == DUNNO
+    assert run("192.0.2.99", policy(enabled=False))[0] == PolicyAction.DUNNO
 
 
 @pytest.mark.parametrize("scope", ["connection", "hop"])
 def test_allow_entry_of_either_scope_lets_the_client_in(scope: str) -> None:
     allowed = (SenderEntry("192.0.2.0/24", scope=scope, comment="partner"),)
     decision = decide(client_chain("192.0.2.99", ""), lookup, policy(allowed=allowed), NOW)
-    assert decision.action == DUNNO
+    assert decision.action == PolicyAction.DUNNO
     assert decision.why == "allowed by 192.0.2.0/24"
 
 
@@ -118,7 +116,7 @@ def test_expired_allow_entry_no_longer_applies() -> None:
     allowed = (
         SenderEntry("192.0.2.99", scope="connection", expires=datetime(2020, 1, 1, tzinfo=UTC)),
     )
-    assert run("192.0.2.99", policy(allowed=allowed))[0] == REJECT
+    assert run("192.0.2.99", policy(allowed=allowed))[0] == PolicyAction.REJECT
 
 
 def failure(on_error: str, name: str = "opl-dns") -> LookupFailure:
@@ -129,26 +127,29 @@ def failure(on_error: str, name: str = "opl-dns") -> LookupFailure:
 
 def test_list_error_with_tempfail_policy_defers() -> None:
     action, text = run("198.51.100.7", policy(), failures=[failure("tempfail")])
-    assert action == DEFER_IF_PERMIT
+    assert action == PolicyAction.DEFER_IF_PERMIT
     assert text.startswith("4.7.1 Cannot check 198.51.100.7 against list opl-dns")
 
 
 @pytest.mark.parametrize("on_error", ["ignore", "score"])
 def test_list_error_without_tempfail_policy_lets_the_client_in(on_error: str) -> None:
-    assert run("198.51.100.7", policy(), failures=[failure(on_error)])[0] == DUNNO
+    assert run("198.51.100.7", policy(), failures=[failure(on_error)])[0] == PolicyAction.DUNNO
 
 
 def test_a_hit_rejects_even_when_another_list_failed() -> None:
-    assert run("192.0.2.99", policy(), failures=[failure("tempfail")])[0] == REJECT
+    assert run("192.0.2.99", policy(), failures=[failure("tempfail")])[0] == PolicyAction.REJECT
 
 
 def test_allowed_client_is_not_deferred_by_a_list_error() -> None:
     allowed = (SenderEntry("198.51.100.7", scope="connection"),)
-    assert run("198.51.100.7", policy(allowed=allowed), failures=[failure("tempfail")])[0] == DUNNO
+    assert (
+        run("198.51.100.7", policy(allowed=allowed), failures=[failure("tempfail")])[0]
+        == PolicyAction.DUNNO
+    )
 
 
 def test_monitor_only_list_never_rejects() -> None:
-    assert run("192.0.2.99", policy(), monitor_only=frozenset({"opl"}))[0] == DUNNO
+    assert run("192.0.2.99", policy(), monitor_only=frozenset({"opl"}))[0] == PolicyAction.DUNNO
 
 
 def test_blocked_senders_group_rejects() -> None:
@@ -165,7 +166,7 @@ def test_blocked_senders_group_rejects() -> None:
         return [FoundHit("blocked_senders", "blocked", Entry("abuse desk ticket 12", None))]
 
     decision = decide(client_chain("198.51.100.7", ""), local, pol, NOW)
-    assert decision.action == REJECT
+    assert decision.action == PolicyAction.REJECT
     assert "Blocked sender: client 198.51.100.7 is listed on blocked_senders" in decision.text
 
 
@@ -218,7 +219,7 @@ def test_a_client_listed_only_by_a_content_scan_group_says_why_it_is_not_counted
     groups = (GroupConfig("zombies", ("opl",), True, "delete", "ZOMBIE"),)
     pol = Policy(groups, ScoringConfig(), SenderSet.build(()))
     decision = decide(client_chain("192.0.2.99", "x"), lookup, pol, NOW)
-    assert decision.action == DUNNO
+    assert decision.action == PolicyAction.DUNNO
     assert decision.verdict is not None
     [hit] = decision.verdict.uncounted
     assert hit.because == (

@@ -10,9 +10,9 @@ from tests.conftest import ConfigWriter
 from oplguard.config import loader as config_loader
 from oplguard.config.model import NotifyConfig
 from oplguard.errors import ConfigError
-from oplguard.removals.model import APPROVED, AuditEntry, Contact
+from oplguard.removals.model import AuditEntry, Contact, RequestStatus
 from oplguard.removals.notify import MAX_ATTEMPTS, RETRY_MAX_S, backoff_s, deliver_due, notices
-from oplguard.removals.outbox import FAILED, PENDING_DELIVERY
+from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
 from oplguard.storage.db import Database
 
@@ -67,17 +67,20 @@ def test_a_relay_that_never_answers_ends_failed_shown_and_audited(tmp_path: Path
     try:
         contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", 1.0)
         rid = store.submit("192.0.2.99", ["opl"], contact)[0].id
-        store.decide(rid, "denied", AuditEntry(2.0, rid, "cli:t", "denied", "no"))
+        denied = RequestStatus.DENIED
+        store.decide(rid, denied, AuditEntry(2.0, rid, "cli:t", denied, "no"))
         cfg = NotifyConfig(enabled=True, host="127.0.0.1", port=9, sender="o@example.net")
         now, seen = 2.0, []
         for _ in range(MAX_ATTEMPTS):
             (notice,) = deliver_due(store, cfg, now)
             seen.append(notice.status)
             now = notice.next_at
-        assert seen == [PENDING_DELIVERY] * (MAX_ATTEMPTS - 1) + [FAILED]
+        assert seen == [DeliveryStatus.PENDING] * (MAX_ATTEMPTS - 1) + [DeliveryStatus.FAILED]
         assert deliver_due(store, cfg, now + RETRY_MAX_S) == []
         (shown,) = notices(store, undelivered=True)
-        assert shown.status == FAILED and "127.0.0.1:9" in shown.last_error
+        assert shown.status is DeliveryStatus.FAILED and "127.0.0.1:9" in shown.last_error
+        # Stored as the plain word; read back as the member.
+        assert store.db.query("SELECT status FROM removal_notices") == [("failed",)]
         assert store.audit(rid)[-1].action == "notice-failed"
     finally:
         store.db.close()
@@ -89,8 +92,8 @@ def test_approvals_queue_a_notice_only_when_applied(tmp_path: Path) -> None:
         contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", 1.0)
         rid = store.submit("192.0.2.99", ["opl"], contact)[0].id
         store.submit("192.0.2.99", ["opl"], contact)  # the same requester again: one notice
-        entry = AuditEntry(2.0, rid, "cli:t", APPROVED)
-        store.decide(rid, APPROVED, entry, host="h")
+        entry = AuditEntry(2.0, rid, "cli:t", RequestStatus.APPROVED)
+        store.decide(rid, RequestStatus.APPROVED, entry, host="h")
         assert notices(store) == []  # decided, not yet applied: nothing to tell yet
         store.complete(entry, ["removed"])
         assert [n.email for n in notices(store)] == ["postmaster@example.net"]

@@ -8,8 +8,8 @@ import pytest
 
 from oplguard.errors import InputError
 from oplguard.lists.store import ListStore
-from oplguard.removals.intake import Limits, Submission, submit_request
-from oplguard.removals.model import APPROVED, DENIED, NOT_LISTED, ReviewError
+from oplguard.removals.intake import Limits, Submission, SubmissionStatus, submit_request
+from oplguard.removals.model import RequestStatus, ReviewError
 from oplguard.removals.ratelimit import RateLimited, WindowLimiter
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
@@ -44,7 +44,7 @@ def listed(lists: ListStore, ip: str) -> list[str]:
 
 def test_unlisted_ip_is_answered_at_once(store: RemovalStore, lists: ListStore) -> None:
     result = submit(store, lists, "198.51.100.1")
-    assert (result.status, result.request) == (NOT_LISTED, None)
+    assert (result.status, result.request) == (SubmissionStatus.NOT_LISTED, None)
     assert store.requests() == []
 
 
@@ -93,13 +93,13 @@ def test_approve_removes_the_exact_entry(store: RemovalStore, lists: ListStore) 
     request = submit(store, lists, "192.0.2.99").request
     assert request is not None
     decided = approve(store, lists, request.id, note="thanks", actor="cli:t", now=NOW)
-    assert decided.status == APPROVED and decided.note == "thanks"
+    assert decided.status == RequestStatus.APPROVED and decided.note == "thanks"
     assert decided.outcome[0].startswith("removed 192.0.2.99 from opl")
     after = opl.read_text()
     assert "\n192.0.2.99 " not in after and "\n192.0.2.99 " in before
     assert len(before.splitlines()) - len(after.splitlines()) == 1  # nothing else touched
     assert listed(lists, "192.0.2.99") == []
-    assert [e.action for e in store.audit(request.id)] == ["submitted", APPROVED]
+    assert [e.action for e in store.audit(request.id)] == ["submitted", RequestStatus.APPROVED]
 
 
 def test_approve_inside_a_network_adds_an_exclusion(store: RemovalStore, lists: ListStore) -> None:
@@ -124,7 +124,7 @@ def test_deny_keeps_the_lists_and_twice_is_refused(store: RemovalStore, lists: L
     request = submit(store, lists, "192.0.2.99").request
     assert request is not None
     decided = deny(store, request.id, note="still open on port 8080", actor="cli:t", now=NOW)
-    assert (decided.status, decided.note) == (DENIED, "still open on port 8080")
+    assert (decided.status, decided.note) == (RequestStatus.DENIED, "still open on port 8080")
     assert listed(lists, "192.0.2.99") == ["opl"]
     with pytest.raises(ReviewError, match="already denied"):
         approve(store, lists, request.id, note="", actor="cli:t", now=NOW)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.removals.model import APPROVED, PENDING, REQUEST_ID, AuditEntry, Contact, ReviewError
+from oplguard.removals.model import REQUEST_ID, AuditEntry, Contact, RequestStatus, ReviewError
 from oplguard.removals.store import RemovalStore, new_request_id
 from oplguard.storage.db import Database
 
@@ -23,7 +23,12 @@ def test_request_ids_are_random_base32() -> None:
 
 def test_submit_then_duplicate_merges(store: RemovalStore) -> None:
     first, merged = store.submit("192.0.2.99", ["opl"], contact(100.0))
-    assert (first.status, first.lists, first.requesters, merged) == (PENDING, ("opl",), 1, False)
+    assert (first.status, first.lists, first.requesters, merged) == (
+        RequestStatus.PENDING,
+        ("opl",),
+        1,
+        False,
+    )
     second, merged = store.submit("192.0.2.99", ["opl"], contact(100.0, "b@example.net"))
     assert merged and second.id == first.id and second.requesters == 2
     assert [c.email for c in store.contacts(first.id)] == ["a@example.net", "b@example.net"]
@@ -32,12 +37,16 @@ def test_submit_then_duplicate_merges(store: RemovalStore) -> None:
 
 def test_decided_request_frees_the_ip_for_a_new_one(store: RemovalStore) -> None:
     first, _ = store.submit("192.0.2.99", ["opl"], contact(1.0))
-    store.decide(first.id, APPROVED, AuditEntry(2.0, first.id, "cli:root", APPROVED, "ok"))
+    store.decide(
+        first.id,
+        RequestStatus.APPROVED,
+        AuditEntry(2.0, first.id, "cli:root", RequestStatus.APPROVED, "ok"),
+    )
     second, merged = store.submit("192.0.2.99", ["opl"], contact(3.0))
     assert not merged and second.id != first.id
     decided = store.require(first.id)
     assert (decided.status, decided.note, decided.decided_by, decided.decided_at) == (
-        APPROVED,
+        RequestStatus.APPROVED,
         "ok",
         "cli:root",
         2.0,
@@ -46,11 +55,29 @@ def test_decided_request_frees_the_ip_for_a_new_one(store: RemovalStore) -> None
 
 def test_deciding_twice_is_refused(store: RemovalStore) -> None:
     request, _ = store.submit("192.0.2.99", ["opl"], contact(1.0))
-    entry = AuditEntry(2.0, request.id, "x", APPROVED)
-    store.decide(request.id, APPROVED, entry)
+    entry = AuditEntry(2.0, request.id, "x", RequestStatus.APPROVED)
+    store.decide(request.id, RequestStatus.APPROVED, entry)
     with pytest.raises(ReviewError, match="not pending"):
-        store.decide(request.id, "denied", entry)
-    assert [e.action for e in store.audit(request.id)] == ["submitted", APPROVED]
+        store.decide(request.id, RequestStatus.DENIED, entry)
+    assert [e.action for e in store.audit(request.id)] == ["submitted", RequestStatus.APPROVED]
+
+
+def test_statuses_are_stored_as_their_words_and_read_back_as_members(
+    store: RemovalStore,
+) -> None:
+    """The database holds ``pending``/``approved`` (what the partial index and older rows use),
+    never an enum's name or repr; what comes back is the member."""
+    request, _ = store.submit("192.0.2.99", ["opl"], contact(1.0))
+    assert store.db.query("SELECT status FROM removal_requests") == [("pending",)]
+    entry = AuditEntry(2.0, request.id, "x", RequestStatus.APPROVED)
+    store.decide(request.id, RequestStatus.APPROVED, entry)
+    assert store.db.query("SELECT status FROM removal_requests") == [("approved",)]
+    assert store.db.query("SELECT action FROM removal_audit ORDER BY at") == [
+        ("submitted",),
+        ("approved",),
+    ]
+    assert store.require(request.id).status is RequestStatus.APPROVED
+    assert [r.status for r in store.requests(RequestStatus.APPROVED)] == [RequestStatus.APPROVED]
 
 
 def test_unknown_request(store: RemovalStore) -> None:
@@ -66,7 +93,7 @@ def test_counts_per_client_and_ip(store: RemovalStore) -> None:
     assert store.submissions_since(client="c1", since=0.0) == 2
     assert store.submissions_since(client="c1", since=25.0) == 1
     assert store.submissions_since(ip="192.0.2.99", since=0.0) == 2
-    assert [r.ip for r in store.requests(PENDING)] == ["192.0.2.137", "192.0.2.99"]
+    assert [r.ip for r in store.requests(RequestStatus.PENDING)] == ["192.0.2.137", "192.0.2.99"]
 
 
 def test_two_processes_share_one_pending_request(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from oplguard.errors import ListError
 from oplguard.lists.block import load_list
 from oplguard.lists.edit import lock_path
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import APPROVED, PENDING, AlreadyDecided, AuditEntry, Contact
+from oplguard.removals.model import AlreadyDecided, AuditEntry, Contact, RequestStatus
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
@@ -91,12 +91,18 @@ def test_a_failed_edit_rolls_the_decision_back_and_is_audited(
     with pytest.raises(ListError):
         approve(store, lists, rid, note="", actor="cli:t", now=NOW)
     request = store.require(rid)
-    assert (request.status, request.decided_by) == (PENDING, "")
-    assert [e.action for e in store.audit(rid)] == ["submitted", APPROVED, "approve-failed"]
+    assert (request.status, request.decided_by) == (RequestStatus.PENDING, "")
+    assert [e.action for e in store.audit(rid)] == [
+        "submitted",
+        RequestStatus.APPROVED,
+        "approve-failed",
+    ]
     assert store.journal() == []
     real.rmdir()
     real.write_text(LIST)
-    assert approve(store, lists, rid, note="", actor="cli:t", now=NOW).status == APPROVED
+    assert (
+        approve(store, lists, rid, note="", actor="cli:t", now=NOW).status == RequestStatus.APPROVED
+    )
 
 
 def test_a_late_decision_is_refused_audited_and_changes_nothing(
@@ -126,13 +132,18 @@ def test_a_journal_row_left_by_a_dead_editor_is_finished(
     lists, _, real = linked_list(tmp_path, 1 << 30)
     rid = request_for(store, "192.0.2.99")
     entry_host = socket.gethostname()
-    store.decide(rid, APPROVED, AuditEntry(NOW, rid, "cli:dead", APPROVED, "ok"), host=entry_host)
+    store.decide(
+        rid,
+        RequestStatus.APPROVED,
+        AuditEntry(NOW, rid, "cli:dead", RequestStatus.APPROVED, "ok"),
+        host=entry_host,
+    )
     assert file_lists(real, "192.0.2.99") and store.journal()
     report = recover(store, lists, actor="cli:next", now=NOW + 5)
     assert len(report) == 1 and "interrupted" in report[0]
     assert not file_lists(real, "192.0.2.99") and store.journal() == []
     request = store.require(rid)
-    assert request.status == APPROVED and request.outcome
+    assert request.status == RequestStatus.APPROVED and request.outcome
     assert store.audit(rid)[-1].action == "approve-repaired"
 
 
@@ -141,7 +152,12 @@ def test_a_journal_row_of_another_host_is_reported_not_touched(
 ) -> None:
     lists, _, real = linked_list(tmp_path, 1 << 30)
     rid = request_for(store, "192.0.2.99")
-    store.decide(rid, APPROVED, AuditEntry(NOW, rid, "api:x", APPROVED), host="mx2.example.net")
+    store.decide(
+        rid,
+        RequestStatus.APPROVED,
+        AuditEntry(NOW, rid, "api:x", RequestStatus.APPROVED),
+        host="mx2.example.net",
+    )
     report = recover(store, lists, actor="cli:next", now=NOW + 5)
     assert "mx2.example.net" in report[0] and file_lists(real, "192.0.2.99")
     assert len(store.journal()) == 1

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from tests.integration.web_harness import free_udp_port
 
-from oplguard.web.rdns import TIMEOUT, diagnose, generic_name, ip_digit_forms, make_resolver
+from oplguard.web.rdns import RdnsStatus, diagnose, generic_name, ip_digit_forms, make_resolver
 
 
 @pytest.mark.parametrize(
@@ -57,4 +57,4 @@ def test_dead_resolver_is_a_timeout_result_not_an_error() -> None:
     """A UDP port nobody answers on: the fault a real DNS server cannot be asked to produce."""
     resolver = make_resolver([("127.0.0.1", free_udp_port())], 0.2)
     result = asyncio.run(diagnose("192.0.2.99", resolver, 0.2))
-    assert result.status == TIMEOUT and "0.2 s" in result.detail
+    assert result.status == RdnsStatus.TIMEOUT and "0.2 s" in result.detail
