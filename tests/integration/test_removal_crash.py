@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
 from oplguard.lists.block import load_list
 from oplguard.removals.model import Contact, RequestStatus
 from oplguard.removals.store import RemovalStore
@@ -46,7 +46,7 @@ sys.exit(main(sys.argv[2:]))
 
 
 def listed(config: Path) -> bool:
-    cfg = config_mod.load(config)
+    cfg = config_loader.load(config)
     block = load_list(next(each for each in cfg.lists if each.name == "opl"))
     return block.lookup(IP, datetime.now(UTC)) is not None
 
@@ -56,7 +56,7 @@ def test_kill_9_between_decision_and_edit_is_repaired_by_the_next_command(
     write_config: ConfigWriter, tmp_path: Path, point: str
 ) -> None:
     config = write_web_config(write_config, tmp_path)
-    store = RemovalStore(Database(config_mod.load(config).tracking_db))
+    store = RemovalStore(Database(config_loader.load(config).tracking_db))
     try:
         contact = Contact("postmaster@example.net", "fixed", "198.51.100.7", 1.0)
         rid = store.submit(IP, ["opl"], contact)[0].id

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from oplguard import config as config_mod
+from oplguard.config import loader as config_loader
 from oplguard.config.model import DnsblConfig
 from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer
 from oplguard.lists.health import UNANSWERED_TO_TRIP, ListHealth
@@ -46,7 +46,7 @@ def test_a_list_that_counts_keeps_its_error_policy(unanswered: int) -> None:
 def test_dns_budget_leaves_the_request_time_to_answer(
     child_timeout_s: float, budget_s: float
 ) -> None:
-    cfg = config_mod.load(config_mod.default_config_path())
+    cfg = config_loader.load(config_loader.default_config_path())
     cfg = replace(cfg, server=replace(cfg.server, child_timeout_s=child_timeout_s))
     lists = ListStore(cfg.lists)
     assert Scanner(cfg, lists).dns_budget_s == budget_s
