@@ -19,8 +19,9 @@ import pytest
 
 from oplguard.config import loader as config_loader
 from oplguard.lists.block import load_list
-from oplguard.removals.model import Contact, RequestStatus
+from oplguard.removals.model import Contact
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.web_harness import write_web_config

@@ -23,8 +23,8 @@ from oplguard.cli import main
 from oplguard.config import loader as config_loader
 from oplguard.removals.model import Contact
 from oplguard.removals.notify import deliver_due, notices
-from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import DeliveryStatus
 from oplguard.storage.db import Database
 from oplguard.web.security import CSRF_COOKIE
 from tests.conftest import ConfigWriter

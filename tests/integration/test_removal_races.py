@@ -28,9 +28,10 @@ from oplguard.config.model import ListConfig
 from oplguard.lists.block import ListSnapshot, load_list
 from oplguard.lists.edit import write_atomic
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import AlreadyDecided, Contact, RequestStatus
+from oplguard.removals.model import AlreadyDecided, Contact
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer

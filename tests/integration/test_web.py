@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from oplguard.cli import main
-from oplguard.removals.model import AuditEntry, Contact, RequestStatus, ReviewError
+from oplguard.removals.model import AuditEntry, Contact, ReviewError
 from oplguard.removals.notify import notices
-from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
 from oplguard.storage.db import Database
 from tests.conftest import ConfigWriter
 from tests.integration.harness import RunningServer

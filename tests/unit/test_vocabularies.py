@@ -31,9 +31,7 @@ from oplguard.lists.dnsbl import AnswerStatus
 from oplguard.observability.levels import COMPONENT_LOGGERS, COMPONENTS, Component
 from oplguard.policy.verdict import ACTION_RANK
 from oplguard.policyd.decision import PolicyAction
-from oplguard.removals.intake import SubmissionStatus
-from oplguard.removals.model import RequestStatus
-from oplguard.removals.outbox import DeliveryStatus
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus, SubmissionStatus
 from oplguard.web.rdns import RdnsStatus
 
 

@@ -19,12 +19,12 @@ from oplguard.commands.loading import load_config
 from oplguard.config.model import Config
 from oplguard.errors import Status
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import RemovalRequest, RequestStatus, ReviewError
+from oplguard.removals.model import RemovalRequest, ReviewError
 from oplguard.removals.notify import deliver_due, notices
-from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore, open_store
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
 from oplguard.textsafe import printable
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from oplguard.errors import ConfigError
+from oplguard.ipaddr import V4_BITS, V6_BITS
 from oplguard.mail.addresses import IPNetwork, parse_ip
 
 NETWORK_FIX = 'write "192.0.2.7", "192.0.2.0/24", "192.0.2." or "[2001:db8::]/32", "!" to exclude'
@@ -20,8 +21,8 @@ _IPV4_LIKE = re.compile(r"\d+(?:\.|$)", re.ASCII)
 _IPV4_PARTS = re.compile(r"(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?\.?", re.ASCII)
 _MAPPED_V4 = ipaddress.IPv6Network("::ffff:0:0/96")
 MAX_OCTET = 255
-IPV4_BITS = 32
-MAPPED_PREFIX_BITS = 96
+# ::ffff:a.b.c.d/len is a.b.c.d/(len - 96).
+MAPPED_PREFIX_BITS = V6_BITS - V4_BITS
 
 
 @dataclass(frozen=True, slots=True)

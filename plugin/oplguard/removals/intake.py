@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from oplguard.lists.block import ListSnapshot
 from oplguard.removals.model import (
@@ -21,6 +20,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.ratelimit import RateLimited, check_submission
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import SubmissionStatus
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 
@@ -31,15 +31,6 @@ class Limits:
 
     per_client_per_hour: int = 5
     per_ip_per_day: int = 3
-
-
-class SubmissionStatus(StrEnum):
-    """What a submission did: nothing (no list holds the IP), a new request, or a merge into
-    the IP's pending one."""
-
-    NOT_LISTED = "not-listed"
-    SUBMITTED = "submitted"
-    MERGED = "merged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from oplguard.errors import InputError
 from oplguard.ipaddr import canonical_address, parse_address
-
-
-class RequestStatus(StrEnum):
-    """Where a removal request stands: waiting for an admin, or decided one way."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    DENIED = "denied"
-
+from oplguard.removals.vocabulary import RequestStatus
 
 STATUSES = tuple(RequestStatus)
 

@@ -17,9 +17,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from oplguard.config.model import NotifyConfig
-from oplguard.removals.model import AuditEntry, RemovalRequest, RequestStatus
-from oplguard.removals.outbox import DeliveryStatus, Notice, notice_of, select
+from oplguard.removals.model import AuditEntry, RemovalRequest
+from oplguard.removals.outbox import Notice, notice_of, select
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("oplguard.removals.audit")

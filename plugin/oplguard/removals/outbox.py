@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from oplguard.removals.vocabulary import DeliveryStatus
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS removal_notices (
@@ -32,14 +33,6 @@ ENQUEUE = (
     "ON CONFLICT (request_id, email) DO NOTHING"
 )
 _COLUMNS = "request_id, email, status, attempts, next_at, last_error, created_at, sent_at"
-
-
-class DeliveryStatus(StrEnum):
-    """How a notice's delivery stands: still to send (or to retry), taken by the relay, given up."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)

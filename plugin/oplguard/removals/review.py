@@ -21,11 +21,11 @@ from oplguard.removals.model import (
     AlreadyDecided,
     AuditEntry,
     RemovalRequest,
-    RequestStatus,
     check_text,
 )
 from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import RequestStatus
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 # Audit action of a decision that lost (to a concurrent one, or came late).

@@ -23,11 +23,11 @@ from oplguard.removals.model import (
     Contact,
     JournalEntry,
     RemovalRequest,
-    RequestStatus,
     ReviewError,
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
 from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.storage.db import Database, StoreError
 
 SCHEMA = (

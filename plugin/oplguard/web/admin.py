@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import InputError, ListError
-from oplguard.removals.model import RequestStatus, ReviewError
+from oplguard.removals.model import ReviewError
 from oplguard.removals.notify import notices
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
     ADMIN_COOKIE,

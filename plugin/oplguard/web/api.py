@@ -17,17 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oplguard.errors import InputError, ListError
-from oplguard.removals.intake import SubmissionStatus, submit_request
+from oplguard.removals.intake import submit_request
 from oplguard.removals.model import (
     REQUEST_ID,
     STATUSES,
     AlreadyDecided,
-    RequestStatus,
     ReviewError,
     parse_public_ip,
 )
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.store import MAX_LIST_ROWS
+from oplguard.removals.vocabulary import RequestStatus, SubmissionStatus
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose

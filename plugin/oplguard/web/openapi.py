@@ -6,9 +6,17 @@ openapi-spec-validator and checks every route in the app is described.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from oplguard import __version__
+from oplguard.removals.vocabulary import RequestStatus
+from oplguard.web.rdns import GenericKind, RdnsStatus
+
+
+def words(vocabulary: type[StrEnum]) -> list[str]:
+    """A vocabulary's words as the schema's ``enum``: plain strings, in their order."""
+    return [str(word) for word in vocabulary]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -59,7 +67,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["status", "names", "forward_confirmed"],
         "properties": {
-            "status": {"enum": ["present", "missing", "timeout", "error"]},
+            "status": {"enum": words(RdnsStatus)},
             "names": {"type": "array", "items": {"type": "string"}},
             "forward_confirmed": {"type": ["boolean", "null"]},
             "forward_addresses": {"type": "array", "items": {"type": "string"}},
@@ -70,7 +78,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": "object",
                         "required": ["kind", "pattern", "label"],
                         "properties": {
-                            "kind": {"enum": ["ip-digits", "keyword"]},
+                            "kind": {"enum": words(GenericKind)},
                             "pattern": {"type": "string"},
                             "label": {"type": "string"},
                         },
@@ -108,7 +116,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": REQUEST_ID,
             "ip": {"type": "string"},
-            "status": {"enum": ["pending", "approved", "denied"]},
+            "status": {"enum": words(RequestStatus)},
             "lists": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "number", "description": "Unix time"},
             "updated_at": {"type": "number"},
@@ -192,7 +200,7 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {"enum": ["pending", "approved", "denied"]},
+                        "schema": {"enum": words(RequestStatus)},
                     }
                 ],
                 "responses": {

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.config.model import SenderEntry
-from oplguard.removals.model import RemovalRequest, RequestStatus
+from oplguard.removals.model import RemovalRequest
 from oplguard.removals.store import MAX_LIST_ROWS
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.tracking.summary import (
     ACTIONS,
     DEFAULT_WINDOW,

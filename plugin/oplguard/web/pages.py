@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oplguard.errors import InputError
-from oplguard.removals.intake import SubmissionStatus, submit_request
+from oplguard.removals.intake import submit_request
 from oplguard.removals.model import (
     MAX_EMAIL_CHARS,
     MAX_EXPLANATION_CHARS,
@@ -25,6 +25,7 @@ from oplguard.removals.model import (
     parse_public_ip,
 )
 from oplguard.removals.ratelimit import RateLimited
+from oplguard.removals.vocabulary import SubmissionStatus
 from oplguard.web.lookup import ip_report
 from oplguard.web.rdns import diagnose
 from oplguard.web.render import client_of, network_of, page, retry_headers, state_of

@@ -47,16 +47,23 @@ class RdnsStatus(StrEnum):
     ERROR = "error"
 
 
+class GenericKind(StrEnum):
+    """What makes a name look generic: the IP's own digits in it, or an ISP keyword."""
+
+    IP_DIGITS = "ip-digits"
+    KEYWORD = "keyword"
+
+
 @dataclass(frozen=True, slots=True)
 class GenericMatch:
-    """Why a name looks generic: ``kind`` (ip-digits or keyword) and the pattern that matched."""
+    """Why a name looks generic: its ``kind`` and the pattern that matched."""
 
-    kind: str
+    kind: GenericKind
     pattern: str
     label: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "pattern": self.pattern, "label": self.label}
+        return {"kind": str(self.kind), "pattern": self.pattern, "label": self.label}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +136,11 @@ def generic_name(name: str, ip: str) -> GenericMatch | None:
         index = host.find(form)
         if index >= 0 and not _digit_around(host, index, len(form)):
             label = next((lab for lab in host_labels if form in lab), host)
-            return GenericMatch("ip-digits", form, label)
+            return GenericMatch(GenericKind.IP_DIGITS, form, label)
     for label in host_labels:
         for word in _WORD.findall(label):
             if word in GENERIC_WORDS:
-                return GenericMatch("keyword", word, label)
+                return GenericMatch(GenericKind.KEYWORD, word, label)
     return None
 
 

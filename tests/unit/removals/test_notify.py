@@ -10,10 +10,10 @@ from tests.conftest import ConfigWriter
 from oplguard.config import loader as config_loader
 from oplguard.config.model import NotifyConfig
 from oplguard.errors import ConfigError
-from oplguard.removals.model import AuditEntry, Contact, RequestStatus
+from oplguard.removals.model import AuditEntry, Contact
 from oplguard.removals.notify import MAX_ATTEMPTS, RETRY_MAX_S, backoff_s, deliver_due, notices
-from oplguard.removals.outbox import DeliveryStatus
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
 from oplguard.storage.db import Database
 
 

@@ -8,11 +8,12 @@ import pytest
 
 from oplguard.errors import InputError
 from oplguard.lists.store import ListStore
-from oplguard.removals.intake import Limits, Submission, SubmissionStatus, submit_request
-from oplguard.removals.model import RequestStatus, ReviewError
+from oplguard.removals.intake import Limits, Submission, submit_request
+from oplguard.removals.model import ReviewError
 from oplguard.removals.ratelimit import RateLimited, WindowLimiter
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import RequestStatus, SubmissionStatus
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC).timestamp()
 DEFAULT_LIMITS = Limits()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from oplguard.removals.model import REQUEST_ID, AuditEntry, Contact, RequestStatus, ReviewError
+from oplguard.removals.model import REQUEST_ID, AuditEntry, Contact, ReviewError
 from oplguard.removals.store import RemovalStore, new_request_id
+from oplguard.removals.vocabulary import RequestStatus
 from oplguard.storage.db import Database
 
 

@@ -14,10 +14,11 @@ from oplguard.errors import ListError
 from oplguard.lists.block import load_list
 from oplguard.lists.edit import lock_path
 from oplguard.lists.store import ListStore
-from oplguard.removals.model import AlreadyDecided, AuditEntry, Contact, RequestStatus
+from oplguard.removals.model import AlreadyDecided, AuditEntry, Contact
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import RequestStatus
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC).timestamp()
 LIST = "# opl\n192.0.2.1 sentinel\n192.0.2.99 open proxy\n192.0.2.160/28 a range\n"

@@ -1,0 +1,32 @@
+"""The fixed words of removals: where a request stands, what a submission did, how a
+notice's delivery stands.  Each is stored, shown and sent as its value (``"pending"``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    """Where a removal request stands: waiting for an admin, or decided one way."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class SubmissionStatus(StrEnum):
+    """What a submission did: nothing (no list holds the IP), a new request, or a merge into
+    the IP's pending one."""
+
+    NOT_LISTED = "not-listed"
+    SUBMITTED = "submitted"
+    MERGED = "merged"
+
+
+class DeliveryStatus(StrEnum):
+    """How a notice's delivery stands: still to send (or to retry), taken by the relay, given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
