@@ -31,8 +31,13 @@ from oplguard.lists.dnsbl import AnswerStatus
 from oplguard.observability.levels import COMPONENT_LOGGERS, COMPONENTS, Component
 from oplguard.policy.verdict import ACTION_RANK
 from oplguard.policyd.decision import PolicyAction
-from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus, SubmissionStatus
-from oplguard.web.rdns import RdnsStatus
+from oplguard.removals.vocabulary import (
+    AuditAction,
+    DeliveryStatus,
+    RequestStatus,
+    SubmissionStatus,
+)
+from oplguard.web.rdns import GenericKind, RdnsStatus
 
 
 def test_values_are_the_strings_in_their_order() -> None:
@@ -55,6 +60,22 @@ SERVICE_WORDS = [
     (PolicyAction, ["DUNNO", "REJECT", "DEFER_IF_PERMIT"]),
     (RdnsStatus, ["present", "missing", "timeout", "error"]),
     (AnswerStatus, ["listed", "clean", "error"]),
+    (GenericKind, ["ip-digits", "keyword"]),
+    (
+        AuditAction,
+        [
+            "submitted",
+            "merged",
+            "approved",
+            "denied",
+            "approve-refused",
+            "deny-refused",
+            "approve-failed",
+            "approve-repaired",
+            "notified",
+            "notice-failed",
+        ],
+    ),
 ]
 
 

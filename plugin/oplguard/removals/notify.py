@@ -20,7 +20,7 @@ from oplguard.config.model import NotifyConfig
 from oplguard.removals.model import AuditEntry, RemovalRequest
 from oplguard.removals.outbox import Notice, notice_of, select
 from oplguard.removals.store import RemovalStore
-from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
+from oplguard.removals.vocabulary import AuditAction, DeliveryStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("oplguard.removals.audit")
@@ -110,11 +110,15 @@ def _record(store: RemovalStore, notice: Notice, now: float, error: str, permane
 
 def _report(store: RemovalStore, notice: Notice, now: float) -> None:
     if notice.status == DeliveryStatus.SENT:
-        store.record(AuditEntry(now, notice.request_id, ACTOR, "notified", detail=notice.email))
+        store.record(
+            AuditEntry(now, notice.request_id, ACTOR, AuditAction.NOTIFIED, detail=notice.email)
+        )
         log.info("notice for request %s sent to %s", notice.request_id, notice.email)
     elif notice.status == DeliveryStatus.FAILED:
         detail = f"{notice.email}: gave up after {notice.attempts} attempts: {notice.last_error}"
-        store.record(AuditEntry(now, notice.request_id, ACTOR, "notice-failed", detail=detail))
+        store.record(
+            AuditEntry(now, notice.request_id, ACTOR, AuditAction.NOTICE_FAILED, detail=detail)
+        )
         audit_log.error("removal notice failed request=%s: %s", notice.request_id, detail)
     else:
         log.warning(

@@ -19,6 +19,7 @@ from oplguard.lists.store import ListStore
 from oplguard.removals.delist import delist
 from oplguard.removals.model import AuditEntry, JournalEntry
 from oplguard.removals.store import RemovalStore
+from oplguard.removals.vocabulary import AuditAction
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 
@@ -55,13 +56,16 @@ def _repair(
     try:
         outcome = delist(lists, request, now)
     except ListError as err:
-        entry = AuditEntry(now, request.id, actor, "approve-failed", request.note, f"{why}; {err}")
+        entry = AuditEntry(
+            now, request.id, actor, AuditAction.APPROVE_FAILED, request.note, f"{why}; {err}"
+        )
         store.roll_back(entry)
         audit_log.error("removal repair failed request=%s: %s; pending again", request.id, err)
         return f"request {request.id} ({request.ip}): {why}; the edit failed ({err}); pending again"
     detail = f"{why}; finished: {'; '.join(outcome)}"
     store.complete(
-        AuditEntry(now, request.id, actor, "approve-repaired", request.note, detail), outcome
+        AuditEntry(now, request.id, actor, AuditAction.APPROVE_REPAIRED, request.note, detail),
+        outcome,
     )
     audit_log.warning("removal repaired request=%s ip=%s: %s", request.id, request.ip, detail)
     return f"request {request.id} ({request.ip}): {detail}"

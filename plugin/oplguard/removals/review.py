@@ -25,11 +25,14 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
-from oplguard.removals.vocabulary import RequestStatus
+from oplguard.removals.vocabulary import AuditAction, RequestStatus
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 # Audit action of a decision that lost (to a concurrent one, or came late).
-REFUSED = {RequestStatus.APPROVED: "approve-refused", RequestStatus.DENIED: "deny-refused"}
+REFUSED = {
+    RequestStatus.APPROVED: AuditAction.APPROVE_REFUSED,
+    RequestStatus.DENIED: AuditAction.DENY_REFUSED,
+}
 
 
 def approve(
@@ -47,19 +50,21 @@ def approve(
     with locked(config.path for config in lists.configs):
         recover(store, lists, actor=actor, now=now)
         lists.reload()  # decide on the files as they are now, not as this process last saw them
-        entry = AuditEntry(now, request.id, actor, RequestStatus.APPROVED, note)
+        entry = AuditEntry(now, request.id, actor, AuditAction.APPROVED, note)
         _claim(store, RequestStatus.APPROVED, entry, host=socket.gethostname())
         try:
             outcome = delist(lists, request, now)
         except ListError as err:
-            failed = AuditEntry(now, request.id, actor, "approve-failed", note, f"failed: {err}")
+            failed = AuditEntry(
+                now, request.id, actor, AuditAction.APPROVE_FAILED, note, f"failed: {err}"
+            )
             store.roll_back(failed)
             audit_log.error(
                 "removal approve failed request=%s ip=%s: %s", request.id, request.ip, err
             )
             raise
         decided = store.complete(
-            AuditEntry(now, request.id, actor, RequestStatus.APPROVED, note, "; ".join(outcome)),
+            AuditEntry(now, request.id, actor, AuditAction.APPROVED, note, "; ".join(outcome)),
             outcome,
         )
     audit_log.warning(
@@ -83,7 +88,7 @@ def deny(
     """
     note = check_text("note", note, MAX_NOTE_CHARS, required=False)
     request = store.require(request_id.strip().lower())
-    entry = AuditEntry(now, request.id, actor, RequestStatus.DENIED, note)
+    entry = AuditEntry(now, request.id, actor, AuditAction.DENIED, note)
     decided = _claim(store, RequestStatus.DENIED, entry)
     audit_log.warning("removal denied request=%s ip=%s by=%s", request.id, request.ip, actor)
     return decided

@@ -27,7 +27,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.outbox import ENQUEUE, enqueue_params
 from oplguard.removals.outbox import SCHEMA as OUTBOX_SCHEMA
-from oplguard.removals.vocabulary import RequestStatus
+from oplguard.removals.vocabulary import AuditAction, RequestStatus
 from oplguard.storage.db import Database, StoreError
 
 SCHEMA = (
@@ -328,8 +328,8 @@ class RemovalStore:
             yield run
 
 
-def _action(merged: bool) -> str:
-    return "merged" if merged else "submitted"
+def _action(merged: bool) -> AuditAction:
+    return AuditAction.MERGED if merged else AuditAction.SUBMITTED
 
 
 def _request(row: Sequence[Any]) -> RemovalRequest:

@@ -1,5 +1,6 @@
 """The fixed words of removals: where a request stands, what a submission did, how a
-notice's delivery stands.  Each is stored, shown and sent as its value (``"pending"``).
+notice's delivery stands, what an audit line records.  Each is stored, shown and sent as its
+value (``"pending"``).
 """
 
 from __future__ import annotations
@@ -30,3 +31,19 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class AuditAction(StrEnum):
+    """What one audit line records.  The log is history: it is read back as text, so a word
+    an older version wrote still reads; these are the words this version writes."""
+
+    SUBMITTED = "submitted"
+    MERGED = "merged"
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPROVE_REFUSED = "approve-refused"
+    DENY_REFUSED = "deny-refused"
+    APPROVE_FAILED = "approve-failed"
+    APPROVE_REPAIRED = "approve-repaired"
+    NOTIFIED = "notified"
+    NOTICE_FAILED = "notice-failed"

@@ -31,6 +31,9 @@ from oplguard.web.rdns import diagnose
 from oplguard.web.render import client_of, network_of, page, retry_headers, state_of
 from oplguard.web.security import check_csrf, read_form
 
+# What ``?filed=`` may say on a status page after a submission.
+FILED = (SubmissionStatus.SUBMITTED, SubmissionStatus.MERGED)
+
 
 async def lookup_page(request: Request) -> Response:
     """``GET /`` and ``GET /lookup?ip=...``: the form, and the answer when an IP is given."""
@@ -113,7 +116,7 @@ async def removal_status(request: Request) -> Response:
     return page(
         request,
         "status.html",
-        {"request": found, "filed": filed if filed in ("submitted", "merged") else ""},
+        {"request": found, "filed": filed if filed in FILED else ""},
     )
 
 
