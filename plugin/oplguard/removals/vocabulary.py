@@ -37,10 +37,11 @@ class AuditAction(StrEnum):
     """What one audit line records.  The log is history: it is read back as text, so a word
     an older version wrote still reads; these are the words this version writes."""
 
-    SUBMITTED = "submitted"
-    MERGED = "merged"
-    APPROVED = "approved"
-    DENIED = "denied"
+    # A submission's line says what it did; a decision's line, the status it set.
+    SUBMITTED = SubmissionStatus.SUBMITTED.value
+    MERGED = SubmissionStatus.MERGED.value
+    APPROVED = RequestStatus.APPROVED.value
+    DENIED = RequestStatus.DENIED.value
     APPROVE_REFUSED = "approve-refused"
     DENY_REFUSED = "deny-refused"
     APPROVE_FAILED = "approve-failed"
