@@ -35,6 +35,7 @@ from oplguard.removals.vocabulary import (
     AuditAction,
     DeliveryStatus,
     RequestStatus,
+    ReviewAction,
     SubmissionStatus,
 )
 from oplguard.web.rdns import GenericKind, RdnsStatus
@@ -61,6 +62,7 @@ SERVICE_WORDS = [
     (RdnsStatus, ["present", "missing", "timeout", "error"]),
     (AnswerStatus, ["listed", "clean", "error"]),
     (GenericKind, ["ip-digits", "keyword"]),
+    (ReviewAction, ["approve", "deny"]),
     (
         AuditAction,
         [

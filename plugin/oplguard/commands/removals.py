@@ -24,7 +24,7 @@ from oplguard.removals.notify import deliver_due, notices
 from oplguard.removals.repair import recover
 from oplguard.removals.review import approve, deny
 from oplguard.removals.store import RemovalStore, open_store
-from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus
+from oplguard.removals.vocabulary import DeliveryStatus, RequestStatus, ReviewAction
 from oplguard.textsafe import printable
 
 if TYPE_CHECKING:
@@ -44,8 +44,12 @@ def register(sub: SubParsers) -> None:
     listing.add_argument("--status", choices=STATUSES, help="only requests in this state")
     show = inner.add_parser("show", help="one request with its requesters and audit log")
     show.add_argument("id", metavar="ID", help="the request id (removals list shows it)")
-    for name, text in (("approve", "delist the IP and tell the requester"), ("deny", "refuse")):
-        decide = inner.add_parser(name, help=text)
+    decisions = {
+        ReviewAction.APPROVE: "delist the IP and tell the requester",
+        ReviewAction.DENY: "refuse",
+    }
+    for name, text in decisions.items():
+        decide = inner.add_parser(name.value, help=text)
         decide.add_argument("id", metavar="ID", help="the request id (removals list shows it)")
         decide.add_argument("--note", default="", help="shown to the requester on the status page")
     for parser in inner.choices.values():
@@ -80,7 +84,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     elif command == "show":
         _print_show(store, store.require(args.id.strip().lower()), args.json)
     else:
-        if command == "approve":
+        if command == ReviewAction.APPROVE:
             if not lists.snapshot.lists:
                 lists.load()
             request = approve(store, lists, args.id, note=args.note, actor=actor, now=now)

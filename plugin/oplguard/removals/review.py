@@ -25,7 +25,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.repair import recover
 from oplguard.removals.store import RemovalStore
-from oplguard.removals.vocabulary import AuditAction, RequestStatus
+from oplguard.removals.vocabulary import AuditAction, RequestStatus, ReviewAction
 
 audit_log = logging.getLogger("oplguard.removals.audit")
 # Audit action of a decision that lost (to a concurrent one, or came late).
@@ -113,14 +113,14 @@ def _claim(
 def decide(
     store: RemovalStore,
     lists: ListStore,
-    action: str,
+    action: ReviewAction,
     request_id: str,
     *,
     note: str,
     actor: str,
     now: float,
 ) -> RemovalRequest:
-    """``approve`` or ``deny`` by name (the web page and the API take the action as text)."""
-    if action == "approve":
+    """Approve or deny by the reviewer's word (the web page and the API take it as text)."""
+    if action == ReviewAction.APPROVE:
         return approve(store, lists, request_id, note=note, actor=actor, now=now)
     return deny(store, request_id, note=note, actor=actor, now=now)

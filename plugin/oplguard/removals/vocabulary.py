@@ -33,6 +33,22 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class ReviewAction(StrEnum):
+    """What a reviewer does with a pending request (the CLI subcommand, the admin form's and
+    the admin API's word)."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+def review_action(word: str) -> ReviewAction | None:
+    """The reviewer's word as the member, or None for any other text."""
+    try:
+        return ReviewAction(word)
+    except ValueError:
+        return None
+
+
 class AuditAction(StrEnum):
     """What one audit line records.  The log is history: it is read back as text, so a word
     an older version wrote still reads; these are the words this version writes."""

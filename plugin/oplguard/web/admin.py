@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from oplguard.errors import InputError, ListError
 from oplguard.removals.model import ReviewError
 from oplguard.removals.notify import notices
-from oplguard.removals.vocabulary import RequestStatus
+from oplguard.removals.vocabulary import RequestStatus, review_action
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
     ADMIN_COOKIE,
@@ -106,8 +106,8 @@ async def admin_decide(request: Request) -> Response:
         raise HTTPException(401, "log in with the admin token first")
     form = await read_form(request)
     check_csrf(request, form)
-    action = form.get("action", "")
-    if action not in ("approve", "deny"):
+    action = review_action(form.get("action", ""))
+    if action is None:
         raise HTTPException(400, "action must be approve or deny")
     request_id = str(request.path_params["request_id"])
     note = form.get("note", "")

@@ -27,7 +27,7 @@ from oplguard.removals.model import (
 )
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.store import MAX_LIST_ROWS
-from oplguard.removals.vocabulary import RequestStatus, SubmissionStatus
+from oplguard.removals.vocabulary import RequestStatus, SubmissionStatus, review_action
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
@@ -160,8 +160,8 @@ def _count(request: Request, key: str, default: int, highest: int) -> int | None
 async def admin_decide(request: Request) -> Response:
     """``POST /api/v1/admin/removals/{id}/approve|deny`` with ``{"note": "..."}``."""
     state = _admin(request)
-    action = request.path_params["action"]
-    if action not in ("approve", "deny"):
+    action = review_action(str(request.path_params["action"]))
+    if action is None:
         return json_error(404, "the action is approve or deny")
     body = await _json_body(request)
     note = body.get("note", "")

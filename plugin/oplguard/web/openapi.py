@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from oplguard import __version__
-from oplguard.removals.vocabulary import RequestStatus
+from oplguard.removals.vocabulary import RequestStatus, ReviewAction
 from oplguard.web.rdns import GenericKind, RdnsStatus
 
 
@@ -221,7 +221,7 @@ def _paths() -> dict[str, Any]:
                         "name": "action",
                         "in": "path",
                         "required": True,
-                        "schema": {"enum": ["approve", "deny"]},
+                        "schema": {"enum": words(ReviewAction)},
                     },
                 ],
                 "requestBody": {"content": {"application/json": {"schema": _ref("Note")}}},

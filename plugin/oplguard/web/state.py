@@ -26,6 +26,7 @@ from oplguard.removals.ratelimit import HOUR_S, MINUTE_S, WindowLimiter
 from oplguard.removals.repair import recover
 from oplguard.removals.review import decide
 from oplguard.removals.store import RemovalStore, open_store
+from oplguard.removals.vocabulary import ReviewAction
 from oplguard.storage.db import StoreError
 from oplguard.web.rdns import make_resolver
 
@@ -68,7 +69,7 @@ class WebState:
                     log.error("list reload failed, keeping the last good version: %s", error)
 
     async def decide(
-        self, action: str, request_id: str, *, note: str, actor: str
+        self, action: ReviewAction, request_id: str, *, note: str, actor: str
     ) -> RemovalRequest:
         """Approve or deny a removal request off the event loop, then wake the notice sender
         (for the admin page and the admin API alike).
