@@ -28,6 +28,8 @@ from oplguard.config.vocabulary import (
 from oplguard.errors import ConfigError
 from oplguard.levelnames import LEVEL_NAMES, Level
 from oplguard.lists.dnsbl import AnswerStatus
+from oplguard.lists.health import HealthState
+from oplguard.lists.status import FileState
 from oplguard.observability.levels import COMPONENT_LOGGERS, COMPONENTS, Component
 from oplguard.policy.verdict import ACTION_RANK
 from oplguard.policyd.decision import PolicyAction
@@ -63,6 +65,8 @@ SERVICE_WORDS = [
     (AnswerStatus, ["listed", "clean", "error"]),
     (GenericKind, ["ip-digits", "keyword"]),
     (ReviewAction, ["approve", "deny"]),
+    (HealthState, ["healthy", "monitor-only", "unreachable"]),
+    (FileState, ["loaded", "missing", "error"]),
     (
         AuditAction,
         [

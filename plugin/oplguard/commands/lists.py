@@ -16,6 +16,7 @@ from oplguard.commands.asking import answered, socket_path
 from oplguard.commands.loading import build_scanner, load_config
 from oplguard.control.client import ask
 from oplguard.errors import OutputError, Status
+from oplguard.lists.status import FileState
 from oplguard.progress import Progress, counted
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 EXPORT_FORMATS = ("rbldnsd", "postfix-cidr", "rspamd", "plain")
 # A list in one of these states makes ``lists status`` exit EX_DATAERR (65): a file
 # whose last reload failed (the service serves the last good version) or never loaded.
-LIST_ERROR_STATES = frozenset({"error", "missing"})
+LIST_ERROR_STATES = frozenset({FileState.ERROR, FileState.MISSING})
 
 
 def register(sub: SubParsers) -> None:

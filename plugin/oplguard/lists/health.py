@@ -18,10 +18,10 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 log = logging.getLogger("oplguard.lists")
 
-HEALTHY, MONITOR_ONLY, UNREACHABLE = "healthy", "monitor-only", "unreachable"
 # RFC 5782 §5: 127.0.0.2 is always listed, 127.0.0.1 never.
 PROBE_LISTED, PROBE_CLEAN = "127.0.0.2", "127.0.0.1"
 # Hit-rate breaker: the last WINDOW answers against a slow-moving baseline.
@@ -47,12 +47,21 @@ UNANSWERED_TO_TRIP = 3
 FAST_PROBE_INTERVAL_S = 2.0
 
 
+class HealthState(StrEnum):
+    """Where a DNS list stands: answering, answering but not trusted to score (its hits are
+    shown, not counted), or not answering (``on_error`` answers for it)."""
+
+    HEALTHY = "healthy"
+    MONITOR_ONLY = "monitor-only"
+    UNREACHABLE = "unreachable"
+
+
 @dataclass
 class ListHealth:
     """Health of one list, updated by probes and by every answer."""
 
     name: str
-    state: str = HEALTHY
+    state: HealthState = HealthState.HEALTHY
     reason: str = ""
     since: float = 0.0  # wall time of the last state change, 0 = never changed
     baseline: float = DEFAULT_BASELINE
@@ -72,29 +81,37 @@ class ListHealth:
     @property
     def is_unreachable(self) -> bool:
         """The breaker is open: lookups are answered at once, without a query."""
-        return self.state == UNREACHABLE
+        return self.state == HealthState.UNREACHABLE
 
     @property
     def is_suspect(self) -> bool:
         """Probe soon: not healthy, or the last probe or queries went wrong."""
-        return self.state != HEALTHY or self.failed_probes > 0 or self.unanswered > 0
+        return self.state != HealthState.HEALTHY or self.failed_probes > 0 or self.unanswered > 0
 
     def record(self, listed: bool) -> None:
         """One answer for a relay IP (errors are counted apart)."""
         self.answers += 1
         self.window.append(listed)
         # The baseline learns only from normal windows, so a jump cannot drag it up.
-        if self.state == HEALTHY and self.hit_rate <= LEARN_FACTOR * self.baseline + LEARN_SLACK:
+        if (
+            self.state == HealthState.HEALTHY
+            and self.hit_rate <= LEARN_FACTOR * self.baseline + LEARN_SLACK
+        ):
             self.baseline += BASELINE_WEIGHT * (float(listed) - self.baseline)
         if len(self.window) < MIN_ANSWERS:
             return
         rate = self.hit_rate
-        if self.state == HEALTHY and rate >= TRIP_FLOOR and rate >= TRIP_FACTOR * self.baseline:
+        if (
+            self.state == HealthState.HEALTHY
+            and rate >= TRIP_FLOOR
+            and rate >= TRIP_FACTOR * self.baseline
+        ):
             self.trip(
-                MONITOR_ONLY, f"hit rate {rate:.0%} is far above its baseline {self.baseline:.0%}"
+                HealthState.MONITOR_ONLY,
+                f"hit rate {rate:.0%} is far above its baseline {self.baseline:.0%}",
             )
         elif (
-            self.state == MONITOR_ONLY
+            self.state == HealthState.MONITOR_ONLY
             and self.reason.startswith("hit rate")
             and rate < TRIP_FLOOR / 2
         ):
@@ -110,21 +127,24 @@ class ListHealth:
         (its answers were wrong; an outage does not make them right).
         """
         self.unanswered = 0
-        if self.state != UNREACHABLE:
+        if self.state != HealthState.UNREACHABLE:
             return
         if self.monitor_reason:
             reason, self.monitor_reason = self.monitor_reason, ""
-            self.trip(MONITOR_ONLY, reason)  # recovers as before: by probe or by hit rate
+            self.trip(
+                HealthState.MONITOR_ONLY, reason
+            )  # recovers as before: by probe or by hit rate
         else:
             self.recover("its DNS server answers again")
 
     def note_unanswered(self, detail: str) -> None:
         """A query got no answer; the last of UNANSWERED_TO_TRIP in a row opens the breaker."""
         self.unanswered += 1
-        if self.unanswered >= UNANSWERED_TO_TRIP and self.state != UNREACHABLE:
-            self.monitor_reason = self.reason if self.state == MONITOR_ONLY else ""
+        if self.unanswered >= UNANSWERED_TO_TRIP and self.state != HealthState.UNREACHABLE:
+            self.monitor_reason = self.reason if self.state == HealthState.MONITOR_ONLY else ""
             self.trip(
-                UNREACHABLE, f"no answer to {self.unanswered} queries in a row (last: {detail})"
+                HealthState.UNREACHABLE,
+                f"no answer to {self.unanswered} queries in a row (last: {detail})",
             )
 
     def note_skipped(self) -> str:
@@ -145,24 +165,24 @@ class ListHealth:
             return
         if listed_ok and clean_ok:
             self.failed_probes = 0
-            if self.state == MONITOR_ONLY and self.reason.startswith("probe"):
+            if self.state == HealthState.MONITOR_ONLY and self.reason.startswith("probe"):
                 self.recover("test entries answer correctly again")
             return
         self.failed_probes += 1
         wrong = [] if listed_ok else [f"{PROBE_LISTED} not listed"]
         wrong += [] if clean_ok else [f"{PROBE_CLEAN} listed"]
-        if self.failed_probes >= FAILED_PROBES_TO_TRIP and self.state == HEALTHY:
-            self.trip(MONITOR_ONLY, f"probe answered wrongly: {', '.join(wrong)}")
+        if self.failed_probes >= FAILED_PROBES_TO_TRIP and self.state == HealthState.HEALTHY:
+            self.trip(HealthState.MONITOR_ONLY, f"probe answered wrongly: {', '.join(wrong)}")
 
     def probe_delay(self, interval_s: float) -> float:
         """Seconds until the next probe: the configured interval, or soon when suspect."""
         return min(interval_s, FAST_PROBE_INTERVAL_S) if self.is_suspect else interval_s
 
-    def trip(self, state: str, reason: str) -> None:
+    def trip(self, state: HealthState, reason: str) -> None:
         self.state, self.reason, self.since = state, reason, time.time()
         self.window.clear()
         self.next_probe = time.monotonic() + FAST_PROBE_INTERVAL_S
-        if state == UNREACHABLE:
+        if state == HealthState.UNREACHABLE:
             log.warning(
                 "list %s is unreachable (lookups answered at once by its on_error policy, "
                 "probed every %gs): %s",
@@ -177,7 +197,7 @@ class ListHealth:
 
     def recover(self, reason: str) -> None:
         was = self.state
-        self.state, self.reason, self.since = HEALTHY, "", time.time()
+        self.state, self.reason, self.since = HealthState.HEALTHY, "", time.time()
         self.window.clear()
         self.failed_probes = 0
         self.unanswered = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from oplguard.config.model import Config
@@ -20,6 +21,21 @@ from oplguard.progress import amount
 
 def _when(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+class FileState(StrEnum):
+    """Where a list file stands: loaded, not there (yet), or unreadable (the last good version
+    stays in use)."""
+
+    LOADED = "loaded"
+    MISSING = "missing"
+    ERROR = "error"
+
+
+def _file_state(is_loaded: bool, error: str) -> FileState:
+    if error:
+        return FileState.ERROR
+    return FileState.LOADED if is_loaded else FileState.MISSING
 
 
 def lists_status(
@@ -39,7 +55,7 @@ def lists_status(
                 "kind": "file",
                 "category": list_cfg.category,
                 "source": str(list_cfg.path),
-                "state": "error" if error else ("loaded" if block else "missing"),
+                "state": _file_state(bool(block), error),
                 "entries": len(block.entries) if block else 0,
                 "exclusions": len(block.exclusions) if block else 0,
                 "loaded_at": _when(block.loaded_at) if block else None,

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from oplguard.lists.block import ListSnapshot
-from oplguard.lists.health import HEALTHY, ListHealth
+from oplguard.lists.health import HealthState, ListHealth
 
 # Gauges that are the same in every pre-forked worker: merged with max, not added up
 # (observability/merged.py).
@@ -82,5 +82,5 @@ class ListMetrics(Collector):
             "or unreachable (no answers); its hits do not count",
         )
         for name, health in sorted(state.health.items()):
-            monitor.add_metric([name], 0.0 if health.state == HEALTHY else 1.0)
+            monitor.add_metric([name], 0.0 if health.state == HealthState.HEALTHY else 1.0)
         yield from (entries, mtime, loaded, failed, monitor)

@@ -21,7 +21,7 @@ from oplguard.headerend import ends_within
 from oplguard.lists.block import ListHit
 from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer, DnsblSource, query_all
 from oplguard.lists.entries import ListEntry
-from oplguard.lists.health import MONITOR_ONLY, ListHealth
+from oplguard.lists.health import HealthState, ListHealth
 from oplguard.lists.store import ListStore
 from oplguard.mail.limits import INLINE_HEADER_BYTES, TRUNCATED_SYMBOL, Slices
 from oplguard.mail.networks import NetworkList
@@ -140,7 +140,7 @@ def lookup_failure(
     neither score nor defer mail (``on_error`` becomes ``ignore``, and the
     detail says why).  An unreachable list keeps its ``on_error``.
     """
-    if health.state == MONITOR_ONLY:
+    if health.state == HealthState.MONITOR_ONLY:
         detail = f"{answer.detail} (list monitor-only, its errors do not count: {health.reason})"
         return LookupFailure(cfg.name, ip, hop, detail, OnError.IGNORE, cfg.error_symbol)
     return LookupFailure(cfg.name, ip, hop, answer.detail, cfg.on_error, cfg.error_symbol)
@@ -212,7 +212,9 @@ class Scanner:
                     self.dns_configs[name], self.health[name], ip, hops.get(ip, 0), answer
                 )
             )
-        monitor = frozenset(n for n, h in self.health.items() if h.state == MONITOR_ONLY)
+        monitor = frozenset(
+            n for n, h in self.health.items() if h.state == HealthState.MONITOR_ONLY
+        )
         timings = [LookupTime(n, ip, a.status, a.elapsed_s) for (n, ip), a in answers.items()]
 
         def lookup(ip: str) -> Sequence[ListHitLike]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from oplguard.lists.dnsbl import AnswerStatus, DnsblAnswer, query_all
-from oplguard.lists.health import MONITOR_ONLY
+from oplguard.lists.health import HealthState
 from oplguard.mail.relays import trusts_client
 from oplguard.policy.engine import ListHitLike
 from oplguard.policy.scanner import Scanner, local_hit, lookup_failure
@@ -72,7 +72,9 @@ class PolicyService:
         def lookup(address: str) -> Sequence[ListHitLike]:
             return [*scanner.lookup(address, snapshot, now), *dns_hits]
 
-        monitor = frozenset(n for n, h in scanner.health.items() if h.state == MONITOR_ONLY)
+        monitor = frozenset(
+            n for n, h in scanner.health.items() if h.state == HealthState.MONITOR_ONLY
+        )
         chain = client_chain(ip, name)
         url = scanner.config.scoring.lookup_url
         return decide(chain, lookup, scanner.policy, now, failures, url, monitor)

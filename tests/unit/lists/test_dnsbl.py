@@ -21,9 +21,8 @@ from oplguard.lists.dnsbl import (
 )
 from oplguard.lists.health import (
     FAST_PROBE_INTERVAL_S,
-    HEALTHY,
     UNANSWERED_TO_TRIP,
-    UNREACHABLE,
+    HealthState,
 )
 
 
@@ -56,7 +55,7 @@ async def test_an_unreachable_list_is_not_queried_and_answers_at_once() -> None:
     for n in range(UNANSWERED_TO_TRIP):
         answer = await dnsbl.query(f"192.0.2.{n}")
         assert (answer.status, answer.answered) == (AnswerStatus.ERROR, False)
-    assert dnsbl.health.state == UNREACHABLE
+    assert dnsbl.health.state == HealthState.UNREACHABLE
     sent = resolver.queries
     answers = [await dnsbl.query(f"198.51.100.{n}") for n in range(50)]
     assert resolver.queries == sent
@@ -83,7 +82,7 @@ async def test_budget_cut_counts_as_unanswered() -> None:
     resolver.down = True
     answers = await query_all([dnsbl], ["192.0.2.1", "192.0.2.2", "192.0.2.3"], 0.05)
     assert {a.status for a in answers.values()} == {AnswerStatus.ERROR}
-    assert dnsbl.health.state == UNREACHABLE
+    assert dnsbl.health.state == HealthState.UNREACHABLE
     assert "per-message deadline of 0.05s" in dnsbl.health.reason
 
 
@@ -93,11 +92,11 @@ async def test_probe_bypasses_the_breaker_and_closes_it_on_the_first_answer() ->
     resolver.down = True
     await probe(dnsbl)
     await probe(dnsbl)
-    assert dnsbl.health.state == UNREACHABLE
+    assert dnsbl.health.state == HealthState.UNREACHABLE
     assert dnsbl.health.failed_probes == 0  # unanswered is not wrong
     resolver.down = False
     assert await probe(dnsbl) == (True, True)
-    assert dnsbl.health.state == HEALTHY
+    assert dnsbl.health.state == HealthState.HEALTHY
     assert (await dnsbl.query("192.0.2.99")).status == AnswerStatus.LISTED
     assert (await dnsbl.query("192.0.2.10")).status == AnswerStatus.CLEAN
 
@@ -127,7 +126,7 @@ async def test_a_stalled_server_opens_the_breaker_well_before_the_timeout() -> N
     ]
     done, pending = await asyncio.wait(waiting, timeout=10.0)
     assert not pending
-    assert dnsbl.health.state == UNREACHABLE
+    assert dnsbl.health.state == HealthState.UNREACHABLE
     assert "nor to any other query" in dnsbl.health.reason
     assert all(task.result().status == AnswerStatus.ERROR for task in done)
 
@@ -145,7 +144,7 @@ async def test_a_slow_query_while_others_are_answered_is_not_a_stall() -> None:
         assert (await dnsbl.query(f"192.0.2.{n + 10}")).answered
     await asyncio.sleep(dnsbl.stall_s * 2)
     assert not slow.done()
-    assert (dnsbl.health.state, dnsbl.health.unanswered) == (HEALTHY, 0)
+    assert (dnsbl.health.state, dnsbl.health.unanswered) == (HealthState.HEALTHY, 0)
     slow.cancel()
 
 
@@ -184,6 +183,6 @@ async def test_a_starved_event_loop_is_not_taken_for_a_stalled_server() -> None:
     # Blocking the loop on purpose: the whole process starved of CPU.
     time.sleep(dnsbl.stall_s + LATE_WAKEUP_S + 0.2)  # noqa: ASYNC251
     await asyncio.sleep(0.1)  # the stall timers fire, late
-    assert (dnsbl.health.state, dnsbl.health.unanswered) == (HEALTHY, 0)
+    assert (dnsbl.health.state, dnsbl.health.unanswered) == (HealthState.HEALTHY, 0)
     for task in waiting:
         task.cancel()

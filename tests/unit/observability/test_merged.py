@@ -62,12 +62,12 @@ def test_one_worker_is_its_own_figures() -> None:
 
 def test_list_gauges_are_the_same_in_every_worker_not_added_up() -> None:
     """Each worker loads the same lists: 2 workers with 40 entries serve 40, not 80."""
-    from oplguard.lists.health import UNREACHABLE, ListHealth
+    from oplguard.lists.health import HealthState, ListHealth
     from oplguard.observability.listmetrics import ListMetrics, ListState
 
     registry = CollectorRegistry()
     dead = ListHealth("opl-dns")
-    dead.trip(UNREACHABLE, "no answer to 3 queries in a row")
+    dead.trip(HealthState.UNREACHABLE, "no answer to 3 queries in a row")
     state = ListState(health={"opl-dns": dead}, errors={"opl": "bad"}, file_lists=("opl",))
     registry.register(ListMetrics(lambda: state))
     text = generate_latest(registry).decode()
