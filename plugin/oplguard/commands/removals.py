@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from oplguard.commands.loading import load_config
 from oplguard.config.model import Config
+from oplguard.config.vocabulary import words
 from oplguard.errors import Status
 from oplguard.lists.store import ListStore
 from oplguard.removals.model import RemovalRequest, ReviewError
@@ -30,8 +31,7 @@ from oplguard.textsafe import printable
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers
 
-# Plain strings: argparse quotes the repr() of each choice in its error message.
-STATUSES = tuple(status.value for status in RequestStatus)
+STATUSES = words(RequestStatus)
 
 
 def register(sub: SubParsers) -> None:

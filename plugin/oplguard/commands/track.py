@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from oplguard.commands.arguments import add_config, add_json, typed_ip
 from oplguard.commands.loading import config_path
 from oplguard.config import loader as config_loader
-from oplguard.config.vocabulary import Action
+from oplguard.config.vocabulary import Action, words
 from oplguard.errors import Status
 from oplguard.ipaddr import canonical_address
 from oplguard.observability.durations import parse_duration
@@ -28,7 +28,7 @@ from oplguard.tracking.store import Filter, TrackingStore
 if TYPE_CHECKING:
     from oplguard.commands.arguments import SubParsers
 
-ACTIONS = tuple(action.value for action in Action)
+ACTIONS = words(Action)
 # --since reaches back further than a revert may last.
 SINCE_LIMIT_S = 10 * 365 * 86400.0
 

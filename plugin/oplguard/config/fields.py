@@ -6,16 +6,14 @@ import re
 import tomllib
 from dataclasses import MISSING, fields
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from oplguard.config.locate import locate
 from oplguard.config.model import SenderEntry
+from oplguard.config.vocabulary import Word, member
 from oplguard.errors import ConfigError
 from oplguard.netparse import parse_network
-
-Word = TypeVar("Word", bound=StrEnum)
 
 
 def defaults_of(cls: type[Any]) -> dict[str, Any]:
@@ -119,10 +117,10 @@ class Fields:
     ) -> Word:
         """One word of ``default``'s vocabulary (a StrEnum), as that enum's member."""
         text = self.string(data, table, key, default, index)
-        try:
-            return type(default)(text)
-        except ValueError:
-            raise self.fail(table, key, f"unknown {noun or key} {text!r}", fix, index) from None
+        found = member(type(default), text)
+        if found is None:
+            raise self.fail(table, key, f"unknown {noun or key} {text!r}", fix, index)
+        return found
 
     def number(self, data: dict[str, Any], table: str, key: str, default: float) -> float:
         value = data.get(key, default)

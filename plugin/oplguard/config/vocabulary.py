@@ -1,9 +1,27 @@
 """The config's fixed vocabularies, each a StrEnum defined once: its values are the words the
-config file, the command line and the control socket use."""
+config file, the command line and the control socket use.  ``words`` and ``member`` are how
+every vocabulary of oplguard (these and the services' own) is listed and read."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
+
+Word = TypeVar("Word", bound=StrEnum)
+
+
+def words(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """A vocabulary's words as plain strings, in their order (argparse choices, schemas,
+    messages: a member's repr() is not its word)."""
+    return tuple(word.value for word in vocabulary)
+
+
+def member(vocabulary: type[Word], text: str) -> Word | None:
+    """The member whose word is ``text``, or None for any other text."""
+    try:
+        return vocabulary(text)
+    except ValueError:
+        return None
 
 
 class Action(StrEnum):

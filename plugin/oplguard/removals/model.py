@@ -14,8 +14,6 @@ from oplguard.errors import InputError
 from oplguard.ipaddr import canonical_address, parse_address
 from oplguard.removals.vocabulary import RequestStatus
 
-STATUSES = tuple(RequestStatus)
-
 # The longest IPv6 text (45 chars) plus slack; longer input is not an address.
 MAX_IP_CHARS = 64
 # RFC 5321 §4.5.3.1.3: a path (hence an address) is at most 256 octets.

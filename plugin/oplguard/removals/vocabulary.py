@@ -41,14 +41,6 @@ class ReviewAction(StrEnum):
     DENY = "deny"
 
 
-def review_action(word: str) -> ReviewAction | None:
-    """The reviewer's word as the member, or None for any other text."""
-    try:
-        return ReviewAction(word)
-    except ValueError:
-        return None
-
-
 class AuditAction(StrEnum):
     """What one audit line records.  The log is history: it is read back as text, so a word
     an older version wrote still reads; these are the words this version writes."""

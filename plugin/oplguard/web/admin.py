@@ -14,10 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from oplguard.config.vocabulary import member
 from oplguard.errors import InputError, ListError
 from oplguard.removals.model import ReviewError
 from oplguard.removals.notify import notices
-from oplguard.removals.vocabulary import RequestStatus, review_action
+from oplguard.removals.vocabulary import RequestStatus, ReviewAction
 from oplguard.web.render import client_of, page, state_of
 from oplguard.web.security import (
     ADMIN_COOKIE,
@@ -106,7 +107,7 @@ async def admin_decide(request: Request) -> Response:
         raise HTTPException(401, "log in with the admin token first")
     form = await read_form(request)
     check_csrf(request, form)
-    action = review_action(form.get("action", ""))
+    action = member(ReviewAction, form.get("action", ""))
     if action is None:
         raise HTTPException(400, "action must be approve or deny")
     request_id = str(request.path_params["request_id"])

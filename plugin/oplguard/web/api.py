@@ -16,18 +16,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from oplguard.config.vocabulary import member, words
 from oplguard.errors import InputError, ListError
 from oplguard.removals.intake import submit_request
 from oplguard.removals.model import (
     REQUEST_ID,
-    STATUSES,
     AlreadyDecided,
     ReviewError,
     parse_public_ip,
 )
 from oplguard.removals.ratelimit import RateLimited
 from oplguard.removals.store import MAX_LIST_ROWS
-from oplguard.removals.vocabulary import RequestStatus, SubmissionStatus, review_action
+from oplguard.removals.vocabulary import RequestStatus, ReviewAction, SubmissionStatus
 from oplguard.web.lookup import ip_report
 from oplguard.web.openapi import openapi_document
 from oplguard.web.rdns import diagnose
@@ -119,9 +119,9 @@ async def admin_list(request: Request) -> Response:
     """``GET /api/v1/admin/removals?status=pending``: requests with their requesters."""
     state = _admin(request)
     text = request.query_params.get("status") or None
-    if text is not None and text not in STATUSES:
-        return json_error(400, f"status must be one of {', '.join(STATUSES)}")
-    status = None if text is None else RequestStatus(text)
+    status = None if text is None else member(RequestStatus, text)
+    if text is not None and status is None:
+        return json_error(400, f"status must be one of {', '.join(words(RequestStatus))}")
     limit = _count(request, "limit", API_PAGE, MAX_LIST_ROWS)
     offset = _count(request, "offset", 0, MAX_OFFSET)
     if limit is None or offset is None:
@@ -160,7 +160,7 @@ def _count(request: Request, key: str, default: int, highest: int) -> int | None
 async def admin_decide(request: Request) -> Response:
     """``POST /api/v1/admin/removals/{id}/approve|deny`` with ``{"note": "..."}``."""
     state = _admin(request)
-    action = review_action(str(request.path_params["action"]))
+    action = member(ReviewAction, str(request.path_params["action"]))
     if action is None:
         return json_error(404, "the action is approve or deny")
     body = await _json_body(request)

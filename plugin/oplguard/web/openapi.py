@@ -6,17 +6,12 @@ openapi-spec-validator and checks every route in the app is described.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from oplguard import __version__
+from oplguard.config.vocabulary import words
 from oplguard.removals.vocabulary import RequestStatus, ReviewAction
 from oplguard.web.rdns import GenericKind, RdnsStatus
-
-
-def words(vocabulary: type[StrEnum]) -> list[str]:
-    """A vocabulary's words as the schema's ``enum``: plain strings, in their order."""
-    return [str(word) for word in vocabulary]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -67,7 +62,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["status", "names", "forward_confirmed"],
         "properties": {
-            "status": {"enum": words(RdnsStatus)},
+            "status": {"enum": list(words(RdnsStatus))},
             "names": {"type": "array", "items": {"type": "string"}},
             "forward_confirmed": {"type": ["boolean", "null"]},
             "forward_addresses": {"type": "array", "items": {"type": "string"}},
@@ -78,7 +73,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": "object",
                         "required": ["kind", "pattern", "label"],
                         "properties": {
-                            "kind": {"enum": words(GenericKind)},
+                            "kind": {"enum": list(words(GenericKind))},
                             "pattern": {"type": "string"},
                             "label": {"type": "string"},
                         },
@@ -116,7 +111,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": REQUEST_ID,
             "ip": {"type": "string"},
-            "status": {"enum": words(RequestStatus)},
+            "status": {"enum": list(words(RequestStatus))},
             "lists": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "number", "description": "Unix time"},
             "updated_at": {"type": "number"},
@@ -200,7 +195,7 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {"enum": words(RequestStatus)},
+                        "schema": {"enum": list(words(RequestStatus))},
                     }
                 ],
                 "responses": {
@@ -221,7 +216,7 @@ def _paths() -> dict[str, Any]:
                         "name": "action",
                         "in": "path",
                         "required": True,
-                        "schema": {"enum": words(ReviewAction)},
+                        "schema": {"enum": list(words(ReviewAction))},
                     },
                 ],
                 "requestBody": {"content": {"application/json": {"schema": _ref("Note")}}},
