@@ -18,19 +18,28 @@ import pytest
 READY_TIMEOUT_S = 10.0
 
 
-def opl_dns_tables(port: int) -> str:
+# A DNS list that cannot answer scores OPL_DNS_UNAVAILABLE; 127.0.0.2 is an open proxy.
+SCORED_WHEN_DOWN = """on_error = "score"
+[dnsbls.returncodes]
+"127.0.0.2" = "open-proxy"
+"""
+
+
+def opl_dns_tables(
+    port: int, *, timeout_s: float = 0.3, action: str = "tag", dnsbl_keys: str = ""
+) -> str:
     """Config tables for a DNS list ``opl-dns`` (zone opl.test on the rbldnsd at ``port``)
-    scored by a tag group with symbol DNS_OPL."""
+    scored by a group with symbol DNS_OPL; ``dnsbl_keys`` are more keys of the list."""
     return f"""
 [[dnsbls]]
 name = "opl-dns"
 zone = "opl.test"
 nameservers = ["127.0.0.1:{port}"]
-timeout_s = 0.3
-
+timeout_s = {timeout_s}
+{dnsbl_keys}
 [groups.dns_opl]
 lists = ["opl-dns"]
-action = "tag"
+action = "{action}"
 symbol = "DNS_OPL"
 """
 

@@ -22,7 +22,7 @@ import pytest
 
 from oplguard.lists.health import UNANSWERED_TO_TRIP
 from tests.conftest import ConfigWriter
-from tests.integration.dns import Rbldnsd, running_rbldnsd
+from tests.integration.dns import SCORED_WHEN_DOWN, Rbldnsd, opl_dns_tables, running_rbldnsd
 from tests.integration.harness import RunningServer
 
 pytestmark = pytest.mark.integration
@@ -48,24 +48,6 @@ ZONES = {
     )
 }
 UNAVAILABLE = b"OPL_DNS_UNAVAILABLE"
-
-
-def dns_extra(port: int) -> str:
-    return f"""
-[[dnsbls]]
-name = "opl-dns"
-zone = "opl.test"
-nameservers = ["127.0.0.1:{port}"]
-timeout_s = {DNS_TIMEOUT_S}
-on_error = "score"
-[dnsbls.returncodes]
-"127.0.0.2" = "open-proxy"
-
-[groups.dns_opl]
-lists = ["opl-dns"]
-action = "delete"
-symbol = "DNS_OPL"
-"""
 
 
 def symbols_request(ip: str) -> bytes:
@@ -207,7 +189,12 @@ def run_fault(
 ) -> tuple[Run, dict[str, object]]:
     with running_rbldnsd(ZONES) as dns:
         limits = f"max_connections = {MAX_CONNECTIONS}"
-        cfg = write_config(server=limits, extra=dns_extra(dns.port))
+        cfg = write_config(
+            server=limits,
+            extra=opl_dns_tables(
+                dns.port, timeout_s=DNS_TIMEOUT_S, action="delete", dnsbl_keys=SCORED_WHEN_DOWN
+            ),
+        )
         with (tmp_path / "lists" / "opl.txt").open("a") as opl:
             opl.write(f"{NETWORKS['local']}.0/24 fault test range\n")
         with RunningServer(cfg) as server:

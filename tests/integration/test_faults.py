@@ -18,7 +18,7 @@ import pytest
 
 from oplguard.control.client import ControlError, ask
 from tests.conftest import ConfigWriter
-from tests.integration.dns import rbldnsd
+from tests.integration.dns import SCORED_WHEN_DOWN, opl_dns_tables, rbldnsd
 from tests.integration.harness import RunningServer, free_port, serve_process, wait_listening
 from tests.integration.load import CLEAN, LISTED, check_request, run_load
 
@@ -234,27 +234,9 @@ def test_kill_9_under_load_then_restart_serves_again(write_config: ConfigWriter)
 DNS_ZONES = {"opl4.zone": ("opl.test:ip4set", ":127.0.0.2:Open proxy\n192.0.2.99\n127.0.0.2\n")}
 
 
-def dns_extra(port: int) -> str:
-    return f"""
-[[dnsbls]]
-name = "opl-dns"
-zone = "opl.test"
-nameservers = ["127.0.0.1:{port}"]
-timeout_s = 0.3
-on_error = "score"
-[dnsbls.returncodes]
-"127.0.0.2" = "open-proxy"
-
-[groups.dns_opl]
-lists = ["opl-dns"]
-action = "tag"
-symbol = "DNS_OPL"
-"""
-
-
 def test_dns_server_killed_while_serving(write_config: ConfigWriter) -> None:
     with rbldnsd(DNS_ZONES) as dns_port:
-        cfg = write_config(extra=dns_extra(dns_port))
+        cfg = write_config(extra=opl_dns_tables(dns_port, dnsbl_keys=SCORED_WHEN_DOWN))
         # Kill rbldnsd under load by leaving its context from a thread.
         server = RunningServer(cfg).__enter__()
         try:
