@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from tests.integration.web_harness import ADMIN_TOKEN
 from tests.unit.web.conftest import MakeClient
 
@@ -132,6 +133,17 @@ def test_admin_login_review_and_status_change(client: httpx.Client) -> None:
     assert "is not listed" in client.get("/lookup", params={"ip": "192.0.2.99"}).text
     again = client.post(f"/admin/removals/{request_id}", data={"csrf": token, "action": "deny"})
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("action", ["", "Approve", "approve ", "delete", "a" * 10_000])
+def test_admin_form_refuses_an_unknown_action(client: httpx.Client, action: str) -> None:
+    location = file_removal(client).headers["location"]
+    request_id = location.split("/")[2].split("?")[0]
+    token = csrf_of(client, "/admin")
+    assert client.post("/admin/login", data={"csrf": token, "token": ADMIN_TOKEN}).is_redirect
+    refused = client.post(f"/admin/removals/{request_id}", data={"csrf": token, "action": action})
+    assert refused.status_code == 400 and "action must be approve or deny" in refused.text
+    assert 'class="status-pending">pending' in client.get(location).text
 
 
 def test_lookup_page_rate_limit(make_client: MakeClient) -> None:
