@@ -163,6 +163,10 @@ def submit(store: RemovalStore, ip: str, at: float) -> str:
     return store.submit(ip, ["opl"], contact)[0].id
 
 
+# Busy-loop iterations (about 20-40 ms) an editor waits before deciding, in the reload test.
+RELOAD_HEAD_START = 1_000_000
+
+
 @pytest.mark.parametrize("append_from", [1 << 30, 0], ids=["rewrite", "append"])
 def test_concurrent_approvals_of_different_requests_lose_no_edit(
     setup: tuple[RemovalStore, Path], append_from: int
@@ -256,7 +260,9 @@ def test_approvals_while_the_scoring_service_reloads(
             now = 3e9 + round_number
             pair = targets[2 * round_number : 2 * round_number + 2]
             ids = [submit(store, ip, now) for ip in pair]
-            pool.send([("approve", rid, now, 0) for rid in ids])
+            # The editors wait a few tens of milliseconds first: an append is so quick that
+            # without it a round can end before the first reload starts.
+            pool.send([("approve", rid, now, RELOAD_HEAD_START) for rid in ids])
             while not pool.ready():
                 assert scorer.reload(), "a full reload read a broken list file"
                 assert scorer.server.lists.reload() == [], "a polled reload failed"
