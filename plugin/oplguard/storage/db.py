@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from oplguard.errors import OplguardError
 
 # SQLite waits this long for a lock held by another process before failing.
 SQLITE_BUSY_TIMEOUT_S = 5.0
+# Between tries to switch a database another process is switching to WAL.
+SQLITE_OPEN_RETRY_S = 0.01
 _QMARK = re.compile(r"\?")
 # Bound parameters per statement: SQLite's limit before 3.32 (32766 since).
 SQLITE_MAX_VARIABLES = 999
@@ -69,7 +72,7 @@ class Database:
         conn = sqlite3.connect(
             path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
@@ -176,7 +179,10 @@ class Database:
             with self.conn.transaction():
                 yield
             return
-        self.conn.execute("BEGIN")
+        # IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before the
+        # first read. A deferred BEGIN that reads and then writes fails at once with
+        # "database is locked" whenever another process wrote in between.
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
@@ -213,6 +219,28 @@ class Database:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting for other openers as a busy lock would.
+
+    Turning a new database into WAL takes an exclusive lock, and SQLite answers a
+    second process converting at the same moment (a CLI opening the file the
+    service is creating) with "database is locked" at once, not after its busy
+    timeout; so that answer is retried here for up to the same timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            busy = (
+                getattr(err, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF == sqlite3.SQLITE_BUSY
+            )
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(SQLITE_OPEN_RETRY_S)
 
 
 def _create_owner_only(path: str) -> None:
