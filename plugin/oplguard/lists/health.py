@@ -131,9 +131,8 @@ class ListHealth:
             return
         if self.monitor_reason:
             reason, self.monitor_reason = self.monitor_reason, ""
-            self.trip(
-                HealthState.MONITOR_ONLY, reason
-            )  # recovers as before: by probe or by hit rate
+            # It recovers as before: by probe or by hit rate.
+            self.trip(HealthState.MONITOR_ONLY, reason)
         else:
             self.recover("its DNS server answers again")
 

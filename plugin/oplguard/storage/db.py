@@ -235,9 +235,8 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as err:
-            busy = (
-                getattr(err, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF == sqlite3.SQLITE_BUSY
-            )
+            # The primary code: SQLITE_BUSY_RECOVERY and the like are busy too.
+            busy = err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
             if not busy or time.monotonic() >= deadline:
                 raise
             time.sleep(SQLITE_OPEN_RETRY_S)
